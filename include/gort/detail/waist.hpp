@@ -1,0 +1,116 @@
+// gort/detail/waist.hpp — the one internal API every blocking primitive is built on.
+//
+// This is Go's gopark/goready pair. Header-only layers (wait_group, channels, select, sync, pool)
+// use nothing else of the scheduler:
+//
+//   park(reason, unlock)  the calling goroutine stops running. `unlock` runs only after the
+//                         goroutine has completely left its stack (on the scheduler context of its
+//                         machine), so a waker that needs the lock `unlock` releases can never
+//                         ready the goroutine while it is still executing: lost wake-ups and
+//                         double resumes are impossible by construction.
+//   ready(g)              makes a parked goroutine runnable: it goes to the waker's processor
+//                         `runnext` slot (it runs next, sharing the waker's time slice) and an idle
+//                         processor is woken if nobody is spinning.
+//
+// Plain OS threads: every function here also works on a thread that is not a goroutine. There
+// current() returns a stand-in record owned by the thread, park() blocks the thread on a futex
+// after running `unlock`, and ready() wakes it. Wait queues therefore hold goroutine pointers only.
+//
+// Who may call: any thread, goroutine or not, while a runtime is running (park and ready on a
+// goroutine record require that runtime). A goroutine record may be readied exactly once per park;
+// readying a goroutine that is not parked is a fatal runtime error (reported and aborted), never
+// silent corruption.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+namespace gort::detail {
+
+struct goroutine;  // opaque outside src/
+
+/// Why a goroutine is parked; shown by schedtrace's detail mode and goroutine dumps with Go's
+/// wait-reason strings (see wait_reason_string).
+enum class wait_reason : std::uint8_t {
+  zero = 0,
+  wait_group,           // "sync.WaitGroup.Wait"
+  chan_receive,         // "chan receive"
+  chan_send,            // "chan send"
+  chan_receive_nil,     // "chan receive (nil chan)"
+  chan_send_nil,        // "chan send (nil chan)"
+  select,               // "select"
+  select_no_cases,      // "select (no cases)"
+  sleep,                // "sleep"
+  sync_mutex_lock,      // "sync.Mutex.Lock"
+  sync_rw_mutex_rlock,  // "sync.RWMutex.RLock"
+  sync_rw_mutex_lock,   // "sync.RWMutex.Lock"
+  sync_cond_wait,       // "sync.Cond.Wait"
+  semacquire,           // "semacquire"
+  io_wait,              // "IO wait"
+  forever,              // "forever" (parked with no way to be woken)
+};
+
+/// Go's string for a wait reason. Any thread.
+const char* wait_reason_string(wait_reason r) noexcept;
+
+/// The calling goroutine, or the calling plain thread's stand-in record. Never null. Any thread.
+/// Not inlined and not cacheable across a park: a goroutine may resume on another thread.
+goroutine* current() noexcept;
+
+/// True when the caller runs on a goroutine (not a plain thread or a scheduler context).
+bool on_goroutine() noexcept;
+
+/// The id of a goroutine record (0 for a plain thread's stand-in). Any thread.
+std::uint64_t goroutine_id(const goroutine* g) noexcept;
+
+/// Parks the caller (see the file comment). `unlock(arg)` runs once the caller has left its stack;
+/// returning false cancels the park and makes the caller runnable at once (Go's unlockf). Calls
+/// from the scheduler context itself are a fatal error.
+void park(wait_reason why, bool (*unlock)(void*), void* arg);
+
+/// park() with a callable `unlock` (returning bool, or void meaning true) kept on the caller's
+/// stack, which stays valid until the caller resumes.
+template <class Unlock>
+void park(wait_reason why, Unlock&& unlock) {
+  using U = std::remove_reference_t<Unlock>;
+  park(
+      why,
+      [](void* p) -> bool {
+        U& u = *static_cast<U*>(p);
+        if constexpr (std::is_void_v<decltype(u())>) {
+          u();
+          return true;
+        } else {
+          return static_cast<bool>(u());
+        }
+      },
+      static_cast<void*>(&unlock));
+}
+
+/// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread.
+void ready(goroutine* g);
+
+/// Cooperative preemption point: if the scheduler asked the calling goroutine to give up its
+/// processor (it has run for 10 ms without blocking), yield to the global queue. Cheap; any thread
+/// (a no-op off goroutines).
+void preempt_point() noexcept;
+
+// ---- spawning (used by gort::go) ----------------------------------------------------------------
+
+/// Reserves a goroutine record whose closure storage is `size` bytes aligned to `align` (inline in
+/// the record when small enough, else heap) and returns that storage; `*out` receives the record.
+/// Any thread; starts an implicit runtime if none is running. Throws std::bad_alloc.
+void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align);
+
+/// Makes a prepared goroutine runnable (the caller's processor `runnext`, or the global queue from
+/// a plain thread). `run` is called once on the goroutine with the closure storage, then `destroy`.
+void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
+                  const std::source_location& where) noexcept;
+
+/// Returns a prepared goroutine record whose closure failed to construct. Any thread.
+void spawn_abort(goroutine* g) noexcept;
+
+}  // namespace gort::detail

@@ -1,0 +1,105 @@
+// gort/go.hpp — spawning goroutines and asking about them.
+//
+//   gort::go(f, args...)        run f(args...) on a new goroutine
+//   gort::yield()               give up the processor; the caller goes to the global queue tail
+//   gort::this_goroutine::id()  1 for main, 0 on a plain thread
+//   gort::num_goroutines()      goroutines that exist now (running, runnable or parked)
+//
+// Placement follows Go: a goroutine spawned from a goroutine goes to its processor's `runnext`
+// slot, displacing the previous occupant to the tail of the local queue, so with one processor
+// spawning A then B runs B first. From a plain thread it goes to the global queue.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <new>
+#include <source_location>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "gort/detail/waist.hpp"
+
+namespace gort {
+
+namespace detail {
+
+/// The callable and its decayed arguments, stored in the goroutine record. Invoked once with the
+/// stored values as rvalues, like std::thread.
+template <class F, class... Args>
+struct closure {
+  std::tuple<F, Args...> parts;
+
+  static void run(void* self) {
+    auto& c = *static_cast<closure*>(self);
+    std::apply([](auto&... p) { std::invoke(std::move(p)...); }, c.parts);
+  }
+  static void destroy(void* self) noexcept { static_cast<closure*>(self)->~closure(); }
+};
+
+template <class F, class... Args>
+void spawn(const std::source_location& where, F&& f, Args&&... args) {
+  using C = closure<std::decay_t<F>, std::decay_t<Args>...>;
+  static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                "gort::go: f(args...) must be callable with the decayed, moved arguments");
+  goroutine* g = nullptr;
+  void* mem = spawn_prepare(&g, sizeof(C), alignof(C));
+  try {
+    ::new (mem) C{std::tuple<std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
+                                                                     std::forward<Args>(args)...)};
+  } catch (...) {
+    spawn_abort(g);
+    throw;
+  }
+  spawn_commit(g, &C::run, &C::destroy, where);
+}
+
+}  // namespace detail
+
+// gort::go records where it was called (shown when the goroutine throws or overflows its stack).
+// A defaulted std::source_location cannot follow a parameter pack, so there is one overload per
+// argument count; bind more arguments with a lambda.
+
+/// Runs f() on a new goroutine. Any thread; starts a runtime with default options if none runs.
+/// An exception escaping f ends the process (see gort::options::on_exception).
+template <class F>
+void go(F&& f, std::source_location where = std::source_location::current()) {
+  detail::spawn(where, std::forward<F>(f));
+}
+template <class F, class A1>
+void go(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+  detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1));
+}
+template <class F, class A1, class A2>
+void go(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+  detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
+}
+template <class F, class A1, class A2, class A3>
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3,
+        std::source_location where = std::source_location::current()) {
+  detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                std::forward<A3>(a3));
+}
+template <class F, class A1, class A2, class A3, class A4>
+void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+        std::source_location where = std::source_location::current()) {
+  detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
+                std::forward<A3>(a3), std::forward<A4>(a4));
+}
+
+/// Go's runtime.Gosched: puts the calling goroutine at the tail of the global run queue and runs
+/// something else. On a plain thread: std::this_thread::yield().
+void yield() noexcept;
+
+/// Number of goroutines that currently exist (Go's runtime.NumGoroutine). Any thread; 0 when no
+/// runtime runs. Counters are read without stopping the world, so a value taken while goroutines
+/// are being created or are exiting is approximate by that many.
+std::int64_t num_goroutines() noexcept;
+
+namespace this_goroutine {
+/// The calling goroutine's id: 1 for the main goroutine of gort::run, increasing from there; 0 on
+/// a plain thread. Ids are never reused within one runtime.
+std::uint64_t id() noexcept;
+}  // namespace this_goroutine
+
+}  // namespace gort

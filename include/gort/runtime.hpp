@@ -1,0 +1,85 @@
+// gort/runtime.hpp — starting and stopping the runtime.
+//
+//   int r = gort::run([] { …; return 0; }, gort::options{.maxprocs = 4});
+//
+// run() makes the calling thread the runtime's first machine, runs `main` as goroutine 1 and
+// returns main's result once main returns. Like Go's os.Exit after main.main, goroutines still
+// alive at that moment are abandoned: they never run again, their stacks and records are freed, and
+// objects living on their stacks are not destroyed (hold nothing there whose destructor matters
+// past main). Goroutines executing on other threads at that moment are first allowed to reach
+// their next scheduling point (a park, a yield, a spawn or their end).
+//
+// gort::go from a plain thread before any run() starts an implicit runtime with default options;
+// it is shut down at process exit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace gort {
+
+/// What an uncaught exception handler learns about the goroutine that threw.
+struct goroutine_exception {
+  std::uint64_t goroutine_id = 0;
+  std::exception_ptr error;
+  std::source_location created_at;  // where gort::go was called
+};
+
+/// Runtime configuration. Every field has a working default; invalid values make run() throw
+/// gort::config_error naming the field.
+struct options {
+  /// Number of processors (Go's GOMAXPROCS), 1…1024. 0: GORTMAXPROCS from the environment if it
+  /// is a valid count, else min(CPUs in the affinity mask, cgroup CPU limit rounded up, at least
+  /// 2) like Go 1.25. An invalid GORTMAXPROCS is reported on stderr once and ignored.
+  int maxprocs = 0;
+
+  /// Virtual size of each goroutine stack in bytes, guard page included; rounded up to whole
+  /// pages, 16 KiB…1 GiB. Memory is committed only when touched. Stacks cannot grow: deep
+  /// recursion needs a larger value. An overflow is always reported ("goroutine N: stack
+  /// overflow") and aborts.
+  std::size_t stack_size = 64 * 1024;
+
+  /// Called (on the goroutine, which then ends) when an exception escapes a goroutine other than
+  /// main. Empty: print "goroutine N [exception]: what()" and its creation site to stderr, then
+  /// std::terminate, like an unrecovered Go panic. main's exception is rethrown by run().
+  std::function<void(const goroutine_exception&)> on_exception;
+
+  /// GORTDEBUG-style settings, e.g. "schedtrace=1000,scheddetail=1". Empty: the GORTDEBUG
+  /// environment variable. Unknown keys are ignored (as Go's GODEBUG does).
+  std::string debug;
+};
+
+namespace detail {
+void run_main(void (*fn)(void*), void* arg, const options& opts);
+}
+
+/// Starts a runtime configured by `opts`, runs `main` on goroutine 1 and returns its result after
+/// shutting the runtime down (see the file comment). An exception escaping main is rethrown here
+/// after shutdown. Throws gort::config_error for invalid options or when called while a runtime is
+/// already running (from a goroutine, or after an implicit start). Callable again after it returns.
+template <class F>
+auto run(F&& main, const options& opts = {}) -> std::invoke_result_t<F&> {
+  using R = std::invoke_result_t<F&>;
+  if constexpr (std::is_void_v<R>) {
+    auto body = [&main] { main(); };
+    detail::run_main([](void* p) { (*static_cast<decltype(body)*>(p))(); }, &body, opts);
+  } else {
+    std::optional<R> result;
+    auto body = [&main, &result] { result.emplace(main()); };
+    detail::run_main([](void* p) { (*static_cast<decltype(body)*>(p))(); }, &body, opts);
+    return std::move(*result);
+  }
+}
+
+/// The running runtime's number of processors, or the value a runtime started now with default
+/// options would use. Any thread.
+int maxprocs() noexcept;
+
+}  // namespace gort

@@ -1,0 +1,48 @@
+// gort/stats.hpp — introspection: the figures of Go's schedtrace plus counters.
+//
+// GORTDEBUG=schedtrace=N prints, every N ms on stderr, Go 1.19's line:
+//   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=4 spinningthreads=1 idlethreads=1 runqueue=0 [3 0]
+// and with scheddetail=1 one line per P, M and G after it. gort::stats() returns the same figures.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace gort {
+
+struct runtime_stats {
+  // The schedtrace figures (a snapshot taken without stopping the world).
+  int gomaxprocs = 0;
+  int idleprocs = 0;
+  int threads = 0;          // machines (OS threads) created and not exited, sysmon included
+  int spinningthreads = 0;  // machines looking for work
+  int idlethreads = 0;      // machines parked for want of work
+  std::int64_t runqueue = 0;            // global run queue length
+  std::vector<std::int64_t> local_runq;  // per-P local queue length (runnext not counted)
+
+  // Goroutines.
+  std::int64_t goroutines = 0;  // currently existing (gort::num_goroutines)
+  std::uint64_t spawned = 0;    // created since start
+  std::uint64_t parks = 0;      // calls to park that parked
+  std::uint64_t context_switches = 0;  // goroutines started or resumed on a machine
+  std::uint64_t steals = 0;            // successful steal operations
+  std::uint64_t stolen = 0;            // goroutines taken by those steals
+  std::uint64_t preemptions = 0;       // preemption requests from sysmon
+
+  // Stacks.
+  std::uint64_t stack_size = 0;          // bytes reserved per stack
+  std::uint64_t stacks_reserved = 0;     // stack slots carved so far
+  std::uint64_t stacks_in_use = 0;       // held by live goroutines
+  std::uint64_t stacks_guarded = 0;      // slots with a PROT_NONE guard page
+  std::uint64_t stack_bytes_released = 0;  // returned to the OS by the scavenger, cumulative
+};
+
+/// A snapshot of the running runtime (all zero when none runs). Any thread.
+runtime_stats stats();
+
+/// Returns the memory of every idle cached goroutine stack to the OS now (Go's
+/// debug.FreeOSMemory, for stacks). The runtime also does this on its own for stacks idle ≥ 1 s.
+/// Any thread; no-op when no runtime runs.
+void free_os_memory() noexcept;
+
+}  // namespace gort

@@ -1,0 +1,126 @@
+// sched/context_switch.cpp — the two switches (g0 -> goroutine, goroutine -> g0) on Boost.Context.
+//
+// gort uses Boost.Context's lowest layer, fcontext (make_fcontext / jump_fcontext), the same
+// assembly that boost::context::fiber runs on, because it lets gort own the stack memory and the
+// control record: a switch is a register save/restore and nothing else.
+//
+// Protocol of one goroutine time slice:
+//   g0:  execute() sets m->curg = g, g->m = m, then jump_fcontext(g->ctx, m)
+//   g:   resumes inside switch_to_scheduler (or starts in goroutine_entry) and receives
+//        {g0's context, m}: it stores g0's context in m and m in g->m — the machine may differ
+//        from the one it last ran on.
+//   g:   to stop, stores its request in m->after and jump_fcontext(m->g0_ctx, nullptr)
+//   g0:  resumes in switch_to_goroutine with g's context, saves it in g->ctx, and only then acts
+//        on the request — this is what lets park() run `unlock` after g has left its stack.
+// Around every jump: sanitizer annotations, the stack canary check for unguarded stacks, and the
+// C++ exception-handling globals swap (a goroutine may park inside a catch block).
+#include <cxxabi.h>
+
+#include <boost/context/detail/fcontext.hpp>
+#include <cstdio>
+
+#include "sched/sanitizer.hpp"
+#include "sched/scheduler.hpp"
+#include "stack/stack_pool.hpp"
+
+namespace gort::sched {
+
+namespace bctx = boost::context::detail;
+
+[[noreturn]] void report_stack_overflow(const goroutine* g) noexcept;  // overflow.cpp
+
+namespace {
+
+// The Itanium C++ ABI's per-thread exception state (libstdc++ and libc++abi share the layout).
+struct cxa_eh_globals_layout {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+// __cxa_get_globals is declared __attribute__((const)); calling it through this opaque function
+// keeps the compiler from reusing one thread's answer after the goroutine moved to another.
+[[gnu::noinline]] cxa_eh_globals_layout* eh_globals() noexcept {
+  asm volatile("" ::: "memory");
+  return reinterpret_cast<cxa_eh_globals_layout*>(abi::__cxa_get_globals());
+}
+
+inline void save_eh(stack_slot* st) noexcept {
+  cxa_eh_globals_layout* e = eh_globals();
+  st->eh.caught = e->caught_exceptions;
+  st->eh.uncaught = e->uncaught_exceptions;
+  if (e->caught_exceptions != nullptr || e->uncaught_exceptions != 0) {
+    e->caught_exceptions = nullptr;
+    e->uncaught_exceptions = 0;
+  }
+}
+
+inline void restore_eh(const stack_slot* st) noexcept {
+  if (st->eh.caught == nullptr && st->eh.uncaught == 0) return;
+  cxa_eh_globals_layout* e = eh_globals();
+  e->caught_exceptions = st->eh.caught;
+  e->uncaught_exceptions = st->eh.uncaught;
+}
+
+// First frame of every goroutine. Never returns: the exit switch abandons this stack.
+void goroutine_entry(bctx::transfer_t t) {
+  auto* m = static_cast<machine*>(t.data);
+  m->g0_ctx = t.fctx;
+  sanitizer::finish_switch(nullptr, nullptr, nullptr);
+  goroutine* g = m->curg;
+  run_goroutine_body(g);
+  switch_to_scheduler(g, after_switch::exit);
+  fatal("a finished goroutine was resumed");
+}
+
+}  // namespace
+
+void make_goroutine_context(goroutine* g) {
+  stack_slot* st = g->stack;
+  if constexpr (sanitizer::asan) sanitizer::unpoison(st->usable, st->usable_size());
+  g->ctx = bctx::make_fcontext(st->top(), st->usable_size(), &goroutine_entry);
+  if constexpr (sanitizer::tsan) st->tsan_fiber = sanitizer::tsan_create();
+  st->eh = {};
+  st->asan_fake_stack = nullptr;
+}
+
+void destroy_goroutine_context(goroutine* g) {
+  if (g->stack != nullptr) {
+    sanitizer::tsan_destroy(g->stack->tsan_fiber);
+    g->stack->tsan_fiber = nullptr;
+  }
+  g->ctx = nullptr;
+}
+
+void switch_to_goroutine(machine* m, goroutine* g) {
+  stack_slot* st = g->stack;
+  sanitizer::start_switch(&m->g0_fake_stack, st->usable, st->usable_size());
+  sanitizer::tsan_switch(st->tsan_fiber);
+  bctx::transfer_t t = bctx::jump_fcontext(g->ctx, m);
+  sanitizer::finish_switch(m->g0_fake_stack, nullptr, nullptr);
+  g->ctx = t.fctx;
+}
+
+void switch_to_scheduler(goroutine* g, after_switch what) {
+  machine* m = g->m;
+  stack_slot* st = g->stack;
+  m->after = what;
+  save_eh(st);
+  if (!st->guarded) {
+    // No guard page: the stack pointer must still be inside the usable stack, and the canary
+    // words below it must be untouched (stack_pool.hpp).
+    const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
+    if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
+  }
+  // A finishing goroutine passes no fake-stack slot: ASan then frees its fake stack.
+  sanitizer::start_switch(what == after_switch::exit ? nullptr : &st->asan_fake_stack,
+                          m->g0_stack_bottom, m->g0_stack_size);
+  sanitizer::tsan_switch(m->g0_tsan_fiber);
+  bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx, nullptr);
+  // Resumed, possibly by another machine.
+  sanitizer::finish_switch(st->asan_fake_stack, nullptr, nullptr);
+  auto* now_on = static_cast<machine*>(t.data);
+  now_on->g0_ctx = t.fctx;
+  restore_eh(st);
+}
+
+}  // namespace gort::sched

@@ -1,0 +1,72 @@
+// sched/machine.hpp — the M: an OS thread running the scheduler loop.
+//
+// A machine runs goroutines from its scheduler context ("g0": the thread's own stack). Switching
+// goroutine -> g0 -> goroutine keeps every scheduling decision, and every park callback, off the
+// goroutines' stacks. Fields are owned by the machine's own thread unless noted.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+
+#include "sched/goroutine.hpp"
+#include "sys/futex.hpp"
+
+namespace gort::sched {
+
+struct processor;
+
+/// What a goroutine asks its machine's scheduler context to do right after switching away.
+enum class after_switch : std::uint8_t {
+  none,
+  park,     // run unlock(arg); if it returns false, resume the goroutine at once
+  yield,    // Gosched: global queue tail
+  preempt,  // as yield, counted as a preemption
+  exit,     // the goroutine finished: recycle its stack and record
+};
+
+struct machine {
+  std::int64_t id = 0;
+  processor* p = nullptr;      // held processor
+  processor* nextp = nullptr;  // processor handed over by startm; written before wakeup
+  bool spinning = false;       // counted in scheduler::nmspinning
+  goroutine* curg = nullptr;   // goroutine running on this machine (null on g0)
+
+  void* g0_ctx = nullptr;  // the scheduler context, saved while a goroutine runs
+
+  // Set by the goroutine just before it switches to g0; consumed by g0.
+  after_switch after = after_switch::none;
+  bool (*after_unlock)(void*) = nullptr;
+  void* after_arg = nullptr;
+
+  sys::note park;                  // stopm sleeps here; startm wakes
+  std::atomic<bool> blocked{false};  // parked in stopm (scheddetail)
+  machine* idle_link = nullptr;      // idle list; scheduler lock
+  std::thread thread;                // not joinable for M0 (the thread that called run())
+
+  std::uint64_t rand_state = 0;  // steal-order randomness (xorshift)
+
+  // Sanitizer bookkeeping for g0 (see sanitizer.hpp).
+  void* g0_tsan_fiber = nullptr;
+  void* g0_fake_stack = nullptr;
+  const void* g0_stack_bottom = nullptr;
+  std::size_t g0_stack_size = 0;
+
+  void* altstack = nullptr;  // sigaltstack for stack-overflow reports
+  std::size_t altstack_size = 0;
+  void* old_altstack_sp = nullptr;  // the thread's previous sigaltstack, restored on exit
+  std::size_t old_altstack_size = 0;
+  int old_altstack_flags = 0;
+
+  std::uint32_t fastrand() noexcept {
+    std::uint64_t x = rand_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rand_state = x;
+    return static_cast<std::uint32_t>(x >> 32);
+  }
+};
+
+}  // namespace gort::sched

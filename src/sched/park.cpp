@@ -1,0 +1,179 @@
+// sched/park.cpp — the waist: park, ready, current; plus yield, preemption points and identity.
+//
+// Goroutines park by switching to their machine's scheduler context, which runs the unlock
+// callback (scheduler.cpp, execute). Plain threads park on a futex in a thread-local stand-in
+// record; ready() tells the two apart by the record's kind.
+//
+// Status protocol (any thread):
+//   park:  running -> waiting (release), after which `unlock` publishes the record to wakers.
+//   ready: CAS waiting -> runnable (acq_rel); failure means the record was not parked — a double
+//          ready or a ready of a running goroutine — which is reported as a fatal error.
+#include <cstdio>
+#include <thread>
+
+#include "gort/go.hpp"
+#include "gort/stats.hpp"
+#include "sched/scheduler.hpp"
+#include "sys/clock.hpp"
+
+namespace gort::sched {
+
+namespace {
+
+// The calling plain thread's stand-in record (never a machine's thread while it is on g0 running
+// goroutines; see current()).
+goroutine& thread_record() {
+  thread_local goroutine rec;
+  rec.kind = g_kind::thread;  // a plain store each call is cheaper than a guard variable
+  return rec;
+}
+
+[[noreturn]] void bad_ready(const goroutine* g, g_status st) {
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "ready of goroutine %llu in status %u (it was not parked)",
+                static_cast<unsigned long long>(g->id), static_cast<unsigned>(st));
+  fatal(msg);
+}
+
+void park_thread(goroutine* g, detail::wait_reason why, bool (*unlock)(void*), void* arg) {
+  g->reason = why;
+  g->wake_word.store(0, std::memory_order_relaxed);
+  // release: ordered before unlock() publishes the record.
+  g->status.store(g_status::waiting, std::memory_order_release);
+  if (!unlock(arg)) {
+    g->status.store(g_status::running, std::memory_order_relaxed);
+    g->reason = detail::wait_reason::zero;
+    return;
+  }
+  // acquire: pairs with ready()'s release store, so the waker's writes are visible.
+  while (g->wake_word.load(std::memory_order_acquire) == 0) sys::futex_wait(g->wake_word, 0);
+  g->status.store(g_status::running, std::memory_order_relaxed);
+  g->reason = detail::wait_reason::zero;
+}
+
+}  // namespace
+
+}  // namespace gort::sched
+
+namespace gort::detail {
+
+using namespace gort::sched;
+
+const char* wait_reason_string(wait_reason r) noexcept {
+  switch (r) {
+    case wait_reason::zero: return "";
+    case wait_reason::wait_group: return "sync.WaitGroup.Wait";
+    case wait_reason::chan_receive: return "chan receive";
+    case wait_reason::chan_send: return "chan send";
+    case wait_reason::chan_receive_nil: return "chan receive (nil chan)";
+    case wait_reason::chan_send_nil: return "chan send (nil chan)";
+    case wait_reason::select: return "select";
+    case wait_reason::select_no_cases: return "select (no cases)";
+    case wait_reason::sleep: return "sleep";
+    case wait_reason::sync_mutex_lock: return "sync.Mutex.Lock";
+    case wait_reason::sync_rw_mutex_rlock: return "sync.RWMutex.RLock";
+    case wait_reason::sync_rw_mutex_lock: return "sync.RWMutex.Lock";
+    case wait_reason::sync_cond_wait: return "sync.Cond.Wait";
+    case wait_reason::semacquire: return "semacquire";
+    case wait_reason::io_wait: return "IO wait";
+    case wait_reason::forever: return "forever";
+  }
+  return "";
+}
+
+goroutine* current() noexcept {
+  machine* m = current_machine();
+  if (m != nullptr && m->curg != nullptr) return m->curg;
+  return &thread_record();
+}
+
+bool on_goroutine() noexcept {
+  machine* m = current_machine();
+  return m != nullptr && m->curg != nullptr;
+}
+
+std::uint64_t goroutine_id(const goroutine* g) noexcept { return g->id; }
+
+void park(wait_reason why, bool (*unlock)(void*), void* arg) {
+  machine* m = current_machine();
+  if (m != nullptr) {
+    goroutine* g = m->curg;
+    if (g == nullptr) fatal("park called from a scheduler context");
+    g->reason = why;
+    m->after_unlock = unlock;
+    m->after_arg = arg;
+    switch_to_scheduler(g, after_switch::park);
+    g->reason = wait_reason::zero;
+    return;
+  }
+  park_thread(&thread_record(), why, unlock, arg);
+}
+
+void ready(goroutine* g) {
+  g_status expected = g_status::waiting;
+  // acq_rel: acquire pairs with park's release (the parker's state is complete); release makes
+  // the waker's writes visible to the woken goroutine along with the run-queue publication.
+  if (!g->status.compare_exchange_strong(expected, g_status::runnable, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+    bad_ready(g, expected);
+  }
+  if (g->kind == g_kind::thread) {
+    // release: pairs with the acquire loop in park_thread.
+    g->wake_word.store(1, std::memory_order_release);
+    sys::futex_wake(g->wake_word, 1);
+    return;
+  }
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (s == nullptr) fatal("ready called with no runtime running");
+  machine* m = current_machine();
+  if (m != nullptr && m->p != nullptr) {
+    runq_put(*s, m->p, g, true);  // Go's ready(gp, next=true): the wakee runs next
+    wakep(*s);
+  } else {
+    global_put(*s, g);
+  }
+}
+
+void preempt_point() noexcept {
+  machine* m = current_machine();
+  if (m == nullptr) return;
+  goroutine* g = m->curg;
+  if (g != nullptr && g->preempt.load(std::memory_order_relaxed)) {
+    switch_to_scheduler(g, after_switch::preempt);
+  }
+}
+
+}  // namespace gort::detail
+
+namespace gort {
+
+using namespace gort::sched;
+
+void yield() noexcept {
+  machine* m = current_machine();
+  if (m == nullptr || m->curg == nullptr) {
+    std::this_thread::yield();
+    return;
+  }
+  switch_to_scheduler(m->curg, after_switch::yield);
+}
+
+namespace this_goroutine {
+std::uint64_t id() noexcept {
+  machine* m = current_machine();
+  return (m != nullptr && m->curg != nullptr) ? m->curg->id : 0;
+}
+}  // namespace this_goroutine
+
+std::int64_t num_goroutines() noexcept {
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (s == nullptr) return 0;
+  std::int64_t n = static_cast<std::int64_t>(s->thread_spawned.load(std::memory_order_relaxed));
+  for (auto& p : s->allp) {
+    n += static_cast<std::int64_t>(p->spawned.load(std::memory_order_relaxed));
+    n -= static_cast<std::int64_t>(p->exited.load(std::memory_order_relaxed));
+  }
+  return n;
+}
+
+}  // namespace gort

@@ -1,0 +1,70 @@
+// sched/processor.hpp — the P: what a machine must hold to run goroutines.
+//
+// A processor owns a local run queue (256-slot ring + runnext), a free-G cache, a stack cache, a
+// goroutine-id cache and counters. Exactly one machine holds a running processor; only that
+// machine ("the owner") touches the owner-only fields below. Idle processors sit on the
+// scheduler's idle list, owned by the scheduler lock.
+//
+// Counters are written by the owner only, with relaxed load+store (no read-modify-write: there is
+// one writer), and read by anyone (stats, schedtrace) as a relaxed snapshot.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "sched/goroutine.hpp"
+#include "sched/run_queue.hpp"
+
+namespace gort::sched {
+
+struct machine;
+struct stack_slot;
+
+/// Go's P statuses (runtime2.go values).
+enum class p_status : std::uint32_t { idle = 0, running = 1, syscall = 2, gcstop = 3, dead = 4 };
+
+inline constexpr int k_stack_cache = 32;  // slots a P keeps; it exchanges halves with the pool
+inline constexpr int k_gfree_max = 64;    // Go's gfput: above this, move to global until < 32
+inline constexpr int k_gfree_keep = 32;
+inline constexpr std::uint64_t k_goid_batch = 16;  // Go's _GoidCacheBatch
+
+/// Owner-only increment of a counter others read (see the file comment).
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+struct processor {
+  int id = 0;
+  std::atomic<p_status> status{p_status::idle};  // written under the scheduler lock or by owner
+  machine* m = nullptr;                          // owner machine (null when idle)
+  processor* idle_link = nullptr;                // idle list; scheduler lock
+
+  run_queue<goroutine> runq;
+
+  // schedtick counts time slices (execute without inherited time); sysmon compares snapshots to
+  // find a goroutine hogging the processor. Owner writes, sysmon reads: relaxed.
+  std::atomic<std::uint32_t> schedtick{0};
+  std::atomic<goroutine*> curg{nullptr};  // running goroutine, for sysmon's preemption request
+
+  // Owner only.
+  goroutine* gfree[64] = {};  // k_gfree_max
+  int gfree_count = 0;
+  stack_slot* stacks[k_stack_cache] = {};
+  std::atomic<int> stack_count{0};  // owner writes; stats read
+  std::uint64_t goid_next = 0;
+  std::uint64_t goid_end = 0;
+
+  // Counters (owner writes, anyone reads).
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> exited{0};
+  std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> switches{0};
+  std::atomic<std::uint64_t> steals{0};
+  std::atomic<std::uint64_t> stolen{0};
+
+  // sysmon's view (sysmon only).
+  std::uint32_t sysmon_tick = 0;
+  std::int64_t sysmon_when = 0;
+};
+
+}  // namespace gort::sched

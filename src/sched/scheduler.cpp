@@ -1,0 +1,472 @@
+// sched/scheduler.cpp — find-runnable, the spinning protocol, machine start/stop, execute.
+//
+// Follows Go 1.19's proc.go (schedule, findrunnable, stealWork, wakep, startm, stopm,
+// resetspinning, globrunqget), minus what gort does not have yet (netpoll, timers, GC). The
+// numbered steps in find_runnable are Go's. Who may call each function is stated at its
+// declaration in scheduler.hpp or above its definition here.
+#include "sched/scheduler.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+
+#include "sched/sanitizer.hpp"
+#include "sys/clock.hpp"
+
+namespace gort::sched {
+
+std::atomic<scheduler*> g_sched{nullptr};
+
+namespace {
+thread_local machine* tls_machine = nullptr;
+}  // namespace
+
+// The asm statements make each call an opaque side effect, so no caller may reuse a value read
+// before a switch (after which the goroutine may be on another thread).
+[[gnu::noinline]] machine* current_machine() noexcept {
+  asm volatile("" ::: "memory");
+  return tls_machine;
+}
+
+[[gnu::noinline]] void set_current_machine(machine* m) noexcept {
+  tls_machine = m;
+  asm volatile("" ::: "memory");
+}
+
+void fatal(const char* msg) noexcept {
+  std::fprintf(stderr, "fatal error: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+scheduler::scheduler(runtime_config c)
+    : cfg(std::move(c)),
+      gomaxprocs(cfg.maxprocs),
+      stacks(cfg.slot_size, cfg.debug.stackguard ? -1 : 0) {
+  allp.reserve(static_cast<std::size_t>(gomaxprocs));
+  for (int i = 0; i < gomaxprocs; ++i) {
+    auto p = std::make_unique<processor>();
+    p->id = i;
+    allp.push_back(std::move(p));
+  }
+  order.reset(static_cast<std::uint32_t>(gomaxprocs));
+  start_time = sys::nanotime();
+}
+
+scheduler::~scheduler() = default;
+
+namespace {
+
+// ---- processors (the idle list requires s.lock) ----
+
+void pidleput(scheduler& s, processor* p) {
+  p->status.store(p_status::idle, std::memory_order_relaxed);
+  p->m = nullptr;
+  p->idle_link = s.pidle;
+  s.pidle = p;
+  // seq_cst: wakep's npidle load must see this before a submitter decides nobody is idle.
+  s.npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+processor* pidleget(scheduler& s) {
+  processor* p = s.pidle;
+  if (p == nullptr) return nullptr;
+  s.pidle = p->idle_link;
+  p->idle_link = nullptr;
+  s.npidle.fetch_sub(1, std::memory_order_seq_cst);
+  // A processor leaves the idle set: sysmon must watch it again.
+  if (s.sysmon_sleeping.load(std::memory_order_relaxed)) sysmon_wake(s);
+  return p;
+}
+
+// Machine's own thread, or a thread handing `p` to `m` before waking it.
+void acquirep(machine* m, processor* p) {
+  m->p = p;
+  p->m = m;
+  p->status.store(p_status::running, std::memory_order_relaxed);
+}
+
+processor* releasep(machine* m) {
+  processor* p = m->p;
+  m->p = nullptr;
+  p->m = nullptr;
+  return p;
+}
+
+// Go's globrunqget: take a batch from the global queue into p's local queue, return one.
+// Requires s.lock; p's owner only; p's local queue has room for 128 (it is empty, or max == 1).
+goroutine* globrunqget(scheduler& s, processor* p, std::int64_t max) {
+  std::int64_t n = s.runq.size();
+  if (n == 0) return nullptr;
+  n = std::min(n, n / s.gomaxprocs + 1);
+  if (max > 0 && n > max) n = max;
+  n = std::min<std::int64_t>(n, run_queue<goroutine>::capacity / 2);
+  goroutine* batch[run_queue<goroutine>::capacity / 2];
+  const std::size_t got = s.runq.pop_batch(batch, static_cast<std::size_t>(n));
+  for (std::size_t i = 1; i < got; ++i) {
+    // The lock is already held: an overflow (impossible while the ring had room) goes straight
+    // back to the global queue.
+    p->runq.put(batch[i], false, [&s](goroutine* const* gs, std::size_t k) {
+      s.runq.push_back_batch(gs, k);
+    });
+  }
+  return got > 0 ? batch[0] : nullptr;
+}
+
+void stopm(scheduler& s, machine* m);
+
+// Go's stealWork: four rounds over all processors in random order; the victims' runnext only in
+// the last round. Owner of p (m's thread) only.
+goroutine* steal_work(scheduler& s, machine* m, processor* p) {
+  for (int i = 0; i < k_steal_tries; ++i) {
+    const bool last = i == k_steal_tries - 1;
+    for (auto w = s.order.start(m->fastrand()); !w.done(); w.next()) {
+      if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
+      processor* victim = s.allp[w.position()].get();
+      if (victim == p) continue;
+      const p_status st = victim->status.load(std::memory_order_relaxed);
+      if (st == p_status::idle) continue;  // idle processors have empty queues
+      std::uint32_t taken = 0;
+      goroutine* g = p->runq.steal_from(victim->runq, last, st == p_status::running, &taken);
+      if (g != nullptr) {
+        bump(p->steals);
+        bump(p->stolen, taken);
+        return g;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// Go's resetspinning: a spinning machine found work. Its thread only.
+void reset_spinning(scheduler& s, machine* m) {
+  m->spinning = false;
+  // seq_cst: step 2 of the spinning protocol (scheduler.hpp).
+  if (s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("negative nmspinning");
+  wakep(s);
+}
+
+// Go's findrunnable: blocks until there is a goroutine to run, which it returns with m holding a
+// processor. Returns null once shutdown began. m's thread on g0 only.
+goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
+  for (;;) {
+    if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
+    processor* p = m->p;
+    inherit_time = false;
+    goroutine* g = nullptr;
+
+    // 4. Fairness: every 61st tick look at the global queue first, so goroutines respawning
+    //    each other on a local queue cannot starve it.
+    if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 &&
+        s.runq.size() > 0) {
+      std::lock_guard<std::mutex> l(s.lock);
+      g = globrunqget(s, p, 1);
+      if (g != nullptr) return g;
+    }
+    // 6. Local run queue, runnext first.
+    g = p->runq.get(inherit_time);
+    if (g != nullptr) return g;
+    // 7. Global queue batch.
+    if (s.runq.size() != 0) {
+      std::lock_guard<std::mutex> l(s.lock);
+      g = globrunqget(s, p, 0);
+      if (g != nullptr) return g;
+    }
+    // 9. Steal, but keep spinning machines at most half the busy processors.
+    if (m->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
+                           s.gomaxprocs - s.npidle.load(std::memory_order_relaxed)) {
+      if (!m->spinning) {
+        m->spinning = true;
+        s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      g = steal_work(s, m, p);
+      if (g != nullptr) return g;
+    }
+    // 11. Nothing found: give the processor up, unless the global queue filled meanwhile.
+    {
+      std::lock_guard<std::mutex> l(s.lock);
+      if (s.stopping) return nullptr;
+      if (s.runq.size() != 0) {
+        g = globrunqget(s, p, 0);
+        if (g != nullptr) return g;
+      }
+      pidleput(s, releasep(m));
+    }
+    // 12. The delicate dance: stop spinning, then re-check every queue. A submitter that saw us
+    //     spinning did not wake anyone; after the seq_cst decrement either it sees nmspinning == 0
+    //     or we see its work.
+    if (m->spinning) {
+      m->spinning = false;
+      if (s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("negative nmspinning");
+      bool work = s.runq.size() != 0;
+      for (std::size_t i = 0; !work && i < s.allp.size(); ++i) {
+        work = !s.allp[i]->runq.empty();
+      }
+      if (work) {
+        processor* p2 = nullptr;
+        {
+          std::lock_guard<std::mutex> l(s.lock);
+          p2 = pidleget(s);
+        }
+        if (p2 != nullptr) {
+          acquirep(m, p2);
+          m->spinning = true;
+          s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          continue;
+        }
+      }
+    }
+    // 15. Park until startm hands us a processor (or shutdown).
+    stopm(s, m);
+  }
+}
+
+// Go's stopm: park an idle machine; startm wakes it with m->nextp set. m's thread only, holding
+// no processor.
+void stopm(scheduler& s, machine* m) {
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.stopping) return;
+    m->park.clear();
+    m->idle_link = s.midle;
+    s.midle = m;
+    s.nmidle.fetch_add(1, std::memory_order_relaxed);
+  }
+  m->blocked.store(true, std::memory_order_relaxed);
+  m->park.sleep();  // acquire: pairs with startm's wakeup, so nextp is visible
+  m->blocked.store(false, std::memory_order_relaxed);
+  if (m->nextp != nullptr) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+}
+
+std::size_t thread_stack_bounds(const void** bottom) {
+  pthread_attr_t attr;
+  void* addr = nullptr;
+  std::size_t size = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  *bottom = addr;
+  return size;
+}
+
+}  // namespace
+
+void install_overflow_altstack(machine* m);
+void remove_overflow_altstack(machine* m);
+
+// Body of every machine thread but M0. Its own thread.
+void mstart(scheduler* s, machine* m) {
+  set_current_machine(m);
+  char name[16];
+  std::snprintf(name, sizeof name, "gort-m%lld", static_cast<long long>(m->id));
+  pthread_setname_np(pthread_self(), name);
+  schedule(*s, m);
+  set_current_machine(nullptr);
+}
+
+void schedule(scheduler& s, machine* m) {
+  install_overflow_altstack(m);
+  m->g0_tsan_fiber = sanitizer::tsan_current();
+  m->g0_stack_size = thread_stack_bounds(&m->g0_stack_bottom);
+  if (m->nextp != nullptr) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+  for (;;) {
+    bool inherit_time = false;
+    goroutine* g = find_runnable(s, m, inherit_time);
+    if (g == nullptr) break;
+    if (m->spinning) reset_spinning(s, m);
+    execute(s, m, g, inherit_time);
+  }
+  if (m->spinning) {
+    m->spinning = false;
+    s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  if (m->p != nullptr) {
+    std::lock_guard<std::mutex> l(s.lock);
+    pidleput(s, releasep(m));
+  }
+  remove_overflow_altstack(m);
+  s.mcount.fetch_sub(1, std::memory_order_relaxed);
+  // release: everything this machine did is visible to the thread that waits for all exits.
+  s.mexited.fetch_add(1, std::memory_order_release);
+  s.exit_note.wakeup();  // the shutdown waiter (runtime.cpp, wait_for_machines)
+}
+
+bool startm(scheduler& s, processor* p, bool spinning) {
+  machine* m = nullptr;
+  bool fresh = false;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.stopping) {
+      if (p != nullptr) pidleput(s, p);
+      if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      return false;
+    }
+    if (p == nullptr) {
+      p = pidleget(s);
+      if (p == nullptr) {
+        if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+        return false;
+      }
+    }
+    m = s.midle;
+    if (m != nullptr) {
+      s.midle = m->idle_link;
+      m->idle_link = nullptr;
+      s.nmidle.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      auto owned = std::make_unique<machine>();
+      m = owned.get();
+      m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
+      m->rand_state = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(m->id + 1) | 1;
+      s.allm.push_back(std::move(owned));
+      s.mcount.fetch_add(1, std::memory_order_relaxed);
+      fresh = true;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+  }
+  if (!fresh) {
+    m->park.wakeup();  // release: nextp and spinning are visible to the woken machine
+    return true;
+  }
+  try {
+    m->thread = std::thread(mstart, &s, m);
+    return true;
+  } catch (const std::system_error& e) {
+    // Thread exhaustion: keep running on the machines we have. The work stays queued and the
+    // existing machines reach it; only parallelism is lost.
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true, std::memory_order_relaxed)) {
+      std::fprintf(stderr,
+                   "gort: cannot start another OS thread (%d running): %s; continuing with the "
+                   "threads it has\n",
+                   s.mcount.load(std::memory_order_relaxed), e.what());
+    }
+    std::lock_guard<std::mutex> l(s.lock);
+    m->nextp = nullptr;
+    m->spinning = false;
+    pidleput(s, p);
+    if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    s.mcount.fetch_sub(1, std::memory_order_relaxed);
+    // The record stays in allm (never started, nothing to join) so pointers to it stay valid.
+    s.mexited.fetch_add(1, std::memory_order_release);
+    return false;
+  }
+}
+
+void wakep(scheduler& s) {
+  // Go 1.19's wakep. The loads are seq_cst for the hand-shake with a machine that is dropping its
+  // processor (scheduler.hpp). On x86 they are plain loads, so a submitter whose run-queue store
+  // is still buffered can miss a concurrent spinner's decrement; that only delays work in the
+  // submitter's own local queue, which its running machine will reach (see the file comment).
+  if (s.npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (s.nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  std::int32_t expected = 0;
+  if (!s.nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
+  startm(s, nullptr, true);
+}
+
+void global_put(scheduler& s, goroutine* g) {
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    s.runq.push_back(g);
+  }
+  wakep(s);
+}
+
+void runq_put(scheduler& s, processor* p, goroutine* g, bool next) {
+  p->runq.put(g, next, [&s](goroutine* const* gs, std::size_t n) {
+    std::lock_guard<std::mutex> l(s.lock);
+    s.runq.push_back_batch(gs, n);
+  });
+}
+
+void begin_shutdown(scheduler& s) {
+  machine* idle = nullptr;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.stopping) return;
+    s.stopping = true;
+    s.shutting_down.store(true, std::memory_order_release);
+    idle = s.midle;
+    s.midle = nullptr;
+    s.nmidle.store(0, std::memory_order_relaxed);
+  }
+  while (idle != nullptr) {
+    machine* next = idle->idle_link;
+    idle->idle_link = nullptr;
+    idle->park.wakeup();
+    idle = next;
+  }
+  // Goroutines still executing elsewhere give up their machines at the next preemption point.
+  for (auto& p : s.allp) {
+    if (goroutine* g = p->curg.load(std::memory_order_relaxed)) {
+      g->preempt.store(true, std::memory_order_relaxed);
+    }
+  }
+}
+
+void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
+  for (;;) {
+    processor* p = m->p;
+    if (!inherit_time) {
+      p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    }
+    g->status.store(g_status::running, std::memory_order_relaxed);
+    g->preempt.store(false, std::memory_order_relaxed);
+    g->m = m;
+    m->curg = g;
+    p->curg.store(g, std::memory_order_relaxed);
+    bump(p->switches);
+    if (g->stack == nullptr) {
+      g->stack = stack_get(s, p);
+      make_goroutine_context(g);
+    }
+
+    switch_to_goroutine(m, g);
+
+    // Back on g0: g has left its stack.
+    m->curg = nullptr;
+    p->curg.store(nullptr, std::memory_order_relaxed);
+    switch (m->after) {
+      case after_switch::park: {
+        // release: the status is visible before unlock publishes g to a waker, who CASes it.
+        g->status.store(g_status::waiting, std::memory_order_release);
+        bump(p->parks);
+        if (!m->after_unlock(m->after_arg)) {
+          // Go's park_m: the unlock function vetoed the park; resume at once in the same slice.
+          inherit_time = true;
+          continue;
+        }
+        return;
+      }
+      case after_switch::preempt:
+        s.preemptions.fetch_add(1, std::memory_order_relaxed);
+        [[fallthrough]];
+      case after_switch::yield:
+        g->status.store(g_status::runnable, std::memory_order_relaxed);
+        global_put(s, g);
+        return;
+      case after_switch::exit:
+        goroutine_exited(s, m, g);
+        return;
+      case after_switch::none:
+        fatal("goroutine switched to the scheduler without a request");
+    }
+  }
+}
+
+}  // namespace gort::sched

@@ -1,0 +1,178 @@
+// sched/scheduler.hpp — the runtime instance: processors, machines, queues and their protocols.
+//
+// Glossary (Go's letters): G = goroutine (goroutine.hpp), M = machine, an OS thread
+// (machine.hpp), P = processor, the right to run goroutines (processor.hpp). GOMAXPROCS Ps exist;
+// an M must hold a P to run a G. docs/design.md explains the whole scheduler.
+//
+// Lock order (docs/lock-order.md): scheduler::lock -> gfree_lock; stack_pool's lock and wait-queue
+// spinlocks are leaves. No scheduler lock is held while a goroutine runs or while a thread sleeps.
+//
+// The spinning protocol (Go's, proc.go header) — why work is never stranded:
+//  1. A submitter puts a goroutine in a run queue, then (wakep) wakes an idle P's machine only if
+//     there is an idle P and no machine is spinning; a spinning machine will find the work.
+//  2. A spinning machine that finds work stops spinning and, if it was the last spinner, calls
+//     wakep itself (reset_spinning), so the chain continues while work remains.
+//  3. A spinning machine that finds nothing releases its P, *then* decrements nmspinning, *then*
+//     re-checks every run queue and the global queue. Steps 1 and 3 each need StoreLoad ordering
+//     (seq_cst): either the submitter sees the spinner, or the spinner's re-check sees the work.
+//  Work in a P's own local queue is never stranded regardless: that P's machine is running and
+//  will reach it; a missed wake-up there only costs parallelism, which is why the submitter's
+//  local-queue path uses cheaper orderings (see wakep).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "gort/runtime.hpp"
+#include "sched/global_queue.hpp"
+#include "sched/goroutine.hpp"
+#include "sched/machine.hpp"
+#include "sched/processor.hpp"
+#include "sched/steal_order.hpp"
+#include "stack/stack_pool.hpp"
+#include "sys/debug_settings.hpp"
+#include "sys/futex.hpp"
+
+namespace gort::sched {
+
+inline constexpr std::int64_t k_forcepreempt_ns = 10'000'000;  // Go's forcePreemptNS
+inline constexpr int k_steal_tries = 4;                        // Go's stealTries
+inline constexpr std::uint32_t k_global_fairness = 61;         // check global every 61st tick
+inline constexpr std::size_t k_slab_records = 128;             // goroutine records per slab
+
+struct runtime_config {
+  int maxprocs = 1;
+  std::size_t slot_size = 0;  // stack slot bytes (guard zone included)
+  std::function<void(const goroutine_exception&)> on_exception;
+  sys::debug_settings debug;
+  bool implicit = false;  // started by gort::go from a plain thread, not by run()
+};
+
+struct scheduler {
+  explicit scheduler(runtime_config c);
+  ~scheduler();
+
+  runtime_config cfg;
+  const int gomaxprocs;
+  std::vector<std::unique_ptr<processor>> allp;
+  steal_order order;
+
+  // ---- guarded by `lock` ----
+  std::mutex lock;
+  global_queue runq;
+  processor* pidle = nullptr;
+  machine* midle = nullptr;
+  std::vector<std::unique_ptr<machine>> allm;
+  bool stopping = false;  // shutdown started: no new machines, machines exit their loops
+
+  // ---- atomics read without the lock ----
+  std::atomic<std::int32_t> npidle{0};      // idle Ps; written under lock (seq_cst, see wakep)
+  std::atomic<std::int32_t> nmspinning{0};  // spinning Ms (seq_cst, the hand-shake above)
+  std::atomic<std::int32_t> nmidle{0};      // parked Ms; written under lock
+  std::atomic<std::int32_t> mcount{0};      // Ms started and not exited (sysmon included)
+  std::atomic<bool> shutting_down{false};   // mirrors `stopping` for lock-free checks
+  std::atomic<std::int64_t> next_mid{0};
+
+  // ---- goroutine records (gfree_lock) ----
+  std::mutex gfree_lock;
+  std::vector<goroutine*> gfree;
+  std::atomic<std::int64_t> gfree_count{0};  // gfree.size(), written under gfree_lock; a hint
+  std::vector<std::unique_ptr<goroutine[]>> slabs;
+  std::vector<std::size_t> slab_sizes;
+
+  std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
+  std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
+  std::atomic<std::uint64_t> preemptions{0};
+
+  stack_pool stacks;
+
+  // ---- main goroutine and run() ----
+  goroutine* main_g = nullptr;
+  std::exception_ptr main_exception;  // set by the main goroutine, rethrown by run()
+  machine* m0 = nullptr;                 // the run() caller's machine (null when implicit)
+  std::atomic<std::int32_t> mexited{0};  // machines that left their loop
+  sys::note exit_note;                   // woken by each machine leaving its loop
+
+  // ---- sysmon ----
+  std::thread sysmon_thread;
+  sys::note sysmon_note;                   // wakes sysmon (deep sleep, shutdown)
+  std::atomic<bool> sysmon_sleeping{false};  // in deep sleep; pidleget wakes it
+  std::atomic<bool> sysmon_stop{false};
+  std::int64_t start_time = 0;
+  std::int64_t trace_start = 0;  // sysmon only: time of the first schedtrace line
+};
+
+/// The running runtime or null. Set by start, cleared by shutdown. acquire/release.
+extern std::atomic<scheduler*> g_sched;
+
+// ---- thread-local accessors (never inlined: a goroutine may resume on another thread, and a
+// compiler may otherwise keep the address of the old thread's variable; see docs/design.md) ----
+
+/// The machine of the calling thread, or null on a plain thread. Any thread.
+machine* current_machine() noexcept;
+void set_current_machine(machine* m) noexcept;
+
+// ---- scheduler protocols (scheduler.cpp) ----
+
+/// The loop of every machine: find a goroutine, run it, repeat, until shutdown. M thread only,
+/// holding its P (or with m->nextp set).
+void schedule(scheduler& s, machine* m);
+
+/// Starts a machine thread with processor `p` (or an idle P when null). Go's startm. Any thread.
+/// Returns false when no P or no thread could be had.
+bool startm(scheduler& s, processor* p, bool spinning);
+
+/// Go's wakep: wake an idle P's machine if none is spinning. Any thread.
+void wakep(scheduler& s);
+
+/// Appends to the global queue and wakes a machine. Any thread without the lock.
+void global_put(scheduler& s, goroutine* g);
+
+/// Go's runqput with overflow to the global queue. Owner of `p` only.
+void runq_put(scheduler& s, processor* p, goroutine* g, bool next);
+
+/// Begins shutdown (main returned): machines leave their loops. Any thread.
+void begin_shutdown(scheduler& s);
+
+/// Runs goroutine `g` on machine `m` (g0) until it switches back, then performs what it asked for
+/// (park callback, yield, exit). M's thread on g0 only.
+void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time);
+
+// ---- goroutine records (spawn.cpp) ----
+goroutine* gfget(scheduler& s, processor* p);
+void gfput(scheduler& s, processor* p, goroutine* g);
+std::uint64_t next_goid(scheduler& s, processor* p);
+stack_slot* stack_get(scheduler& s, processor* p);
+void stack_put(scheduler& s, processor* p, stack_slot* st);
+/// Exit path on g0: recycle the stack and record. M thread on g0 only.
+void goroutine_exited(scheduler& s, machine* m, goroutine* g);
+/// Frees a heap-allocated closure block (without destroying the closure). Any thread.
+void free_heap_closure(goroutine* g) noexcept;
+
+// ---- context switching (context_switch.cpp) ----
+/// g0 -> g. Returns when g switches back. M thread on g0 only.
+void switch_to_goroutine(machine* m, goroutine* g);
+/// g -> g0 with the after-switch request already stored in g->m. Returns when g is resumed
+/// (possibly on another machine). Only the goroutine itself.
+void switch_to_scheduler(goroutine* g, after_switch what);
+/// Prepares a never-run goroutine's context on its freshly attached stack. g0 only.
+void make_goroutine_context(goroutine* g);
+/// Releases per-goroutine sanitizer state of an exited goroutine. g0 only.
+void destroy_goroutine_context(goroutine* g);
+/// Runs the goroutine body: closure, exception report, closure destruction. The goroutine only.
+void run_goroutine_body(goroutine* g);
+
+// ---- sysmon and tracing ----
+void sysmon_main(scheduler& s);
+void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
+void sysmon_wake(scheduler& s);
+
+/// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
+[[noreturn]] void fatal(const char* msg) noexcept;
+
+}  // namespace gort::sched

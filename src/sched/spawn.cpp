@@ -1,0 +1,273 @@
+// sched/spawn.cpp — goroutine records and stacks: allocation, caching, spawn, body, exit.
+//
+// Records: per-P free caches of up to 64 pointers (Go's gfget/gfput: a full cache gives 32 to the
+// global list; an empty one refills up to 32 from it), backed by slabs that live until shutdown.
+// Stacks: per-P caches of up to 32 slots exchanging halves with the stack pool. A goroutine gets
+// its stack when it first runs (execute) and returns it when it exits, so recycling is immediate.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <typeinfo>
+#include <algorithm>
+#include <string>
+
+#include "gort/runtime.hpp"
+#include "sched/scheduler.hpp"
+#include "sys/clock.hpp"
+
+namespace gort::sched {
+
+namespace {
+
+constexpr int k_stack_batch = k_stack_cache / 2;
+
+// Only the first cache line is reset; the second is written by spawn before publication.
+void reset_record(goroutine* g) {
+  g->ctx = nullptr;
+  g->m = nullptr;
+  g->stack = nullptr;
+  g->preempt.store(false, std::memory_order_relaxed);
+  g->kind = g_kind::goroutine;
+  g->reason = detail::wait_reason::zero;
+  g->flags = 0;
+  ++g->generation;
+}
+
+// Carves a slab and returns one record; the rest go to the global free list. Requires
+// s.gfree_lock.
+goroutine* new_slab_locked(scheduler& s) {
+  auto slab = std::make_unique<goroutine[]>(k_slab_records);
+  goroutine* base = slab.get();
+  for (std::size_t i = k_slab_records; i-- > 1;) {
+    base[i].status.store(g_status::dead, std::memory_order_relaxed);
+    s.gfree.push_back(&base[i]);
+  }
+  s.slabs.push_back(std::move(slab));
+  return base;
+}
+
+void publish_gfree_count(scheduler& s) {
+  s.gfree_count.store(static_cast<std::int64_t>(s.gfree.size()), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void free_heap_closure(goroutine* g) noexcept {
+  if ((g->flags & goroutine::k_overaligned_closure) != 0) {
+    std::size_t align;
+    std::memcpy(&align, g->inline_closure, sizeof align);
+    ::operator delete(g->closure, std::align_val_t(align));
+  } else if ((g->flags & goroutine::k_heap_closure) != 0) {
+    ::operator delete(g->closure);
+  }
+  g->flags &= static_cast<std::uint8_t>(~(goroutine::k_heap_closure | goroutine::k_overaligned_closure));
+  g->closure = nullptr;
+}
+
+goroutine* gfget(scheduler& s, processor* p) {
+  goroutine* g = nullptr;
+  if (p != nullptr) {
+    if (p->gfree_count == 0 && s.gfree_count.load(std::memory_order_relaxed) > 0) {
+      std::lock_guard<std::mutex> l(s.gfree_lock);
+      const std::size_t n = std::min<std::size_t>(k_gfree_keep, s.gfree.size());
+      std::memcpy(p->gfree, s.gfree.data() + s.gfree.size() - n, n * sizeof(goroutine*));
+      s.gfree.resize(s.gfree.size() - n);
+      p->gfree_count = static_cast<int>(n);
+      publish_gfree_count(s);
+    }
+    if (p->gfree_count > 0) g = p->gfree[--p->gfree_count];
+  }
+  if (g == nullptr) {
+    std::lock_guard<std::mutex> l(s.gfree_lock);
+    if (!s.gfree.empty()) {
+      g = s.gfree.back();
+      s.gfree.pop_back();
+    } else {
+      g = new_slab_locked(s);
+    }
+    publish_gfree_count(s);
+  }
+  reset_record(g);
+  g->status.store(g_status::idle, std::memory_order_relaxed);
+  return g;
+}
+
+void gfput(scheduler& s, processor* p, goroutine* g) {
+  g->status.store(g_status::dead, std::memory_order_relaxed);
+  if (p == nullptr) {
+    std::lock_guard<std::mutex> l(s.gfree_lock);
+    s.gfree.push_back(g);
+    publish_gfree_count(s);
+    return;
+  }
+  if (p->gfree_count == k_gfree_max) {
+    // Go's gfput: a full cache gives half to the global list.
+    constexpr int move = k_gfree_max - k_gfree_keep;
+    std::lock_guard<std::mutex> l(s.gfree_lock);
+    s.gfree.insert(s.gfree.end(), p->gfree + k_gfree_keep, p->gfree + k_gfree_max);
+    p->gfree_count -= move;
+    publish_gfree_count(s);
+  }
+  p->gfree[p->gfree_count++] = g;
+}
+
+std::uint64_t next_goid(scheduler& s, processor* p) {
+  if (p == nullptr) return s.goid_gen.fetch_add(1, std::memory_order_relaxed);
+  if (p->goid_next == p->goid_end) {
+    p->goid_next = s.goid_gen.fetch_add(k_goid_batch, std::memory_order_relaxed);
+    p->goid_end = p->goid_next + k_goid_batch;
+  }
+  return p->goid_next++;
+}
+
+stack_slot* stack_get(scheduler& s, processor* p) {
+  int n = p->stack_count.load(std::memory_order_relaxed);
+  if (n == 0) {
+    try {
+      n = static_cast<int>(s.stacks.get_batch(p->stacks, k_stack_batch));
+    } catch (const std::bad_alloc&) {
+      n = 0;
+    }
+    if (n == 0) fatal("out of memory: cannot reserve a goroutine stack");
+  }
+  --n;
+  p->stack_count.store(n, std::memory_order_relaxed);
+  return p->stacks[n];
+}
+
+void stack_put(scheduler& s, processor* p, stack_slot* st) {
+  int n = p->stack_count.load(std::memory_order_relaxed);
+  if (n == k_stack_cache) {
+    n -= k_stack_batch;
+    s.stacks.put_batch(p->stacks + n, k_stack_batch, sys::nanotime());
+  }
+  p->stacks[n++] = st;
+  p->stack_count.store(n, std::memory_order_relaxed);
+}
+
+void goroutine_exited(scheduler& s, machine* m, goroutine* g) {
+  processor* p = m->p;
+  destroy_goroutine_context(g);
+  stack_put(s, p, g->stack);
+  g->stack = nullptr;
+  free_heap_closure(g);
+  bump(p->exited);
+  const bool was_main = g->is_main();
+  gfput(s, p, g);
+  if (was_main) begin_shutdown(s);
+}
+
+// ---- the goroutine body and uncaught exceptions ----
+
+namespace {
+
+void print_uncaught(const goroutine* g, const std::exception_ptr& e) {
+  const char* what = "unknown exception (not derived from std::exception)";
+  std::string holder;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    holder = ex.what();
+    what = holder.c_str();
+  } catch (...) {
+  }
+  std::fprintf(stderr,
+               "goroutine %llu [exception]: %s\n\ncreated by %s\n\t%s:%u\n",
+               static_cast<unsigned long long>(g->id), what, g->created_at.function_name(),
+               g->created_at.file_name(), static_cast<unsigned>(g->created_at.line()));
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void run_goroutine_body(goroutine* g) {
+  try {
+    g->run_fn(g->closure);
+  } catch (...) {
+    scheduler* s = g_sched.load(std::memory_order_acquire);
+    if (g->is_main()) {
+      s->main_exception = std::current_exception();  // rethrown by run() after shutdown
+    } else {
+      if (s->cfg.on_exception) {
+        goroutine_exception info{g->id, std::current_exception(), g->created_at};
+        s->cfg.on_exception(info);  // a handler that throws terminates: we are noexcept below
+      } else {
+        print_uncaught(g, std::current_exception());
+        std::terminate();  // inside the handler: the terminate handler sees the exception
+      }
+    }
+  }
+  g->destroy_fn(g->closure);
+}
+
+}  // namespace gort::sched
+
+// ---- public spawn entry points (gort/detail/waist.hpp) ----
+
+namespace gort::detail {
+
+using namespace gort::sched;
+
+scheduler& ensure_runtime();  // runtime.cpp
+
+void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
+  scheduler& s = ensure_runtime();
+  machine* m = current_machine();
+  processor* p = m != nullptr ? m->p : nullptr;
+  goroutine* g = gfget(s, p);
+  void* mem = g->inline_closure;
+  if (size > k_inline_closure || align > sched::k_inline_closure_align) {
+    try {
+      if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+        mem = ::operator new(size, std::align_val_t(align));
+        std::memcpy(g->inline_closure, &align, sizeof align);
+        g->flags |= goroutine::k_overaligned_closure;
+      } else {
+        mem = ::operator new(size);
+        g->flags |= goroutine::k_heap_closure;
+      }
+    } catch (...) {
+      gfput(s, p, g);
+      throw;
+    }
+  }
+  g->closure = mem;
+  *out = g;
+  return mem;
+}
+
+void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
+                  const std::source_location& where) noexcept {
+  scheduler& s = *g_sched.load(std::memory_order_acquire);
+  g->run_fn = run;
+  g->destroy_fn = destroy;
+  g->created_at = where;
+  // Re-read: constructing the closure may have parked and moved us to another machine.
+  machine* m = current_machine();
+  processor* p = m != nullptr ? m->p : nullptr;
+  goroutine* self = m != nullptr ? m->curg : nullptr;
+  g->id = next_goid(s, p);
+  g->status.store(g_status::runnable, std::memory_order_relaxed);
+  if (p != nullptr) {
+    bump(p->spawned);
+    runq_put(s, p, g, true);  // release: publishes every field written above
+    wakep(s);
+    if (self != nullptr && self->preempt.load(std::memory_order_relaxed)) {
+      switch_to_scheduler(self, after_switch::preempt);
+    }
+  } else {
+    s.thread_spawned.fetch_add(1, std::memory_order_relaxed);
+    global_put(s, g);
+  }
+}
+
+void spawn_abort(goroutine* g) noexcept {
+  scheduler& s = *g_sched.load(std::memory_order_acquire);
+  free_heap_closure(g);
+  machine* m = current_machine();
+  gfput(s, m != nullptr ? m->p : nullptr, g);
+}
+
+}  // namespace gort::detail

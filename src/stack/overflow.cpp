@@ -1,0 +1,168 @@
+// stack/overflow.cpp — reporting goroutine stack overflows, never silently.
+//
+// Two detectors (stack_pool.hpp explains which slot gets which):
+//  * Guarded slots: touching the PROT_NONE guard page raises SIGSEGV. The handler runs on the
+//    machine's alternate signal stack (the goroutine's own stack is exhausted), recognises the
+//    fault as an overflow when the faulting stack pointer or address lies in the current
+//    goroutine's guard zone, prints the report and aborts. Any other SIGSEGV/SIGBUS goes to the
+//    handler that was installed before gort's (or the default action).
+//  * Unguarded slots: switch_to_scheduler checks the canary and calls report_stack_overflow.
+// The report: "goroutine N: stack overflow" plus the creation site, then abort(). The handler only
+// uses async-signal-safe calls (write, abort, sigaction).
+//
+// A frame larger than a page can step over a guard page; build code that runs on goroutines with
+// -fstack-clash-protection (GCC and Clang) so such frames probe every page.
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "sched/scheduler.hpp"
+#include "stack/stack_pool.hpp"
+
+namespace gort::sched {
+
+[[noreturn]] void report_stack_overflow(const goroutine* g) noexcept;
+
+namespace {
+
+struct sigaction g_prev_segv;
+struct sigaction g_prev_bus;
+
+constexpr std::size_t k_altstack_size = 64 * 1024;
+
+// Async-signal-safe formatting into a fixed buffer.
+struct writer {
+  char buf[1024];
+  std::size_t n = 0;
+  void put(const char* s) {
+    while (*s != '\0' && n < sizeof buf) buf[n++] = *s++;
+  }
+  void put(unsigned long long v) {
+    char tmp[24];
+    int i = 0;
+    do {
+      tmp[i++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && i < 24);
+    while (i > 0 && n < sizeof buf) buf[n++] = tmp[--i];
+  }
+  void flush() {
+    std::size_t off = 0;
+    while (off < n) {
+      const ssize_t w = ::write(2, buf + off, n - off);
+      if (w <= 0) break;
+      off += static_cast<std::size_t>(w);
+    }
+  }
+};
+
+bool is_overflow(const goroutine* g, const void* addr, const void* sp) {
+  if (g == nullptr || g->stack == nullptr) return false;
+  const char* lo = g->stack->lo;
+  const char* usable = g->stack->usable;
+  const auto* a = static_cast<const char*>(addr);
+  const auto* p = static_cast<const char*>(sp);
+  const bool fault_in_guard = a >= lo && a < usable;
+  // The stack pointer below the usable region (but not absurdly far): a frame overran the stack.
+  const bool sp_below = p != nullptr && p < usable && p >= lo - g->stack->size;
+  return fault_in_guard || sp_below;
+}
+
+void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& prev) {
+  if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
+    prev.sa_sigaction(sig, info, ctx);
+    return;
+  }
+  if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN && prev.sa_handler != nullptr) {
+    prev.sa_handler(sig);
+    return;
+  }
+  // Default action: restore it and return; the faulting instruction runs again and the kernel
+  // delivers the signal with the default disposition (core dump).
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+}
+
+void on_fault(int sig, siginfo_t* info, void* ctx) {
+  machine* m = current_machine();
+  goroutine* g = m != nullptr ? m->curg : nullptr;
+  const void* sp = nullptr;
+#if defined(__x86_64__)
+  sp = reinterpret_cast<const void*>(static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  sp = reinterpret_cast<const void*>(static_cast<ucontext_t*>(ctx)->uc_mcontext.sp);
+#endif
+  if (is_overflow(g, info->si_addr, sp)) report_stack_overflow(g);
+  chain(sig, info, ctx, sig == SIGBUS ? g_prev_bus : g_prev_segv);
+}
+
+}  // namespace
+
+void report_stack_overflow(const goroutine* g) noexcept {
+  writer w;
+  w.put("goroutine ");
+  w.put(static_cast<unsigned long long>(g->id));
+  w.put(": stack overflow (");
+  w.put(static_cast<unsigned long long>(g->stack->usable_size()));
+  w.put("-byte stack; raise gort::options::stack_size)\n\ncreated by ");
+  w.put(g->created_at.function_name());
+  w.put("\n\t");
+  w.put(g->created_at.file_name());
+  w.put(":");
+  w.put(static_cast<unsigned long long>(g->created_at.line()));
+  w.put("\nfatal error: stack overflow\n");
+  w.flush();
+  std::abort();
+}
+
+void install_overflow_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGSEGV, &sa, &g_prev_segv);
+    ::sigaction(SIGBUS, &sa, &g_prev_bus);
+  });
+}
+
+void install_overflow_altstack(machine* m) {
+  void* mem = ::mmap(nullptr, k_altstack_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return;  // no report on overflow then, but the fault still kills
+  stack_t ss{};
+  ss.ss_sp = mem;
+  ss.ss_size = k_altstack_size;
+  stack_t old{};
+  if (::sigaltstack(&ss, &old) != 0) {
+    ::munmap(mem, k_altstack_size);
+    return;
+  }
+  m->altstack = mem;
+  m->altstack_size = k_altstack_size;
+  m->old_altstack_sp = old.ss_sp;
+  m->old_altstack_size = old.ss_size;
+  m->old_altstack_flags = old.ss_flags;
+}
+
+void remove_overflow_altstack(machine* m) {
+  if (m->altstack == nullptr) return;
+  stack_t old{};
+  old.ss_sp = m->old_altstack_sp;
+  old.ss_size = m->old_altstack_size;
+  old.ss_flags = (m->old_altstack_flags & SS_DISABLE) != 0 ? SS_DISABLE : 0;
+  ::sigaltstack(&old, nullptr);
+  ::munmap(m->altstack, m->altstack_size);
+  m->altstack = nullptr;
+}
+
+}  // namespace gort::sched

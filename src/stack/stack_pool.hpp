@@ -1,0 +1,122 @@
+// stack/stack_pool.hpp — goroutine stacks: carved from large reservations, cached, scavenged.
+//
+// Layout. A slot is `slot_size` bytes (options::stack_size rounded to pages): its lowest page is
+// the guard zone, the rest is the usable stack, growing down from the slot's top:
+//
+//     lo                lo+page                                     lo+slot_size
+//     | guard zone      | usable stack  ...............  <- grows   |
+//
+// Slots are carved from reservations of many slots (one mmap each, MAP_NORESERVE, no huge pages),
+// so a million stacks cost a few thousand VMAs instead of two million: Linux's default
+// vm.max_map_count (65530) would otherwise cap a process near 30,000 goroutines. The kernel
+// commits a page only when it is first touched.
+//
+// Overflow detection. While the VMA budget allows (a quarter of vm.max_map_count, each guard costs
+// two VMAs), a slot's guard zone is mprotect'ed PROT_NONE once, when the slot is carved: an
+// overflow faults and the SIGSEGV handler (overflow.cpp) reports it. Beyond the budget the guard
+// zone is a canary: it is never written by the runtime and must read as zero; at every switch away
+// from the goroutine the scheduler checks its top 256 bytes (canary_intact) and that the stack
+// pointer is still above it, which catches an overflow that reached the zone or is in progress
+// before the neighbouring slot is corrupted further. Reading an untouched page maps
+// the shared zero page, which costs no resident memory.
+//
+// Caching and scavenging. Processors keep a few slots each (processor.hpp) and exchange batches
+// with this pool. The pool keeps recently released slots ("hot": pages still committed) in LIFO
+// order so reuse finds warm memory, and the scavenger (sysmon, free_os_memory) returns the pages
+// of slots idle for a while to the OS with madvise(MADV_DONTNEED), coalescing adjacent slots.
+//
+// Thread safety: every member function takes the pool's lock; callable from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace gort::sched {
+
+/// Saved C++ exception-handling globals (__cxa_eh_globals) of the goroutine running on a slot: a
+/// goroutine parked inside a catch block or during unwinding carries them to whichever thread
+/// resumes it.
+struct eh_state {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+
+struct stack_slot {
+  char* lo = nullptr;      // lowest address of the slot (start of the guard zone)
+  char* usable = nullptr;  // lo + one page: bottom of the usable stack
+  std::size_t size = 0;    // slot size in bytes
+  bool guarded = false;    // guard zone is PROT_NONE
+  bool dirty = false;      // pages may be committed (used since the last release)
+  std::int64_t idle_since = 0;  // nanotime when returned to the pool
+
+  // Execution state of the goroutine currently on this slot (owned like the goroutine's ctx).
+  eh_state eh;
+  void* tsan_fiber = nullptr;       // ThreadSanitizer fiber, TSan builds only
+  void* asan_fake_stack = nullptr;  // AddressSanitizer fake-stack handle, ASan builds only
+
+  char* top() const noexcept { return lo + size; }
+  std::size_t usable_size() const noexcept { return static_cast<std::size_t>(top() - usable); }
+};
+
+class stack_pool {
+ public:
+  /// `slot_size`: bytes per slot including the guard zone, a multiple of the page size.
+  /// `guard_budget`: how many slots may get a PROT_NONE guard page; negative: a quarter of
+  /// vm.max_map_count, halved because each guard costs two VMAs.
+  explicit stack_pool(std::size_t slot_size, std::int64_t guard_budget = -1);
+  ~stack_pool();  // unmaps every reservation; slots still held by goroutines die with them
+  stack_pool(const stack_pool&) = delete;
+  stack_pool& operator=(const stack_pool&) = delete;
+
+  /// Hands out up to `n` slots (carving new ones when the pool is empty); returns how many.
+  /// Throws std::bad_alloc when the address space is exhausted and no slot could be produced.
+  std::size_t get_batch(stack_slot** out, std::size_t n);
+
+  /// Takes back `n` slots released by goroutines (marked dirty, stamped idle at `now`).
+  void put_batch(stack_slot* const* in, std::size_t n, std::int64_t now);
+
+  /// Returns to the OS the pages of pooled slots idle since before `now - min_idle_ns`
+  /// (min_idle_ns 0: all pooled slots). Returns the number of bytes released.
+  std::size_t scavenge(std::int64_t now, std::int64_t min_idle_ns);
+
+  /// Zero-filled guard zone check of an unguarded slot (see the file comment). Any thread.
+  static bool canary_intact(const stack_slot* s) noexcept;
+
+  std::size_t slot_size() const noexcept { return slot_size_; }
+  static std::size_t page_size() noexcept;
+
+  struct counters {
+    std::uint64_t reserved = 0;  // slots carved
+    std::uint64_t pooled = 0;    // slots in this pool (hot or clean)
+    std::uint64_t hot = 0;       // pooled slots whose pages may still be committed
+    std::uint64_t guarded = 0;
+    std::uint64_t released_bytes = 0;
+  };
+  counters snapshot() const;
+
+ private:
+  void carve_locked(std::size_t want);  // maps a new reservation; requires lock_
+  std::size_t release_pages(std::vector<stack_slot*>& slots);  // madvise, no lock held
+
+  struct reservation {
+    char* base;
+    std::size_t bytes;
+    stack_slot* slots;
+    std::size_t count;
+  };
+
+  const std::size_t slot_size_;
+  std::size_t guard_budget_;  // guard zones we may still mprotect
+
+  mutable std::mutex lock_;
+  std::vector<reservation> reservations_;  // guarded by lock_
+  std::deque<stack_slot*> hot_;            // guarded by lock_; oldest at the front
+  std::vector<stack_slot*> clean_;         // guarded by lock_
+  std::size_t next_reservation_slots_ = 64;  // guarded by lock_; doubles up to a cap
+  counters counters_;                        // guarded by lock_
+};
+
+}  // namespace gort::sched

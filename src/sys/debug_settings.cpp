@@ -1,0 +1,53 @@
+// sys/debug_settings.cpp — see debug_settings.hpp.
+#include "sys/debug_settings.hpp"
+
+#include <charconv>
+
+namespace gort::sys {
+
+namespace {
+
+bool parse_int(std::string_view v, std::int64_t& out) {
+  if (v.empty()) return false;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && p == v.data() + v.size();
+}
+
+}  // namespace
+
+debug_settings parse_debug_settings(std::string_view text) {
+  debug_settings s;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    const std::size_t eq = item.find('=');
+    if (item.empty() || eq == std::string_view::npos) continue;
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view value = item.substr(eq + 1);
+    std::int64_t n = 0;
+    if (key == "schedtrace") {
+      if (parse_int(value, n) && n >= 0 && n <= 3'600'000) {
+        s.schedtrace_ms = n;
+      } else {
+        s.errors.push_back("GORTDEBUG: schedtrace=" + std::string(value) +
+                           ": want milliseconds in [0, 3600000]");
+      }
+    } else if (key == "stackguard") {
+      if (parse_int(value, n) && (n == 0 || n == 1)) {
+        s.stackguard = n == 1;
+      } else {
+        s.errors.push_back("GORTDEBUG: stackguard=" + std::string(value) + ": want 0 or 1");
+      }
+    } else if (key == "scheddetail") {
+      if (parse_int(value, n) && (n == 0 || n == 1)) {
+        s.scheddetail = n == 1;
+      } else {
+        s.errors.push_back("GORTDEBUG: scheddetail=" + std::string(value) + ": want 0 or 1");
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace gort::sys

@@ -1,0 +1,24 @@
+// sys/debug_settings.hpp — GORTDEBUG parsing (Go's GODEBUG for the scheduler).
+//
+// Syntax: comma-separated key=value pairs, e.g. "schedtrace=1000,scheddetail=1". Unknown keys are
+// ignored like GODEBUG; a known key with a bad value is reported in `errors` and left at its
+// default. Pure function; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gort::sys {
+
+struct debug_settings {
+  std::int64_t schedtrace_ms = 0;  // > 0: print the SCHED line every that many ms
+  bool scheddetail = false;        // with schedtrace: also one line per P, M and G
+  bool stackguard = true;          // 0: no guard pages, every stack checked by its canary
+  std::vector<std::string> errors;
+};
+
+debug_settings parse_debug_settings(std::string_view text);
+
+}  // namespace gort::sys

@@ -1,0 +1,87 @@
+// trace/schedtrace.cpp — GORTDEBUG=schedtrace=N[,scheddetail=1] output, Go 1.19's format.
+//
+//   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=4 spinningthreads=1 idlethreads=1 runqueue=0 [3 0]
+//
+// T counts from the first line (which says 0ms). The per-P list is each local ring's length
+// (runnext not counted). With scheddetail=1 the bracket list is replaced by Go's detail fields and
+// one line per P, M and live G. Called by sysmon only. Figures are a snapshot taken without
+// stopping the world, so they may be mutually inconsistent by a goroutine or two, as in Go; the
+// detail lines read some fields of running machines without synchronization (debugging aid).
+#include <cstdio>
+#include <string>
+
+#include "sched/scheduler.hpp"
+
+namespace gort::sched {
+
+namespace {
+
+void appendf(std::string& out, const char* fmt, auto... args) {
+  char buf[256];
+  const int n = std::snprintf(buf, sizeof buf, fmt, args...);
+  if (n > 0) out.append(buf, static_cast<std::size_t>(std::min<int>(n, sizeof buf - 1)));
+}
+
+}  // namespace
+
+void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
+  if (s.trace_start == 0) s.trace_start = now;
+  std::string out;
+  appendf(out,
+          "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+          "idlethreads=%d runqueue=%lld",
+          static_cast<long long>((now - s.trace_start) / 1'000'000), s.gomaxprocs,
+          s.npidle.load(std::memory_order_relaxed), s.mcount.load(std::memory_order_relaxed),
+          s.nmspinning.load(std::memory_order_relaxed), s.nmidle.load(std::memory_order_relaxed),
+          static_cast<long long>(s.runq.size()));
+  if (!detail) {
+    out += " [";
+    for (std::size_t i = 0; i < s.allp.size(); ++i) {
+      appendf(out, i == 0 ? "%u" : " %u", s.allp[i]->runq.size());
+    }
+    out += "]\n";
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    return;
+  }
+  appendf(out, " gcwaiting=0 nmidlelocked=0 stopwait=0 sysmonwait=%d\n",
+          s.sysmon_sleeping.load(std::memory_order_relaxed) ? 1 : 0);
+  std::lock_guard<std::mutex> l(s.lock);
+  for (auto& pp : s.allp) {
+    processor* p = pp.get();
+    machine* owner = p->m;
+    appendf(out,
+            "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d "
+            "timerslen=0\n",
+            p->id, static_cast<unsigned>(p->status.load(std::memory_order_relaxed)),
+            p->schedtick.load(std::memory_order_relaxed),
+            owner != nullptr ? static_cast<long long>(owner->id) : -1LL, p->runq.size(),
+            p->gfree_count);
+  }
+  for (auto it = s.allm.rbegin(); it != s.allm.rend(); ++it) {  // newest first, as Go walks allm
+    machine* m = it->get();
+    processor* p = m->p;
+    goroutine* g = p != nullptr ? p->curg.load(std::memory_order_relaxed) : nullptr;
+    appendf(out,
+            "  M%lld: p=%d curg=%lld mallocing=0 throwing=0 preemptoff= locks=0 dying=0 "
+            "spinning=%s blocked=%s lockedg=-1\n",
+            static_cast<long long>(m->id), p != nullptr ? p->id : -1,
+            g != nullptr ? static_cast<long long>(g->id) : -1LL, m->spinning ? "true" : "false",
+            m->blocked.load(std::memory_order_relaxed) ? "true" : "false");
+  }
+  std::lock_guard<std::mutex> gl(s.gfree_lock);
+  for (auto& slab : s.slabs) {
+    for (std::size_t j = 0; j < k_slab_records; ++j) {
+      goroutine* g = &slab[j];
+      const g_status st = g->status.load(std::memory_order_relaxed);
+      if (st == g_status::dead || st == g_status::idle) continue;
+      const machine* m = st == g_status::running ? g->m : nullptr;
+      appendf(out, "  G%llu: status=%u(%s) m=%lld lockedm=-1\n",
+              static_cast<unsigned long long>(g->id), static_cast<unsigned>(st),
+              st == g_status::waiting ? detail::wait_reason_string(g->reason) : "",
+              m != nullptr ? static_cast<long long>(m->id) : -1LL);
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stderr);
+}
+
+}  // namespace gort::sched

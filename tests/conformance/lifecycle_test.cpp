@@ -1,0 +1,310 @@
+// Runtime lifecycle and failure reporting: run/shutdown, options validation, GORTMAXPROCS,
+// uncaught exceptions, stack overflow, idle CPU, schedtrace.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "gort/gort.hpp"
+#include "procs.hpp"
+
+namespace {
+
+using gort_test::procs_test;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+class Lifecycle : public procs_test {};
+GORT_INSTANTIATE_PROCS(Lifecycle);
+
+std::int64_t process_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+TEST_P(Lifecycle, ShutdownLeavesNoThreadsAndCanRunAgain) {
+  const int before = gort_test::thread_count();
+  for (int round = 0; round < 3; ++round) {
+    const int r = run([&] {
+      gort::wait_group wg;
+      wg.add(100);
+      for (int i = 0; i < 100; ++i) gort::go([&] { wg.done(); });
+      wg.wait();
+      EXPECT_GE(gort_test::thread_count(), before + 1);  // sysmon at least
+      return round;
+    });
+    EXPECT_EQ(r, round);
+    EXPECT_EQ(gort_test::thread_count(), before) << "threads leaked by round " << round;
+    EXPECT_EQ(gort::stats().gomaxprocs, 0);  // no runtime
+    EXPECT_EQ(gort::num_goroutines(), 0);
+  }
+}
+
+TEST_P(Lifecycle, MainExceptionIsRethrownByRun) {
+  EXPECT_THROW(run([]() -> int { throw std::out_of_range("main failed"); }), std::out_of_range);
+  EXPECT_EQ(gort::stats().gomaxprocs, 0);
+}
+
+TEST_P(Lifecycle, RunInsideRunIsAConfigError) {
+  run([] { EXPECT_THROW(gort::run([] {}), gort::config_error); });
+}
+
+TEST(LifecycleOptions, InvalidOptionsAreConfigErrors) {
+  EXPECT_THROW(gort::run([] {}, {.maxprocs = -1}), gort::config_error);
+  EXPECT_THROW(gort::run([] {}, {.maxprocs = 1025}), gort::config_error);
+  EXPECT_THROW(gort::run([] {}, {.stack_size = 4096}), gort::config_error);
+  EXPECT_THROW(gort::run([] {}, {.stack_size = std::size_t{4} << 30}), gort::config_error);
+  try {
+    gort::run([] {}, {.maxprocs = -3});
+  } catch (const gort::config_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("maxprocs = -3"));
+  }
+  // Still usable afterwards.
+  EXPECT_EQ(gort::run([] { return 1; }, {.maxprocs = 2}), 1);
+}
+
+// Goroutines alive when main returns are abandoned like Go's: run() returns, parked goroutines
+// never resume, and every closure that did not run to completion is destroyed at shutdown if it
+// never started — no copy of a captured object is left alive.
+TEST_P(Lifecycle, GoroutinesAliveAtMainReturnAreAbandoned) {
+  struct counted {
+    std::atomic<int>* alive;
+    explicit counted(std::atomic<int>* a) : alive(a) { alive->fetch_add(1); }
+    counted(const counted& o) : alive(o.alive) { alive->fetch_add(1); }
+    ~counted() { alive->fetch_sub(1); }
+  };
+  std::atomic<int> alive{0};
+  std::atomic<int> resumed{0};
+  gort::wait_group never;  // outlives the runtime: the parked goroutines reference it
+  never.add(1);
+  run([&] {
+    gort::wait_group parked;
+    parked.add(10);
+    for (int i = 0; i < 10; ++i) {
+      gort::go([&] {
+        parked.done();
+        never.wait();  // parked forever
+        resumed.fetch_add(1);
+      });
+    }
+    parked.wait();
+    counted c(&alive);
+    for (int i = 0; i < 1000; ++i) gort::go([c] { (void)c; });
+  });
+  EXPECT_EQ(resumed.load(), 0);
+  EXPECT_EQ(alive.load(), 0) << "closures of never-started goroutines must be destroyed";
+}
+
+TEST_P(Lifecycle, ExceptionHandlerReceivesGoroutineExceptions) {
+  std::atomic<int> calls{0};
+  std::atomic<std::uint64_t> id{0};
+  std::string what;
+  gort::options o;
+  o.on_exception = [&](const gort::goroutine_exception& e) {
+    id = e.goroutine_id;
+    try {
+      std::rethrow_exception(e.error);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    }
+    EXPECT_THAT(e.created_at.file_name(), HasSubstr("lifecycle_test.cpp"));
+    calls.fetch_add(1);
+  };
+  run(
+      [] {
+        gort::wait_group wg;
+        wg.add(1);
+        gort::go([&] {
+          struct finish {
+            gort::wait_group* w;
+            ~finish() { w->done(); }
+          } f{&wg};
+          throw std::runtime_error("handled boom");
+        });
+        wg.wait();
+        // The runtime keeps working after a goroutine threw.
+        wg.add(1);
+        gort::go([&] { wg.done(); });
+        wg.wait();
+      },
+      o);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_GT(id.load(), 1u);
+  EXPECT_EQ(what, "handled boom");
+}
+
+TEST(LifecycleDeathTest, UncaughtExceptionPrintsGoroutineAndCreationSite) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(gort::run(
+                   [] {
+                     gort::wait_group wg;
+                     wg.add(1);
+                     gort::go([] { throw std::runtime_error("boom"); });
+                     wg.wait();
+                   },
+                   {.maxprocs = 2}),
+               "goroutine [0-9]+ \\[exception\\]: boom(.|\n)*created by (.|\n)*lifecycle_test.cpp:[0-9]+");
+}
+
+int recurse(int depth, volatile char* sink) {
+  volatile char buf[512];
+  buf[0] = static_cast<char>(depth);
+  *sink = buf[0];
+  return depth > 1'000'000'000 ? 0 : recurse(depth + 1, sink) + buf[511];
+}
+
+TEST(LifecycleDeathTest, StackOverflowIsReportedWithGuardPage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(gort::run(
+                   [] {
+                     gort::wait_group wg;
+                     wg.add(1);
+                     gort::go([] {
+                       volatile char sink;
+                       recurse(0, &sink);
+                     });
+                     wg.wait();
+                   },
+                   {.maxprocs = 1}),
+               "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
+}
+
+TEST(LifecycleDeathTest, StackOverflowIsReportedByCanaryWithoutGuardPages) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // The canary is checked when the goroutine switches away; the recursion overruns the guard
+  // zone's top words (but stays within the zone) and then parks.
+  EXPECT_DEATH(gort::run(
+                   [] {
+                     gort::wait_group wg;
+                     wg.add(1);
+                     gort::go([&] {
+                       struct frame {
+                         static void dive(int left, gort::wait_group* w) {
+                           volatile char pad[256];
+                           pad[0] = 1;
+                           if (left > 0) {
+                             dive(left - 1, w);
+                           } else {
+                             gort::yield();
+                           }
+                           pad[255] = pad[0];
+                         }
+                       };
+                       // 16 KiB slot = 12 KiB usable + page guard zone: ~13 KiB of frames
+                       // overrun the usable stack by less than the zone.
+                       frame::dive(46, &wg);
+                       wg.done();
+                     });
+                     wg.wait();
+                   },
+                   {.maxprocs = 1, .stack_size = 16 * 1024, .debug = "stackguard=0"}),
+               "goroutine [0-9]+: stack overflow");
+}
+
+// An idle runtime burns no CPU: everything parked, only a plain thread's timer pending.
+TEST_P(Lifecycle, IdleRuntimeUsesNoCpu) {
+  if (gort_test::k_sanitized) GTEST_SKIP() << "sanitizer runtimes have background threads";
+  run([] {
+    gort::wait_group release;
+    release.add(1);
+    std::int64_t cpu_before = 0;
+    std::int64_t cpu_after = 0;
+    std::thread waker([&] {
+      // Let the runtime settle into idleness (machines park, sysmon deep-sleeps), then measure
+      // the process's CPU time across 300 ms of wall time. The sleeps are the measurement
+      // window, not synchronization: the goroutine waits on `release`.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      cpu_before = process_cpu_ns();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      cpu_after = process_cpu_ns();
+      release.done();
+    });
+    release.wait();
+    waker.join();
+    // A spinning scheduler would burn ~300 ms per processor here; allow scheduling noise.
+    EXPECT_LT(cpu_after - cpu_before, 15'000'000) << "ns of CPU while idle";
+  });
+}
+
+TEST_P(Lifecycle, SchedtracePrintsGoLines) {
+  testing::internal::CaptureStderr();
+  run(
+      [] {
+        gort::wait_group release;
+        release.add(1);
+        std::thread waker([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(60));  // let a few lines print
+          release.done();
+        });
+        release.wait();
+        waker.join();
+      },
+      {.debug = "schedtrace=10"});
+  const std::string err = testing::internal::GetCapturedStderr();
+  std::string bracket = "\\[[0-9]+";
+  for (int i = 1; i < procs(); ++i) bracket += " [0-9]+";
+  bracket += "\\]";
+  const std::regex line("SCHED 0ms: gomaxprocs=" + std::to_string(procs()) +
+                        " idleprocs=[0-9]+ threads=[0-9]+ spinningthreads=[0-9]+ "
+                        "idlethreads=[0-9]+ runqueue=[0-9]+ " +
+                        bracket);
+  EXPECT_TRUE(std::regex_search(err, line)) << err;
+  EXPECT_GE(std::count(err.begin(), err.end(), '\n'), 2) << err;
+}
+
+TEST(LifecycleTrace, ScheddetailPrintsProcessorsMachinesGoroutines) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "detail mode reads running machines' fields racily";
+  testing::internal::CaptureStderr();
+  gort::run(
+      [] {
+        gort::wait_group release;
+        release.add(1);
+        std::thread waker([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(40));
+          release.done();
+        });
+        release.wait();
+        waker.join();
+      },
+      {.maxprocs = 2, .debug = "schedtrace=10,scheddetail=1"});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_THAT(err, HasSubstr("gcwaiting=0"));
+  EXPECT_TRUE(std::regex_search(err, std::regex("  P0: status=[0-9] schedtick=[0-9]+")));
+  EXPECT_TRUE(std::regex_search(err, std::regex("  P1: status=")));
+  EXPECT_TRUE(std::regex_search(err, std::regex("  M0: p=")));
+  EXPECT_TRUE(std::regex_search(err, std::regex("  G1: status=4\\(sync.WaitGroup.Wait\\)")))
+      << err;
+}
+
+TEST(LifecycleEnv, GortmaxprocsEnvironmentVariable) {
+  ::setenv("GORTMAXPROCS", "3", 1);
+  EXPECT_EQ(gort::maxprocs(), 3);
+  gort::run([] { EXPECT_EQ(gort::maxprocs(), 3); });
+  // Options win over the environment.
+  gort::run([] { EXPECT_EQ(gort::maxprocs(), 5); }, {.maxprocs = 5});
+  ::setenv("GORTMAXPROCS", "zero", 1);
+  testing::internal::CaptureStderr();
+  const int fallback = gort::run([] { return gort::maxprocs(); });
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_GE(fallback, 1);
+  EXPECT_THAT(err, HasSubstr("invalid GORTMAXPROCS=\"zero\""));
+  ::setenv("GORTMAXPROCS", "-2", 1);
+  EXPECT_GE(gort::run([] { return gort::maxprocs(); }), 1);
+  ::unsetenv("GORTMAXPROCS");
+}
+
+TEST(LifecycleEnv, BadGortdebugValueIsReported) {
+  testing::internal::CaptureStderr();
+  gort::run([] {}, {.maxprocs = 1, .debug = "schedtrace=abc"});
+  EXPECT_THAT(testing::internal::GetCapturedStderr(), HasSubstr("schedtrace=abc"));
+}
+
+}  // namespace

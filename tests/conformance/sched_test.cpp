@@ -1,0 +1,441 @@
+// Scheduler behaviour against Go's rules (go-semantics.md §1, runtime/proc_test.go), at
+// GOMAXPROCS 1, 2, 4 and 8. Tests that depend on the exact single-processor order use procs 1.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.hpp"
+#include "procs.hpp"
+
+namespace {
+
+using gort_test::procs_test;
+using gort_test::scaled;
+
+class Sched : public procs_test {};
+GORT_INSTANTIATE_PROCS(Sched);
+
+// A recorder of the order in which goroutines ran (they run one at a time at procs 1).
+struct order_log {
+  std::mutex mu;
+  std::vector<int> seen;
+  void add(int v) {
+    std::lock_guard<std::mutex> l(mu);
+    seen.push_back(v);
+  }
+};
+
+TEST_P(Sched, RunReturnsMainResultAndMainIsGoroutineOne) {
+  const int r = run([] {
+    EXPECT_EQ(gort::this_goroutine::id(), 1u);
+    EXPECT_TRUE(gort::detail::on_goroutine());
+    return 42;
+  });
+  EXPECT_EQ(r, 42);
+  EXPECT_EQ(gort::this_goroutine::id(), 0u);  // a plain thread again
+}
+
+TEST_P(Sched, MaxprocsReportsTheConfiguredCount) {
+  run([&] {
+    EXPECT_EQ(gort::maxprocs(), procs());
+    EXPECT_EQ(gort::stats().gomaxprocs, procs());
+    EXPECT_EQ(gort::stats().local_runq.size(), static_cast<std::size_t>(procs()));
+  });
+}
+
+TEST_P(Sched, GoroutinesGetDistinctIncreasingIds) {
+  run([] {
+    constexpr int n = 100;
+    std::vector<std::uint64_t> ids(n);
+    gort::wait_group wg;
+    wg.add(n);
+    for (int i = 0; i < n; ++i) {
+      gort::go([&, i] {
+        ids[static_cast<std::size_t>(i)] = gort::this_goroutine::id();
+        wg.done();
+      });
+    }
+    wg.wait();
+    std::sort(ids.begin(), ids.end());
+    EXPECT_GT(ids.front(), 1u);
+    EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  });
+}
+
+TEST_P(Sched, GoPassesArgumentsByValue) {
+  run([] {
+    gort::wait_group wg;
+    int sum = 0;
+    std::string text = "abc";
+    wg.add(1);
+    gort::go(
+        [&](int a, std::string s, long b) {
+          sum = a + static_cast<int>(s.size()) + static_cast<int>(b);
+          wg.done();
+        },
+        1, text, 10L);
+    text.clear();  // the goroutine got its own copy
+    wg.wait();
+    EXPECT_EQ(sum, 14);
+  });
+}
+
+TEST_P(Sched, LargeAndOveralignedClosuresWork) {
+  run([] {
+    gort::wait_group wg;
+    std::array<std::int64_t, 64> big{};
+    big[63] = 7;
+    struct alignas(64) wide {
+      int v = 5;
+    } w;
+    std::atomic<int> got{0};
+    wg.add(2);
+    gort::go([&wg, &got, big] {
+      got.fetch_add(static_cast<int>(big[63]));
+      wg.done();
+    });
+    gort::go([&wg, &got, w] {
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&w) % 64, 0u);
+      got.fetch_add(w.v);
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_EQ(got.load(), 12);
+  });
+}
+
+// go-semantics §1.3 / §7.2: with one processor, spawning A then B runs B first (B takes runnext
+// and pushes A to the tail of the local queue).
+TEST(SchedOrder, SpawnAThenBRunsBFirst) {
+  order_log log;
+  gort::run(
+      [&] {
+        gort::wait_group wg;
+        wg.add(2);
+        gort::go([&] {
+          log.add(1);
+          wg.done();
+        });
+        gort::go([&] {
+          log.add(2);
+          wg.done();
+        });
+        wg.wait();
+      },
+      {.maxprocs = 1});
+  EXPECT_EQ(log.seen, (std::vector<int>{2, 1}));
+}
+
+// gort::yield puts the caller at the tail of the global queue: local work runs before it.
+TEST(SchedOrder, YieldGoesBehindLocalWork) {
+  order_log log;
+  gort::run(
+      [&] {
+        gort::go([&] { log.add(1); });
+        gort::go([&] { log.add(2); });
+        gort::yield();
+        log.add(0);
+      },
+      {.maxprocs = 1});
+  EXPECT_EQ(log.seen, (std::vector<int>{2, 1, 0}));
+}
+
+// go-semantics §7.1: 258 spawns without blocking at procs 1 leave runnext = #258, the ring with
+// 128 (#129..#256) and the global queue with 129 (#1..#128 then #257). Then every goroutine runs
+// exactly once, runnext first.
+TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {
+  order_log log;
+  gort::runtime_stats before_block;
+  gort::run(
+      [&] {
+        gort::wait_group wg;
+        wg.add(258);
+        for (int i = 1; i <= 258; ++i) {
+          gort::go([&, i] {
+            log.add(i);
+            wg.done();
+          });
+        }
+        before_block = gort::stats();
+        wg.wait();
+      },
+      {.maxprocs = 1});
+  EXPECT_EQ(before_block.runqueue, 129);
+  ASSERT_EQ(before_block.local_runq.size(), 1u);
+  EXPECT_EQ(before_block.local_runq[0], 128);
+  ASSERT_EQ(log.seen.size(), 258u);
+  EXPECT_EQ(log.seen.front(), 258);
+  std::vector<int> sorted = log.seen;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < 258; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i + 1);
+}
+
+// Ring overflow at scale: nothing lost, nothing run twice.
+TEST_P(Sched, OverflowToGlobalQueueLosesNothing) {
+  const int n = static_cast<int>(scaled(200000));
+  std::vector<std::atomic<int>> ran(static_cast<std::size_t>(n));
+  run([&] {
+    gort::wait_group wg;
+    wg.add(n);
+    for (int i = 0; i < n; ++i) {
+      gort::go([&, i] {
+        ran[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  for (int i = 0; i < n; ++i) ASSERT_EQ(ran[static_cast<std::size_t>(i)].load(), 1) << i;
+}
+
+// Go's TestYieldProgress: a goroutine that keeps yielding does not starve the others.
+TEST_P(Sched, TestYieldProgress) {
+  run([] {
+    std::atomic<bool> stop{false};
+    gort::wait_group done;
+    done.add(1);
+    gort::go([&] {
+      while (!stop.load(std::memory_order_acquire)) gort::yield();
+      done.done();
+    });
+    gort::yield();
+    stop.store(true, std::memory_order_release);
+    done.wait();
+  });
+}
+
+// Go's TestGoroutineParallelism: with P processors, P goroutines make progress simultaneously —
+// each waits (busy) for the previous one's step, which needs all of them running at once.
+TEST_P(Sched, TestGoroutineParallelism) {
+  const int p = procs();
+  if (p > 4 && gort_test::k_sanitized) GTEST_SKIP() << "oversubscribed busy-waiting under sanitizers";
+  run([p] {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::atomic<std::uint32_t> x{0};
+      gort::wait_group wg;
+      wg.add(p - 1);
+      for (int k = 1; k < p; ++k) {
+        gort::go([&, k] {
+          for (int i = 0; i < 3; ++i) {
+            const auto expected = static_cast<std::uint32_t>(p * i + k);
+            while (x.load(std::memory_order_acquire) != expected) std::this_thread::yield();
+            x.store(expected + 1, std::memory_order_release);
+          }
+          wg.done();
+        });
+      }
+      // main is participant 0
+      for (int i = 0; i < 3; ++i) {
+        const auto expected = static_cast<std::uint32_t>(p * i);
+        while (x.load(std::memory_order_acquire) != expected) std::this_thread::yield();
+        x.store(expected + 1, std::memory_order_release);
+      }
+      wg.wait();
+      EXPECT_EQ(x.load(), static_cast<std::uint32_t>(3 * p));
+    }
+  });
+}
+
+// A busy goroutine holding the only processor's sibling in runnext can only make progress if an
+// idle processor steals it: steals happen and are counted.
+TEST_P(Sched, IdleProcessorStealsRunnext) {
+  if (procs() == 1) GTEST_SKIP() << "needs a second processor";
+  run([] {
+    std::atomic<bool> flag{false};
+    gort::go([&] { flag.store(true, std::memory_order_release); });
+    // Spin without a scheduling point: the goroutine above sits in our runnext.
+    while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
+    EXPECT_GE(gort::stats().steals, 1u);
+  });
+}
+
+// sysmon asks a goroutine running for 10 ms to yield at its next preemption point (gort::go
+// is one); without that, the goroutine it waits for could never run at procs 1.
+TEST_P(Sched, LongRunningGoroutineIsPreempted) {
+  run([] {
+    std::atomic<bool> flag{false};
+    gort::go([&] { flag.store(true, std::memory_order_release); });
+    int spawned = 0;
+    while (!flag.load(std::memory_order_acquire)) {
+      gort::go([] {});  // a preemption point; the new goroutine takes runnext
+      ++spawned;
+    }
+    EXPECT_GT(spawned, 0);
+  });
+}
+
+// The global queue is checked every 61st tick even when the local queue never drains: a chain of
+// goroutines respawning each other cannot starve a goroutine sitting in the global queue. Each hop
+// starts a new time slice (it comes from the ring, a no-op occupies runnext), so the fairness
+// check — not sysmon's 10 ms preemption — must release it within about 61 hops.
+TEST(SchedOrder, GlobalQueueIsNotStarvedByLocalWork) {
+  gort::run(
+      [] {
+        std::atomic<bool> released{false};
+        std::atomic<int> hops{0};
+        gort::wait_group wg;
+        wg.add(1);
+        struct relay {
+          static void hop(std::atomic<bool>* r, std::atomic<int>* h, gort::wait_group* w) {
+            if (r->load()) {
+              w->done();
+              return;
+            }
+            if (h->fetch_add(1) == 0) {
+              // From a plain thread, while the chain runs: lands in the global queue.
+              std::thread t([r] { gort::go([r] { r->store(true); }); });
+              t.join();
+            }
+            gort::go(&relay::hop, r, h, w);
+            gort::go([] {});  // takes runnext, pushing the next hop to the ring
+          }
+        };
+        gort::go(&relay::hop, &released, &hops, &wg);
+        wg.wait();
+        EXPECT_GT(hops.load(), 0);
+        EXPECT_LT(hops.load(), 1000);
+      },
+      {.maxprocs = 1});
+}
+
+// A million goroutines parked at once (the stack design's headline): all park, all wake.
+TEST_P(Sched, MillionConcurrentGoroutines) {
+  if (procs() != 2 && procs() != 8) GTEST_SKIP() << "run at 2 and 8 processors only (memory, time)";
+  const std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
+  run([n] {
+    gort::wait_group started;
+    gort::wait_group gate;
+    gort::wait_group finished;
+    started.add(n);
+    gate.add(1);
+    finished.add(n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      gort::go([&] {
+        started.done();
+        gate.wait();
+        finished.done();
+      });
+    }
+    started.wait();
+    EXPECT_EQ(gort::num_goroutines(), n + 1);
+    gort::runtime_stats s = gort::stats();
+    EXPECT_GE(s.stacks_in_use, static_cast<std::uint64_t>(n));
+    gate.done();
+    finished.wait();
+  });
+}
+
+TEST_P(Sched, NumGoroutinesCountsLiveGoroutines) {
+  run([] {
+    EXPECT_EQ(gort::num_goroutines(), 1);
+    gort::wait_group started;
+    gort::wait_group gate;
+    gort::wait_group finished;
+    constexpr int n = 50;
+    started.add(n);
+    gate.add(1);
+    finished.add(n);
+    for (int i = 0; i < n; ++i) {
+      gort::go([&] {
+        started.done();
+        gate.wait();
+        finished.done();
+      });
+    }
+    started.wait();
+    EXPECT_EQ(gort::num_goroutines(), n + 1);
+    gate.done();
+    finished.wait();
+    // Exits are counted after each goroutine has left its stack, a moment after done().
+    while (gort::num_goroutines() != 1) gort::yield();
+    EXPECT_EQ(gort::num_goroutines(), 1);
+  });
+}
+
+// Spawning from plain threads while the runtime runs (they go to the global queue).
+TEST_P(Sched, GoFromPlainThreads) {
+  run([] {
+    constexpr int threads = 4;
+    constexpr int per_thread = 2000;
+    std::atomic<int> ran{0};
+    gort::wait_group wg;
+    wg.add(threads * per_thread);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) {
+      ts.emplace_back([&] {
+        EXPECT_EQ(gort::this_goroutine::id(), 0u);
+        for (int i = 0; i < per_thread; ++i) {
+          gort::go([&] {
+            ran.fetch_add(1);
+            wg.done();
+          });
+        }
+      });
+    }
+    wg.wait();
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(ran.load(), threads * per_thread);
+  });
+}
+
+// Deep fork-join (the fib workload's shape) completes with the right answer.
+int fib(int n) {
+  if (n < 2) return n;
+  int a = 0;
+  gort::wait_group wg;
+  wg.add(1);
+  gort::go([&] {
+    a = fib(n - 1);
+    wg.done();
+  });
+  const int b = fib(n - 2);
+  wg.wait();
+  return a + b;
+}
+
+TEST_P(Sched, ForkJoinFib) {
+  const int n = gort_test::k_sanitized ? 15 : 22;
+  const int expected = n == 15 ? 610 : 17711;
+  EXPECT_EQ(run([n] { return fib(n); }), expected);
+}
+
+// A goroutine parked inside a catch block keeps its exception across the park, even when other
+// goroutines throw and catch on the same thread meanwhile and it resumes on another thread.
+TEST_P(Sched, ExceptionStateSurvivesAPark) {
+  run([] {
+    gort::wait_group gate;
+    gort::wait_group done;
+    gate.add(1);
+    done.add(2);
+    gort::go([&] {
+      try {
+        throw std::runtime_error("first");
+      } catch (const std::exception&) {
+        gate.wait();  // park while handling
+        EXPECT_EQ(std::uncaught_exceptions(), 0);
+        try {
+          throw;  // rethrow the exception being handled
+        } catch (const std::runtime_error& e) {
+          EXPECT_STREQ(e.what(), "first");
+        }
+      }
+      done.done();
+    });
+    gort::go([&] {
+      try {
+        throw std::logic_error("second");
+      } catch (const std::logic_error& e) {
+        EXPECT_STREQ(e.what(), "second");
+      }
+      gate.done();
+      done.done();
+    });
+    done.wait();
+  });
+}
+
+}  // namespace

@@ -1,0 +1,71 @@
+// tests/support/procs.hpp — running a test body at several processor counts.
+//
+// Every scheduler test is a value-parameterized test over GOMAXPROCS 1, 2, 4 and 8 (4 and 8 are
+// oversubscribed on a 2-core machine, which is the point: correctness must not depend on having a
+// core per processor).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include "gort/gort.hpp"
+
+namespace gort_test {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool k_sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool k_sanitized = true;
+#else
+inline constexpr bool k_sanitized = false;
+#endif
+#else
+inline constexpr bool k_sanitized = false;
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool k_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool k_tsan = true;
+#else
+inline constexpr bool k_tsan = false;
+#endif
+#else
+inline constexpr bool k_tsan = false;
+#endif
+
+/// Iteration counts shrink under sanitizers, which slow fibers and atomics by 5-50x (and TSan
+/// keeps per-fiber state, so a million goroutines do not fit).
+constexpr std::int64_t scaled(std::int64_t n, std::int64_t divisor = 20) {
+  return k_sanitized ? (n / divisor > 0 ? n / divisor : 1) : n;
+}
+
+class procs_test : public ::testing::TestWithParam<int> {
+ protected:
+  int procs() const { return GetParam(); }
+
+  /// gort::run at this test's processor count.
+  template <class F>
+  auto run(F&& f, gort::options o = {}) {
+    o.maxprocs = GetParam();
+    return gort::run(std::forward<F>(f), o);
+  }
+};
+
+inline std::string procs_name(const ::testing::TestParamInfo<int>& info) {
+  return "procs" + std::to_string(info.param);
+}
+
+/// Number of threads of this process (/proc/self/task entries).
+int thread_count();
+
+}  // namespace gort_test
+
+#define GORT_INSTANTIATE_PROCS(suite) \
+  INSTANTIATE_TEST_SUITE_P(P, suite, ::testing::Values(1, 2, 4, 8), ::gort_test::procs_name)

@@ -1,0 +1,200 @@
+// Local run queue: ports of Go's TestSchedLocalQueue, TestSchedLocalQueueSteal and
+// TestSchedLocalQueueEmpty (runtime/proc_test.go, export_test.go), plus overflow, runnext and a
+// concurrent owner/thieves test. Each runs at Go's capacity (256) and at 4, where every boundary
+// is hit constantly.
+#include "sched/run_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct item {
+  int id = 0;
+  std::atomic<int> seen{0};
+};
+
+template <std::uint32_t C>
+using queue = gort::sched::run_queue<item, C>;
+
+auto no_overflow = [](item* const*, std::size_t) { FAIL() << "unexpected overflow"; };
+
+template <class Q>
+class RunQueue : public ::testing::Test {};
+using capacities = ::testing::Types<queue<256>, queue<4>>;
+TYPED_TEST_SUITE(RunQueue, capacities);
+
+// Go's TestSchedLocalQueue: for every length up to capacity, put then get back in FIFO order.
+TYPED_TEST(RunQueue, TestSchedLocalQueue) {
+  TypeParam q;
+  std::vector<item> items(TypeParam::capacity);
+  bool inherit = false;
+  for (std::uint32_t i = 0; i < TypeParam::capacity; ++i) {
+    ASSERT_EQ(q.get(inherit), nullptr) << "not empty initially at " << i;
+    for (std::uint32_t j = 0; j < i; ++j) q.put(&items[j], false, no_overflow);
+    for (std::uint32_t j = 0; j < i; ++j) {
+      item* g = q.get(inherit);
+      ASSERT_EQ(g, &items[j]) << "bad element at " << i << "/" << j;
+      EXPECT_FALSE(inherit);
+    }
+    ASSERT_EQ(q.get(inherit), nullptr) << "not empty afterwards at " << i;
+    EXPECT_TRUE(q.empty());
+  }
+}
+
+// Go's TestSchedLocalQueueSteal: every element seen exactly once; the thief gets half, rounded up.
+TYPED_TEST(RunQueue, TestSchedLocalQueueSteal) {
+  for (std::uint32_t i = 0; i < TypeParam::capacity; ++i) {
+    TypeParam p1;
+    TypeParam p2;
+    std::vector<item> items(TypeParam::capacity);
+    for (std::uint32_t j = 0; j < i; ++j) p1.put(&items[j], false, no_overflow);
+    std::uint32_t taken = 0;
+    item* g = p2.steal_from(p1, true, false, &taken);
+    std::uint32_t stolen = 0;
+    bool inherit = false;
+    if (g != nullptr) {
+      ++stolen;
+      g->seen.fetch_add(1);
+    }
+    while ((g = p2.get(inherit)) != nullptr) {
+      ++stolen;
+      g->seen.fetch_add(1);
+    }
+    while ((g = p1.get(inherit)) != nullptr) g->seen.fetch_add(1);
+    for (std::uint32_t j = 0; j < i; ++j) ASSERT_EQ(items[j].seen.load(), 1) << i << "/" << j;
+    EXPECT_TRUE(stolen == i / 2 || stolen == i / 2 + 1) << "stole " << stolen << " of " << i;
+    EXPECT_EQ(taken, stolen);
+  }
+}
+
+// Go's TestSchedLocalQueueEmpty: while the owner moves an element from runnext to the ring and
+// takes it, another thread must never see the queue as empty (one element is always present).
+TYPED_TEST(RunQueue, TestSchedLocalQueueEmpty) {
+  TypeParam q;
+  item a;
+  item b;
+  const int iters = 20000;
+  for (int i = 0; i < iters; ++i) {
+    std::atomic<int> ready{0};
+    const bool next0 = (i & 1) == 0;
+    const bool next1 = (i & 2) == 0;
+    q.put(&a, next0, no_overflow);
+    bool spurious = false;
+    std::thread observer([&] {
+      ready.fetch_add(1);
+      while (ready.load() != 2) {
+      }
+      spurious = q.empty();
+    });
+    ready.fetch_add(1);
+    while (ready.load() != 2) {
+    }
+    q.put(&b, next1, no_overflow);
+    bool inherit = false;
+    q.get(inherit);
+    observer.join();
+    ASSERT_FALSE(spurious) << "queue reported empty, next0=" << next0 << " next1=" << next1;
+    q.get(inherit);
+    ASSERT_TRUE(q.empty());
+  }
+}
+
+// runnext: put(next) takes the slot and kicks the previous occupant to the tail; get() returns
+// runnext first with inherit_time.
+TYPED_TEST(RunQueue, RunnextKicksPreviousToTail) {
+  TypeParam q;
+  item a;
+  item b;
+  item c;
+  q.put(&a, false, no_overflow);
+  q.put(&b, true, no_overflow);
+  q.put(&c, true, no_overflow);  // b goes to the tail, after a
+  bool inherit = false;
+  EXPECT_EQ(q.get(inherit), &c);
+  EXPECT_TRUE(inherit);
+  EXPECT_EQ(q.get(inherit), &a);
+  EXPECT_FALSE(inherit);
+  EXPECT_EQ(q.get(inherit), &b);
+  EXPECT_EQ(q.get(inherit), nullptr);
+}
+
+// A full ring hands exactly half of it plus the new element to the overflow sink, in order, and
+// keeps the other half: nothing lost, nothing duplicated (Go's runqputslow).
+TYPED_TEST(RunQueue, OverflowMovesHalfPlusOne) {
+  constexpr std::uint32_t cap = TypeParam::capacity;
+  TypeParam q;
+  std::vector<item> items(cap + 1);
+  for (std::uint32_t i = 0; i <= cap; ++i) items[i].id = static_cast<int>(i);
+  std::vector<item*> spilled;
+  auto sink = [&](item* const* batch, std::size_t n) { spilled.assign(batch, batch + n); };
+  for (std::uint32_t i = 0; i < cap; ++i) q.put(&items[i], false, sink);
+  ASSERT_TRUE(spilled.empty());
+  EXPECT_EQ(q.size(), cap);
+  q.put(&items[cap], false, sink);
+  ASSERT_EQ(spilled.size(), cap / 2 + 1);
+  for (std::uint32_t i = 0; i < cap / 2; ++i) EXPECT_EQ(spilled[i], &items[i]);
+  EXPECT_EQ(spilled.back(), &items[cap]);
+  EXPECT_EQ(q.size(), cap / 2);
+  bool inherit = false;
+  for (std::uint32_t i = cap / 2; i < cap; ++i) EXPECT_EQ(q.get(inherit), &items[i]);
+  EXPECT_EQ(q.get(inherit), nullptr);
+}
+
+// The runnext of a victim is stolen only when asked (Go: last steal round) and only when its
+// ring is empty.
+TYPED_TEST(RunQueue, StealRunnextOnlyWhenAsked) {
+  TypeParam victim;
+  TypeParam thief;
+  item a;
+  victim.put(&a, true, no_overflow);
+  EXPECT_EQ(thief.steal_from(victim, false, false, nullptr), nullptr);
+  EXPECT_TRUE(victim.has_runnext());
+  EXPECT_EQ(thief.steal_from(victim, true, false, nullptr), &a);
+  EXPECT_TRUE(victim.empty());
+}
+
+// Owner pushes and pops while two thieves steal: every element is taken exactly once.
+TYPED_TEST(RunQueue, ConcurrentOwnerAndThievesLoseNothing) {
+  constexpr int n = 200000;
+  std::vector<item> items(n);
+  TypeParam owner_q;
+  std::atomic<bool> stop{false};
+  std::atomic<int> taken{0};
+  std::vector<item*> overflowed;
+  auto consume = [&](item* g) {
+    if (g != nullptr) {
+      g->seen.fetch_add(1, std::memory_order_relaxed);
+      taken.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  auto thief = [&] {
+    TypeParam mine;
+    bool inherit = false;
+    while (!stop.load(std::memory_order_acquire) || !owner_q.empty()) {
+      consume(mine.steal_from(owner_q, true, true, nullptr));
+      while (item* g = mine.get(inherit)) consume(g);
+    }
+  };
+  std::thread t1(thief);
+  std::thread t2(thief);
+  bool inherit = false;
+  for (int i = 0; i < n; ++i) {
+    owner_q.put(&items[i], (i % 3) == 0,
+                [&](item* const* batch, std::size_t k) { overflowed.insert(overflowed.end(), batch, batch + k); });
+    if (i % 4 == 0) consume(owner_q.get(inherit));
+  }
+  while (item* g = owner_q.get(inherit)) consume(g);
+  stop.store(true, std::memory_order_release);
+  t1.join();
+  t2.join();
+  for (item* g : overflowed) consume(g);
+  EXPECT_EQ(taken.load(), n);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(items[i].seen.load(), 1) << "element " << i;
+}
+
+}  // namespace
