@@ -123,18 +123,19 @@ void join_machines(scheduler& s) {
 
 // Frees everything. No machine runs; called with g_start_lock held.
 void teardown(scheduler* s) {
-  std::lock_guard<std::mutex> l(s->gfree_lock);
-  for (std::size_t i = 0; i < s->slabs.size(); ++i) {
-    goroutine* base = s->slabs[i].get();
-    for (std::size_t j = 0; j < k_slab_records; ++j) {
-      goroutine* g = &base[j];
-      const g_status st = g->status.load(std::memory_order_relaxed);
-      if (st == g_status::dead || st == g_status::idle) continue;
-      if (g->stack == nullptr && g->destroy_fn != nullptr) {
-        g->destroy_fn(g->closure);  // never started: Go would never run it; its closure dies here
+  {
+    std::lock_guard<std::mutex> l(s->gfree_lock);
+    for (auto& slab : s->slabs) {
+      for (std::size_t j = 0; j < k_slab_records; ++j) {
+        goroutine* g = &slab[j];
+        const g_status st = g->status.load(std::memory_order_relaxed);
+        if (st == g_status::dead || st == g_status::idle) continue;
+        if (g->stack == nullptr && g->destroy_fn != nullptr) {
+          g->destroy_fn(g->closure);  // never started: Go would never run it; its closure dies here
+        }
+        free_heap_closure(g);
+        destroy_goroutine_context(g);
       }
-      free_heap_closure(g);
-      destroy_goroutine_context(g);
     }
   }
   g_sched.store(nullptr, std::memory_order_release);

@@ -412,7 +412,7 @@ void begin_shutdown(scheduler& s) {
   }
   // Goroutines still executing elsewhere give up their machines at the next preemption point.
   for (auto& p : s.allp) {
-    if (goroutine* g = p->curg.load(std::memory_order_relaxed)) {
+    if (goroutine* g = p->curg.load(std::memory_order_acquire)) {  // pairs with execute()
       g->preempt.store(true, std::memory_order_relaxed);
     }
   }
@@ -429,7 +429,8 @@ void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
     g->preempt.store(false, std::memory_order_relaxed);
     g->m = m;
     m->curg = g;
-    p->curg.store(g, std::memory_order_relaxed);
+    // release: publishes the record to sysmon and shutdown, which set its preempt flag.
+    p->curg.store(g, std::memory_order_release);
     bump(p->switches);
     if (g->stack == nullptr) {
       g->stack = stack_get(s, p);

@@ -33,7 +33,8 @@ void retake(scheduler& s, std::int64_t now) {
       p->sysmon_tick = tick;
       p->sysmon_when = now;
     } else if (p->sysmon_when + k_forcepreempt_ns <= now) {
-      if (goroutine* g = p->curg.load(std::memory_order_relaxed)) {
+      // acquire: pairs with execute()'s release store; the record is fully built.
+      if (goroutine* g = p->curg.load(std::memory_order_acquire)) {
         g->preempt.store(true, std::memory_order_relaxed);
       }
     }

@@ -60,7 +60,7 @@ void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
   for (auto it = s.allm.rbegin(); it != s.allm.rend(); ++it) {  // newest first, as Go walks allm
     machine* m = it->get();
     processor* p = m->p;
-    goroutine* g = p != nullptr ? p->curg.load(std::memory_order_relaxed) : nullptr;
+    goroutine* g = p != nullptr ? p->curg.load(std::memory_order_acquire) : nullptr;
     appendf(out,
             "  M%lld: p=%d curg=%lld mallocing=0 throwing=0 preemptoff= locks=0 dying=0 "
             "spinning=%s blocked=%s lockedg=-1\n",

@@ -254,17 +254,16 @@ TEST_P(Sched, IdleProcessorStealsRunnext) {
 }
 
 // sysmon asks a goroutine running for 10 ms to yield at its next preemption point (gort::go
-// is one); without that, the goroutine it waits for could never run at procs 1.
+// is one); without that, the goroutine it waits for could never run at procs 1. (At more
+// processors another one usually steals it first.)
 TEST_P(Sched, LongRunningGoroutineIsPreempted) {
-  run([] {
+  run([this] {
     std::atomic<bool> flag{false};
     gort::go([&] { flag.store(true, std::memory_order_release); });
-    int spawned = 0;
     while (!flag.load(std::memory_order_acquire)) {
       gort::go([] {});  // a preemption point; the new goroutine takes runnext
-      ++spawned;
     }
-    EXPECT_GT(spawned, 0);
+    if (procs() == 1) EXPECT_GE(gort::stats().preemptions, 1u);
   });
 }
 
