@@ -137,6 +137,7 @@ int tour() {
 }  // namespace
 
 int main() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // interleave with the SCHED lines on stderr
   gort::options opts;
   if (std::getenv("GORTDEBUG") == nullptr) opts.debug = "schedtrace=200";
   return gort::run(tour, opts);

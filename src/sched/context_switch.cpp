@@ -77,7 +77,7 @@ void goroutine_entry(bctx::transfer_t t) {
 void make_goroutine_context(goroutine* g) {
   stack_slot* st = g->stack;
   if constexpr (sanitizer::asan) sanitizer::unpoison(st->usable, st->usable_size());
-  g->ctx = bctx::make_fcontext(st->top(), st->usable_size(), &goroutine_entry);
+  g->ctx = bctx::make_fcontext(st->stack_top(), st->usable_size(), &goroutine_entry);
   if constexpr (sanitizer::tsan) st->tsan_fiber = sanitizer::tsan_create();
   st->eh = {};
   st->asan_fake_stack = nullptr;
@@ -107,7 +107,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   save_eh(st);
   if (!st->guarded) {
     // No guard page: the stack pointer must still be inside the usable stack, and the canary
-    // words below it must be untouched (stack_pool.hpp).
+    // below the guard zone must be untouched (stack_pool.hpp).
     const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
     if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
   }

@@ -131,6 +131,9 @@ stack_slot* stack_get(scheduler& s, processor* p) {
       n = 0;
     }
     if (n == 0) fatal("out of memory: cannot reserve a goroutine stack");
+    // The pool hands out ascending addresses; the cache pops from its end, so reverse it to keep
+    // using them in ascending order (stack_pool.hpp: canaries and TLB shootdowns).
+    std::reverse(p->stacks, p->stacks + n);
   }
   --n;
   p->stack_count.store(n, std::memory_order_relaxed);

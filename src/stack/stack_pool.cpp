@@ -16,7 +16,6 @@ namespace gort::sched {
 namespace {
 
 constexpr std::size_t k_max_reservation_slots = 4096;
-constexpr std::size_t k_canary_bytes = 256;  // top of the guard zone checked by canary_intact
 
 std::size_t read_max_map_count() {
   std::FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r");
@@ -53,17 +52,17 @@ stack_pool::~stack_pool() {
 void stack_pool::carve_locked(std::size_t want) {
   const std::size_t count = std::max(want, next_reservation_slots_);
   next_reservation_slots_ = std::min(next_reservation_slots_ * 2, k_max_reservation_slots);
-  const std::size_t bytes = count * slot_size_;
+  const std::size_t page = page_size();
+  const std::size_t bytes = page + count * slot_size_;  // spare page: canary zone of slot 0
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) throw std::bad_alloc();
   // A huge page would commit 2 MiB for a goroutine touching one 4 KiB page of its stack.
   ::madvise(base, bytes, MADV_NOHUGEPAGE);
   auto* slots = new stack_slot[count];
-  const std::size_t page = page_size();
   for (std::size_t i = 0; i < count; ++i) {
     stack_slot& s = slots[i];
-    s.lo = static_cast<char*>(base) + i * slot_size_;
+    s.lo = static_cast<char*>(base) + page + i * slot_size_;
     s.usable = s.lo + page;
     s.size = slot_size_;
     if (guard_budget_ > 0 && ::mprotect(s.lo, page, PROT_NONE) == 0) {
@@ -75,7 +74,8 @@ void stack_pool::carve_locked(std::size_t want) {
   reservations_.push_back({static_cast<char*>(base), bytes, slots, count});
   counters_.reserved += count;
   counters_.pooled += count;
-  // Newest slots last: clean_ is used LIFO, so the lowest addresses go out first.
+  // Highest address first: clean_ is used LIFO, so the lowest addresses go out first, and a
+  // processor then uses them in ascending order (stack_get) — see the canary note in the header.
   for (std::size_t i = count; i-- > 0;) clean_.push_back(&slots[i]);
 }
 
@@ -126,7 +126,8 @@ std::size_t stack_pool::scavenge(std::int64_t now, std::int64_t min_idle_ns) {
     const std::size_t bytes = release_pages(batch);
     released += bytes;
     std::lock_guard<std::mutex> guard(lock_);
-    for (stack_slot* s : batch) clean_.push_back(s);
+    // Highest address first, so clean_ (used LIFO) hands the lowest out first (stack_get).
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) clean_.push_back(*it);
     counters_.pooled += batch.size();
     counters_.released_bytes += bytes;
   }
@@ -161,8 +162,8 @@ std::size_t stack_pool::release_pages(std::vector<stack_slot*>& slots) {
 
 bool stack_pool::canary_intact(const stack_slot* s) noexcept {
   if (s->guarded) return true;
-  // The words just below the usable stack: the first ones an overflow writes.
-  const auto* p = reinterpret_cast<const std::uint64_t*>(s->usable - k_canary_bytes);
+  // The top of the slot underneath: what an overflow deeper than the guard zone writes first.
+  const auto* p = reinterpret_cast<const std::uint64_t*>(s->lo - k_canary_bytes);
   std::uint64_t acc = 0;
   for (std::size_t i = 0; i < k_canary_bytes / sizeof(std::uint64_t); ++i) acc |= p[i];
   return acc == 0;

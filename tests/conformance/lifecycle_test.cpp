@@ -210,6 +210,33 @@ TEST(LifecycleDeathTest, StackOverflowIsReportedByCanaryWithoutGuardPages) {
                "goroutine [0-9]+: stack overflow");
 }
 
+TEST(LifecycleDeathTest, OverflowPastTheGuardZoneIsReportedAtTheNextSwitch) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // Without guard pages, a recursion that runs through the whole guard zone into the canary below
+  // it and returns is caught when the goroutine next switches away.
+  EXPECT_DEATH(gort::run(
+                   [] {
+                     gort::wait_group wg;
+                     wg.add(1);
+                     gort::go([&] {
+                       struct frame {
+                         static int dive(int left) {
+                           volatile char pad[200];
+                           for (char& c : const_cast<char(&)[200]>(pad)) c = 1;  // every byte
+                           return left > 0 ? dive(left - 1) + pad[7] : pad[3];
+                         }
+                       };
+                       // 16 KiB slot: ~12 KiB usable + 4 KiB guard zone; ~24 KiB of frames.
+                       (void)frame::dive(100);
+                       gort::yield();
+                       wg.done();
+                     });
+                     wg.wait();
+                   },
+                   {.maxprocs = 1, .stack_size = 16 * 1024, .debug = "stackguard=0"}),
+               "goroutine [0-9]+: stack overflow");
+}
+
 // An idle runtime burns no CPU: everything parked, only a plain thread's timer pending.
 TEST_P(Lifecycle, IdleRuntimeUsesNoCpu) {
   if (gort_test::k_sanitized) GTEST_SKIP() << "sanitizer runtimes have background threads";

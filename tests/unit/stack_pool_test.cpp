@@ -39,7 +39,8 @@ TEST(StackPool, SlotLayout) {
   for (stack_slot* x : s) {
     EXPECT_EQ(x->size, 16 * page);
     EXPECT_EQ(x->usable, x->lo + page);
-    EXPECT_EQ(x->usable_size(), 15 * page);
+    EXPECT_EQ(x->stack_top(), x->top() - gort::sched::k_canary_bytes);
+    EXPECT_EQ(x->usable_size(), 15 * page - gort::sched::k_canary_bytes);
     EXPECT_FALSE(x->guarded);
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(x->lo) % page, 0u);
   }
@@ -79,11 +80,21 @@ TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
   stack_slot* s[2];
   ASSERT_EQ(pool.get_batch(s, 2), 2u);
   EXPECT_TRUE(stack_pool::canary_intact(s[0]));
-  // An overflow writes downward from the usable stack into the guard zone.
-  s[0]->usable[-8] = 0x5a;
-  EXPECT_FALSE(stack_pool::canary_intact(s[0]));
-  s[0]->usable[-8] = 0;
+  // The canary is the top of whatever lies just below the slot: an overflow deeper than the
+  // guard zone writes it before anything else there.
+  s[0]->usable[-8] = 0x5a;  // within the guard zone: harmless, not the canary
   EXPECT_TRUE(stack_pool::canary_intact(s[0]));
+  s[0]->lo[-8] = 0x5a;
+  EXPECT_FALSE(stack_pool::canary_intact(s[0]));
+  s[0]->lo[-8] = 0;
+  EXPECT_TRUE(stack_pool::canary_intact(s[0]));
+  // Adjacent slots: one's canary zone is the top of the other, above its usable stack.
+  stack_slot* low = s[0]->lo < s[1]->lo ? s[0] : s[1];
+  stack_slot* high = low == s[0] ? s[1] : s[0];
+  if (high->lo == low->top()) {
+    std::memset(low->usable, 0x77, low->usable_size());  // the whole usable stack of `low`
+    EXPECT_TRUE(stack_pool::canary_intact(high));
+  }
   pool.put_batch(s, 2, 0);
 }
 
