@@ -8,8 +8,8 @@ set -eu
 want="g++ cmake ninja-build libboost-context-dev"
 case "${1:-build}" in
   build) ;;
-  test) want="$want libgtest-dev libgmock-dev" ;;
-  bench) want="$want libgtest-dev libgmock-dev libbenchmark-dev golang-go libboost-fiber-dev libtbb-dev python3" ;;
+  test) want="$want libgtest-dev libgmock-dev pkgconf" ;;
+  bench) want="$want libgtest-dev libgmock-dev pkgconf libbenchmark-dev golang-go libboost-fiber-dev libtbb-dev python3" ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=""

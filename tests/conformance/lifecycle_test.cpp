@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <cstdlib>
 #include <regex>
 #include <stdexcept>
@@ -235,6 +236,53 @@ TEST(LifecycleDeathTest, OverflowPastTheGuardZoneIsReportedAtTheNextSwitch) {
                    },
                    {.maxprocs = 1, .stack_size = 16 * 1024, .debug = "stackguard=0"}),
                "goroutine [0-9]+: stack overflow");
+}
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Stacks of finished goroutines are cached, and their memory goes back to the OS once idle
+// (free_os_memory does now what sysmon does after a second).
+TEST_P(Lifecycle, IdleStacksReturnMemoryToTheOs) {
+  run([] {
+    constexpr int n = 2000;
+    gort::wait_group started;
+    gort::wait_group gate;
+    gort::wait_group finished;
+    started.add(n);
+    gate.add(1);
+    finished.add(n);
+    for (int i = 0; i < n; ++i) {
+      gort::go([&] {
+        volatile char deep[32 * 1024];  // commit ~8 pages of this goroutine's stack
+        for (std::size_t k = 0; k < sizeof deep; k += 512) deep[k] = 1;
+        started.done();
+        gate.wait();
+        finished.done();
+      });
+    }
+    started.wait();
+    EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
+    gate.done();
+    finished.wait();
+    while (gort::num_goroutines() != 1) gort::yield();
+    const long before = rss_kib();
+    const std::uint64_t released_before = gort::stats().stack_bytes_released;
+    gort::free_os_memory();
+    const gort::runtime_stats after = gort::stats();
+    EXPECT_LE(after.stacks_in_use, 2u);
+    // Processor caches keep at most 32 warm stacks each; everything else is released.
+    EXPECT_GE(after.stack_bytes_released - released_before,
+              static_cast<std::uint64_t>(n - 32 * 8) * 32 * 1024);
+    if (!gort_test::k_sanitized) {
+      EXPECT_LT(rss_kib(), before - (n / 2) * 32) << "KiB resident after release";
+    }
+  });
 }
 
 // An idle runtime burns no CPU: everything parked, only a plain thread's timer pending.
