@@ -23,7 +23,10 @@ namespace gort::sched {
 std::atomic<scheduler*> g_sched{nullptr};
 
 namespace {
-thread_local machine* tls_machine = nullptr;
+// initial-exec: the library is built position-independent, and the default (global-dynamic) model
+// would call __tls_get_addr on every access. gort is linked into executables or into shared
+// libraries loaded at startup, which is what initial-exec requires.
+[[gnu::tls_model("initial-exec")]] thread_local machine* tls_machine = nullptr;
 }  // namespace
 
 // The asm statements make each call an opaque side effect, so no caller may reuse a value read

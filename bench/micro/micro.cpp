@@ -1,0 +1,106 @@
+// bench/micro/micro.cpp — gort's hot paths in isolation, and the costs they cannot go below.
+//
+//   build-bench/bench/gort_micro [--benchmark_filter=...]
+//
+// Each benchmark runs inside one gort runtime at 1 processor unless its name says otherwise, so
+// it measures the path itself, not cross-core traffic.
+#include <benchmark/benchmark.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <boost/context/detail/fcontext.hpp>
+
+#include "gort/gort.hpp"
+
+namespace {
+
+// The physical floor of a goroutine switch: a Boost.Context jump there and back.
+void BM_FcontextRoundTrip(benchmark::State& state) {
+  namespace bc = boost::context::detail;
+  static char stack[64 * 1024];
+  auto body = [](bc::transfer_t t) {
+    for (;;) t = bc::jump_fcontext(t.fctx, nullptr);
+  };
+  bc::fcontext_t ctx = bc::make_fcontext(stack + sizeof stack, sizeof stack, body);
+  for (auto _ : state) ctx = bc::jump_fcontext(ctx, nullptr).fctx;
+}
+BENCHMARK(BM_FcontextRoundTrip);
+
+// gort::yield with one goroutine: switch to the scheduler, global queue round trip, switch back.
+void BM_Yield(benchmark::State& state) {
+  gort::run([&] {
+    for (auto _ : state) gort::yield();
+  }, {.maxprocs = 1});
+}
+BENCHMARK(BM_Yield);
+
+// Spawn a goroutine and wait for it: record, runnext, stack attach, two switches each way.
+void BM_SpawnAndJoin(benchmark::State& state) {
+  gort::run([&] {
+    for (auto _ : state) {
+      gort::wait_group wg;
+      wg.add(1);
+      gort::go([&] { wg.done(); });
+      wg.wait();
+    }
+  }, {.maxprocs = 1});
+}
+BENCHMARK(BM_SpawnAndJoin);
+
+// Park and ready between two goroutines (a hand-off through two wait groups per round).
+void BM_ParkReadyPingPong(benchmark::State& state) {
+  gort::run([&] {
+    std::atomic<bool> stop{false};
+    gort::wait_group ping;
+    gort::wait_group pong;
+    gort::wait_group done;
+    ping.add(1);
+    done.add(1);
+    gort::go([&] {
+      for (;;) {
+        ping.wait();
+        if (stop.load(std::memory_order_relaxed)) break;
+        ping.add(1);
+        pong.done();
+      }
+      done.done();
+    });
+    for (auto _ : state) {
+      pong.add(1);
+      ping.done();
+      pong.wait();
+    }
+    stop.store(true);
+    ping.done();
+    done.wait();
+  }, {.maxprocs = 1});
+}
+BENCHMARK(BM_ParkReadyPingPong);
+
+// What one parked goroutine's stack page costs the kernel on this machine: the first write to a
+// fresh anonymous page 64 KiB from the previous one (the layout of gort's stacks).
+void BM_FreshStackPageFault(benchmark::State& state) {
+  constexpr std::size_t slot = 64 * 1024;
+  constexpr std::size_t n = 16384;
+  char* base = nullptr;
+  std::size_t i = n;
+  for (auto _ : state) {
+    if (i == n) {
+      state.PauseTiming();
+      if (base != nullptr) ::munmap(base, n * slot);
+      base = static_cast<char*>(::mmap(nullptr, n * slot, PROT_READ | PROT_WRITE,
+                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+      ::madvise(base, n * slot, MADV_NOHUGEPAGE);
+      i = 0;
+      state.ResumeTiming();
+    }
+    base[i * slot + slot - 64] = 1;
+    ++i;
+  }
+  if (base != nullptr) ::munmap(base, n * slot);
+}
+BENCHMARK(BM_FreshStackPageFault);
+
+}  // namespace
+
+BENCHMARK_MAIN();
