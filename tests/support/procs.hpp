@@ -28,6 +28,18 @@ inline constexpr bool k_sanitized = false;
 inline constexpr bool k_sanitized = false;
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool k_asan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool k_asan = true;
+#else
+inline constexpr bool k_asan = false;
+#endif
+#else
+inline constexpr bool k_asan = false;
+#endif
+
 #if defined(__SANITIZE_THREAD__)
 inline constexpr bool k_tsan = true;
 #elif defined(__has_feature)
