@@ -47,7 +47,7 @@ struct processor {
   std::atomic<goroutine*> curg{nullptr};  // running goroutine, for sysmon's preemption request
 
   // Owner only.
-  goroutine* gfree[64] = {};  // k_gfree_max
+  goroutine* gfree[k_gfree_max] = {};
   int gfree_count = 0;
   stack_slot* stacks[k_stack_cache] = {};
   std::atomic<int> stack_count{0};  // owner writes; stats read

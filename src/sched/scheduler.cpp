@@ -58,7 +58,6 @@ scheduler::scheduler(runtime_config c)
     allp.push_back(std::move(p));
   }
   order.reset(static_cast<std::uint32_t>(gomaxprocs));
-  start_time = sys::nanotime();
 }
 
 scheduler::~scheduler() = default;

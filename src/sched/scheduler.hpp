@@ -103,7 +103,6 @@ struct scheduler {
   sys::note sysmon_note;                   // wakes sysmon (deep sleep, shutdown)
   std::atomic<bool> sysmon_sleeping{false};  // in deep sleep; pidleget wakes it
   std::atomic<bool> sysmon_stop{false};
-  std::int64_t start_time = 0;
   std::int64_t trace_start = 0;  // sysmon only: time of the first schedtrace line
 };
 

@@ -240,40 +240,20 @@ TEST(LifecycleDeathTest, OverflowPastTheGuardZoneIsReportedAtTheNextSwitch) {
                "goroutine [0-9]+: stack overflow");
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // Stacks of finished goroutines are cached, and their memory goes back to the OS once idle
 // (free_os_memory does now what sysmon does after a second).
 TEST_P(Lifecycle, IdleStacksReturnMemoryToTheOs) {
   run([] {
     constexpr int n = 2000;
-    gort::wait_group started;
-    gort::wait_group gate;
-    gort::wait_group finished;
-    started.add(n);
-    gate.add(1);
-    finished.add(n);
-    for (int i = 0; i < n; ++i) {
-      gort::go([&] {
-        volatile char deep[32 * 1024];  // commit ~8 pages of this goroutine's stack
-        for (std::size_t k = 0; k < sizeof deep; k += 512) deep[k] = 1;
-        started.done();
-        gate.wait();
-        finished.done();
-      });
-    }
-    started.wait();
-    EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
-    gate.done();
-    finished.wait();
+    gort_test::with_parked_goroutines(
+        n,
+        [] {
+          volatile char deep[32 * 1024];  // commit ~8 pages of this goroutine's stack
+          for (std::size_t k = 0; k < sizeof deep; k += 512) deep[k] = 1;
+        },
+        [] { EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n)); });
     while (gort::num_goroutines() != 1) gort::yield();
-    const long before = rss_kib();
+    const long before = gort_test::rss_kib();
     const std::uint64_t released_before = gort::stats().stack_bytes_released;
     gort::free_os_memory();
     const gort::runtime_stats after = gort::stats();
@@ -282,7 +262,7 @@ TEST_P(Lifecycle, IdleStacksReturnMemoryToTheOs) {
     EXPECT_GE(after.stack_bytes_released - released_before,
               static_cast<std::uint64_t>(n - 32 * 8) * 32 * 1024);
     if (!gort_test::k_sanitized) {
-      EXPECT_LT(rss_kib(), before - (n / 2) * 32) << "KiB resident after release";
+      EXPECT_LT(gort_test::rss_kib(), before - (n / 2) * 32) << "KiB resident after release";
     }
   });
 }

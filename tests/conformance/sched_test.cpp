@@ -306,49 +306,20 @@ TEST_P(Sched, MillionConcurrentGoroutines) {
   if (procs() != 2 && procs() != 8) GTEST_SKIP() << "run at 2 and 8 processors only (memory, time)";
   const std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
   run([n] {
-    gort::wait_group started;
-    gort::wait_group gate;
-    gort::wait_group finished;
-    started.add(n);
-    gate.add(1);
-    finished.add(n);
-    for (std::int64_t i = 0; i < n; ++i) {
-      gort::go([&] {
-        started.done();
-        gate.wait();
-        finished.done();
-      });
-    }
-    started.wait();
-    EXPECT_EQ(gort::num_goroutines(), n + 1);
-    gort::runtime_stats s = gort::stats();
-    EXPECT_GE(s.stacks_in_use, static_cast<std::uint64_t>(n));
-    gate.done();
-    finished.wait();
+    gort_test::with_parked_goroutines(
+        n, [] {},
+        [n] {
+          EXPECT_EQ(gort::num_goroutines(), n + 1);
+          EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
+        });
   });
 }
 
 TEST_P(Sched, NumGoroutinesCountsLiveGoroutines) {
   run([] {
     EXPECT_EQ(gort::num_goroutines(), 1);
-    gort::wait_group started;
-    gort::wait_group gate;
-    gort::wait_group finished;
     constexpr int n = 50;
-    started.add(n);
-    gate.add(1);
-    finished.add(n);
-    for (int i = 0; i < n; ++i) {
-      gort::go([&] {
-        started.done();
-        gate.wait();
-        finished.done();
-      });
-    }
-    started.wait();
-    EXPECT_EQ(gort::num_goroutines(), n + 1);
-    gate.done();
-    finished.wait();
+    gort_test::with_parked_goroutines(n, [] {}, [] { EXPECT_EQ(gort::num_goroutines(), n + 1); });
     // Exits are counted after each goroutine has left its stack, a moment after done().
     while (gort::num_goroutines() != 1) gort::yield();
     EXPECT_EQ(gort::num_goroutines(), 1);

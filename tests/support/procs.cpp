@@ -3,6 +3,9 @@
 
 #include <dirent.h>
 
+#include <fstream>
+#include <string>
+
 namespace gort_test {
 
 int thread_count() {
@@ -14,6 +17,14 @@ int thread_count() {
     ::closedir(d);
   }
   return n;
+}
+
+long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
 }
 
 }  // namespace gort_test

@@ -77,6 +77,33 @@ inline std::string procs_name(const ::testing::TestParamInfo<int>& info) {
 /// Number of threads of this process (/proc/self/task entries).
 int thread_count();
 
+/// This process's resident set size in KiB (VmRSS), or -1.
+long rss_kib();
+
+/// Spawns n goroutines that each run `body()`, then park on one gate; calls `while_parked()` once
+/// all n are parked, releases the gate and waits for all n to finish. Call from a goroutine.
+template <class Body, class WhileParked>
+void with_parked_goroutines(std::int64_t n, Body body, WhileParked while_parked) {
+  gort::wait_group started;
+  gort::wait_group gate;
+  gort::wait_group finished;
+  started.add(n);
+  gate.add(1);
+  finished.add(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    gort::go([&] {
+      body();
+      started.done();
+      gate.wait();
+      finished.done();
+    });
+  }
+  started.wait();
+  while_parked();
+  gate.done();
+  finished.wait();
+}
+
 }  // namespace gort_test
 
 #define GORT_INSTANTIATE_PROCS(suite) \

@@ -2,6 +2,8 @@
 // the VMA economy that lets a million stacks fit under vm.max_map_count.
 #include "stack/stack_pool.hpp"
 
+#include "procs.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
@@ -98,14 +100,6 @@ TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
   pool.put_batch(s, 2, 0);
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // Checking a canary reads the guard zone, which maps the shared zero page: no resident memory.
 TEST(StackPool, CanaryChecksCostNoResidentMemory) {
 #if defined(__SANITIZE_THREAD__)
@@ -115,9 +109,9 @@ TEST(StackPool, CanaryChecksCostNoResidentMemory) {
   stack_pool pool(4 * page, 0);
   std::vector<stack_slot*> s(20000);
   ASSERT_EQ(pool.get_batch(s.data(), s.size()), s.size());
-  const long before = rss_kib();
+  const long before = gort_test::rss_kib();
   for (stack_slot* x : s) ASSERT_TRUE(stack_pool::canary_intact(x));
-  const long grown = rss_kib() - before;
+  const long grown = gort_test::rss_kib() - before;
   // 20,000 zones of 4 KiB would be 80,000 KiB if they were committed.
   EXPECT_LT(grown, 8000) << "KiB";
   pool.put_batch(s.data(), s.size(), 0);
