@@ -134,6 +134,19 @@ void ready(goroutine* g) {
   }
 }
 
+std::uint32_t fastrand() noexcept {
+  machine* m = current_machine();
+  if (m != nullptr) return m->fastrand();
+  thread_local std::uint64_t state = 0;
+  std::uint64_t x = state;
+  if (x == 0) x = (reinterpret_cast<std::uintptr_t>(&state) ^ static_cast<std::uint64_t>(sys::nanotime())) | 1;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  state = x;
+  return static_cast<std::uint32_t>(x >> 32);
+}
+
 void preempt_point() noexcept {
   machine* m = current_machine();
   if (m == nullptr) return;

@@ -93,6 +93,10 @@ void park(wait_reason why, Unlock&& unlock) {
 /// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread.
 void ready(goroutine* g);
 
+/// A fast pseudo-random number (xorshift; the machine's state on a machine, a thread-local one on
+/// a plain thread). Not for cryptography. Any thread.
+std::uint32_t fastrand() noexcept;
+
 /// Cooperative preemption point: if the scheduler asked the calling goroutine to give up its
 /// processor (it has run for 10 ms without blocking), yield to the global queue. Cheap; any thread
 /// (a no-op off goroutines).

@@ -1,0 +1,466 @@
+// gort/detail/chan_core.hpp — the type-erased channel core shared by chan<T> and select.
+//
+// Go's hchan and sudog, on the park/ready waist:
+//  * chan_base: a lock, a ring buffer of `cap` elements, the closed flag and two FIFO wait
+//    queues (receivers, senders). Everything below `lock` is guarded by it.
+//  * chan_waiter: one blocked operation, living on the blocked goroutine's stack while it waits.
+//    `elem` points at the value to send (T*) or at the receiver's destination (std::optional<T>*).
+//    A waiter belonging to a select carries the select's shared state; whoever dequeues it must
+//    win the select's CAS (`fired`: -1 -> case index) to wake it, otherwise it is stale (another
+//    case of that select fired) and is discarded.
+//  * Values move directly from a sender to a waiting receiver (or into the buffer), always under
+//    the channel lock; wakers release the lock before ready().
+// Element moves run under the channel lock, so element types must be nothrow-move-constructible
+// (chan<T> checks it).
+//
+// Who may call: any thread (goroutine or plain thread); the functions park through the waist.
+// Lock order: channel locks are taken in address order (select); a channel lock is a leaf
+// otherwise — nothing else is locked while holding it, and ready() runs after it is released.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "gort/detail/spinlock.hpp"
+#include "gort/detail/waist.hpp"
+#include "gort/error.hpp"
+
+namespace gort::detail {
+
+struct select_state {
+  // -1 until a case fires; then the index of that case. Written once by the winning waker's CAS.
+  std::atomic<std::int32_t> fired{-1};
+};
+
+struct chan_waiter {
+  goroutine* g = nullptr;
+  chan_waiter* next = nullptr;
+  chan_waiter* prev = nullptr;
+  void* elem = nullptr;
+  select_state* sel = nullptr;
+  std::int32_t case_index = 0;
+  bool success = false;  // set by the waker: a value moved (false: woken by close)
+  bool queued = false;
+};
+
+/// A FIFO of waiters (doubly linked for O(1) removal of a select's stale entries). Requires the
+/// owning channel's lock.
+class wait_queue {
+ public:
+  void push_back(chan_waiter* w) noexcept {
+    w->next = nullptr;
+    w->prev = last_;
+    if (last_ != nullptr) {
+      last_->next = w;
+    } else {
+      first_ = w;
+    }
+    last_ = w;
+    w->queued = true;
+  }
+
+  /// Removes w if it is still queued.
+  void remove(chan_waiter* w) noexcept {
+    if (!w->queued) return;
+    if (w->prev != nullptr) {
+      w->prev->next = w->next;
+    } else {
+      first_ = w->next;
+    }
+    if (w->next != nullptr) {
+      w->next->prev = w->prev;
+    } else {
+      last_ = w->prev;
+    }
+    w->next = w->prev = nullptr;
+    w->queued = false;
+  }
+
+  /// Pops the first waiter that can still be woken (Go's waitq.dequeue). Stale select waiters are
+  /// unlinked and skipped.
+  chan_waiter* dequeue() noexcept {
+    for (;;) {
+      chan_waiter* w = first_;
+      if (w == nullptr) return nullptr;
+      remove(w);
+      if (w->sel != nullptr) {
+        std::int32_t expected = -1;
+        // acq_rel: winning publishes nothing by itself (ready() does), but losing must see the
+        // winner's claim so this waiter is treated as stale.
+        if (!w->sel->fired.compare_exchange_strong(expected, w->case_index,
+                                                   std::memory_order_acq_rel,
+                                                   std::memory_order_acquire)) {
+          continue;
+        }
+      }
+      return w;
+    }
+  }
+
+  bool empty() const noexcept { return first_ == nullptr; }
+
+ private:
+  chan_waiter* first_ = nullptr;
+  chan_waiter* last_ = nullptr;
+};
+
+/// Per-element-type operations, all noexcept (elements are nothrow-movable).
+struct chan_ops {
+  void (*give)(void* dst_opt, void* src) noexcept;      // dst->emplace(std::move(*src))
+  void (*put)(void* slot, void* src) noexcept;          // new (slot) T(std::move(*src))
+  void (*take)(void* dst_opt, void* slot) noexcept;     // dst->emplace(std::move(*slot)); ~T()
+  void (*destroy)(void* slot) noexcept;                 // ~T()
+  std::size_t size;
+};
+
+template <class T>
+inline constexpr chan_ops chan_ops_for{
+    [](void* dst, void* src) noexcept {
+      static_cast<std::optional<T>*>(dst)->emplace(std::move(*static_cast<T*>(src)));
+    },
+    [](void* slot, void* src) noexcept { ::new (slot) T(std::move(*static_cast<T*>(src))); },
+    [](void* dst, void* slot) noexcept {
+      T* t = std::launder(static_cast<T*>(slot));
+      static_cast<std::optional<T>*>(dst)->emplace(std::move(*t));
+      t->~T();
+    },
+    [](void* slot) noexcept { std::launder(static_cast<T*>(slot))->~T(); },
+    sizeof(T)};
+
+class chan_base {
+ public:
+  chan_base(const chan_ops* ops, std::size_t cap, unsigned char* buf) noexcept
+      : ops_(ops), cap_(cap), buf_(buf) {}
+  chan_base(const chan_base&) = delete;
+  chan_base& operator=(const chan_base&) = delete;
+
+  std::size_t capacity() const noexcept { return cap_; }
+
+  std::size_t size() noexcept {
+    lock.lock();
+    const std::size_t n = count_;
+    lock.unlock();
+    return n;
+  }
+
+  spinlock lock;
+
+  // ---- everything below requires `lock` ----
+  bool closed() const noexcept { return closed_; }
+  std::size_t count() const noexcept { return count_; }
+  wait_queue recvq;
+  wait_queue sendq;
+
+  void buffer_push(void* src) noexcept {
+    ops_->put(slot((head_ + count_) % cap_), src);
+    ++count_;
+  }
+  void buffer_pop(void* dst_opt) noexcept {
+    ops_->take(dst_opt, slot(head_));
+    head_ = (head_ + 1) % cap_;
+    --count_;
+  }
+  /// Buffer full and a sender waits: the receiver takes the head and the sender's value goes to
+  /// the tail, which is the same slot (Go's recv on a full buffered channel).
+  void buffer_rotate(void* dst_opt, void* src) noexcept {
+    ops_->take(dst_opt, slot(head_));
+    ops_->put(slot(head_), src);
+    head_ = (head_ + 1) % cap_;
+  }
+  void give(void* dst_opt, void* src) noexcept { ops_->give(dst_opt, src); }
+  void mark_closed() noexcept { closed_ = true; }
+
+ protected:
+  ~chan_base() = default;
+  void destroy_buffered() noexcept {
+    for (std::size_t i = 0; i < count_; ++i) ops_->destroy(slot((head_ + i) % cap_));
+    count_ = 0;
+  }
+
+ private:
+  void* slot(std::size_t i) noexcept { return buf_ + i * ops_->size; }
+
+  const chan_ops* ops_;
+  const std::size_t cap_;
+  unsigned char* buf_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  bool closed_ = false;
+};
+
+/// Parks the caller for good (an operation on a nil channel, an empty select). Any thread.
+[[noreturn]] inline void block_forever(wait_reason why) {
+  for (;;) park(why, [] {});
+}
+
+/// Go's chansend. Returns true once the value was handed over (to a receiver or the buffer);
+/// false only when !block and the channel is not ready. Throws panic_error on a closed channel
+/// (also when it is closed while this sender waits). `src` is moved from only on success.
+inline bool chan_send(chan_base* c, void* src, bool block) {
+  if (c == nullptr) {
+    if (!block) return false;
+    block_forever(wait_reason::chan_send_nil);
+  }
+  preempt_point();
+  c->lock.lock();
+  if (c->closed()) {
+    c->lock.unlock();
+    throw panic_error("send on closed channel");
+  }
+  if (chan_waiter* w = c->recvq.dequeue()) {
+    c->give(w->elem, src);
+    w->success = true;
+    goroutine* g = w->g;
+    c->lock.unlock();
+    ready(g);
+    return true;
+  }
+  if (c->count() < c->capacity()) {
+    c->buffer_push(src);
+    c->lock.unlock();
+    return true;
+  }
+  if (!block) {
+    c->lock.unlock();
+    return false;
+  }
+  chan_waiter self;
+  self.g = current();
+  self.elem = src;
+  c->sendq.push_back(&self);
+  park(wait_reason::chan_send, [c] { c->lock.unlock(); });
+  if (!self.success) throw panic_error("send on closed channel");
+  return true;
+}
+
+struct recv_outcome {
+  bool selected;  // the operation completed (false: !block and not ready)
+  bool received;  // a value was received (false: the channel is closed and drained)
+};
+
+/// Takes a value from a sender waiting on c into dst (unbuffered: directly; buffered and full:
+/// the head, the sender's value going to the tail). Requires c's lock; returns the sender to ready.
+inline goroutine* chan_recv_from_sender(chan_base* c, chan_waiter* w, void* dst) noexcept {
+  if (c->capacity() == 0) {
+    c->give(dst, w->elem);
+  } else {
+    c->buffer_rotate(dst, w->elem);
+  }
+  w->success = true;
+  return w->g;
+}
+
+/// Go's chanrecv into `dst` (a std::optional<T>*, left empty when the channel is closed).
+inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
+  if (c == nullptr) {
+    if (!block) return {false, false};
+    block_forever(wait_reason::chan_receive_nil);
+  }
+  preempt_point();
+  c->lock.lock();
+  if (c->closed() && c->count() == 0) {
+    c->lock.unlock();
+    return {true, false};
+  }
+  if (chan_waiter* w = c->sendq.dequeue()) {
+    goroutine* g = chan_recv_from_sender(c, w, dst);
+    c->lock.unlock();
+    ready(g);
+    return {true, true};
+  }
+  if (c->count() > 0) {
+    c->buffer_pop(dst);
+    c->lock.unlock();
+    return {true, true};
+  }
+  if (!block) {
+    c->lock.unlock();
+    return {false, false};
+  }
+  chan_waiter self;
+  self.g = current();
+  self.elem = dst;
+  c->recvq.push_back(&self);
+  park(wait_reason::chan_receive, [c] { c->lock.unlock(); });
+  return {true, self.success};
+}
+
+/// Go's closechan: wakes every waiting receiver (empty-handed) and sender (they throw).
+inline void chan_close(chan_base* c) {
+  if (c == nullptr) throw panic_error("close of nil channel");
+  c->lock.lock();
+  if (c->closed()) {
+    c->lock.unlock();
+    throw panic_error("close of closed channel");
+  }
+  c->mark_closed();
+  chan_waiter* woken = nullptr;  // chained through `next` once dequeued
+  while (chan_waiter* w = c->recvq.dequeue()) {
+    w->success = false;
+    w->next = woken;
+    woken = w;
+  }
+  while (chan_waiter* w = c->sendq.dequeue()) {
+    w->success = false;
+    w->next = woken;
+    woken = w;
+  }
+  c->lock.unlock();
+  while (woken != nullptr) {
+    chan_waiter* w = woken;
+    woken = w->next;  // read before ready(): the waiter lives on the woken goroutine's stack
+    ready(w->g);
+  }
+}
+
+// ---- select ----
+
+struct select_slot {
+  enum class kind : std::uint8_t { recv, send };
+  chan_base* c = nullptr;  // null: a nil channel, never ready
+  kind k = kind::recv;
+  void* elem = nullptr;  // send: T* (moved from only if this case fires); recv: std::optional<T>*
+};
+
+/// A small array on the stack for the common case, the heap beyond it.
+template <class T, std::size_t N = 8>
+class small_array {
+ public:
+  explicit small_array(std::size_t n) : n_(n) {
+    if (n > N) heap_ = std::make_unique<T[]>(n);
+  }
+  T& operator[](std::size_t i) noexcept { return heap_ ? heap_[i] : inline_[i]; }
+  T* data() noexcept { return heap_ ? heap_.get() : inline_; }
+  std::size_t size() const noexcept { return n_; }
+
+ private:
+  T inline_[N] = {};
+  std::unique_ptr<T[]> heap_;
+  std::size_t n_;
+};
+
+inline constexpr std::size_t k_max_select_cases = 65536;
+
+/// Go's selectgo over `n` cases. Returns the index of the case that fired; `n` when none is
+/// ready and `has_default`. A recv case's destination holds the value, or stays empty when the
+/// case fired because its channel is closed. Throws panic_error if a send case's channel is (or
+/// gets) closed. With no non-nil case and no default, blocks forever.
+inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
+  if (n > k_max_select_cases) throw panic_error("select: too many cases");
+  preempt_point();
+
+  // 1. Poll order: a uniformly random permutation of the non-nil cases (inside-out
+  //    Fisher-Yates), so among ready cases each is equally likely to fire.
+  small_array<std::uint32_t> order(n);
+  std::size_t live = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cases[i].c == nullptr) continue;
+    const std::size_t j = fastrand() % (live + 1);
+    order[live] = order[j];
+    order[j] = static_cast<std::uint32_t>(i);
+    ++live;
+  }
+  if (live == 0) {
+    if (has_default) return n;
+    block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
+  }
+
+  // 2. Lock order: each distinct channel once, by address.
+  small_array<chan_base*> locks(live);
+  std::size_t nlocks = 0;
+  for (std::size_t k = 0; k < live; ++k) locks[nlocks++] = cases[order[k]].c;
+  std::sort(locks.data(), locks.data() + nlocks);
+  nlocks = static_cast<std::size_t>(std::unique(locks.data(), locks.data() + nlocks) - locks.data());
+  auto lock_all = [&] {
+    for (std::size_t i = 0; i < nlocks; ++i) locks[i]->lock.lock();
+  };
+  auto unlock_all = [&] {
+    for (std::size_t i = nlocks; i-- > 0;) locks[i]->lock.unlock();
+  };
+
+  // 3. The first ready case in poll order wins.
+  lock_all();
+  for (std::size_t k = 0; k < live; ++k) {
+    const std::size_t i = order[k];
+    select_slot& cs = cases[i];
+    chan_base* c = cs.c;
+    if (cs.k == select_slot::kind::recv) {
+      if (chan_waiter* w = c->sendq.dequeue()) {
+        goroutine* g = chan_recv_from_sender(c, w, cs.elem);
+        unlock_all();
+        ready(g);
+        return i;
+      }
+      if (c->count() > 0) {
+        c->buffer_pop(cs.elem);
+        unlock_all();
+        return i;
+      }
+      if (c->closed()) {
+        unlock_all();
+        return i;
+      }
+    } else {
+      if (c->closed()) {
+        unlock_all();
+        throw panic_error("send on closed channel");
+      }
+      if (chan_waiter* w = c->recvq.dequeue()) {
+        c->give(w->elem, cs.elem);
+        w->success = true;
+        goroutine* g = w->g;
+        unlock_all();
+        ready(g);
+        return i;
+      }
+      if (c->count() < c->capacity()) {
+        c->buffer_push(cs.elem);
+        unlock_all();
+        return i;
+      }
+    }
+  }
+  if (has_default) {
+    unlock_all();
+    return n;
+  }
+
+  // 4. Nothing ready: wait on every case at once; the first to fire claims the select.
+  select_state state;
+  small_array<chan_waiter> waiters(n);
+  goroutine* self = current();
+  for (std::size_t i = 0; i < n; ++i) {
+    select_slot& cs = cases[i];
+    if (cs.c == nullptr) continue;
+    chan_waiter& w = waiters[i];
+    w.g = self;
+    w.elem = cs.elem;
+    w.sel = &state;
+    w.case_index = static_cast<std::int32_t>(i);
+    (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).push_back(&w);
+  }
+  park(wait_reason::select, [&] { unlock_all(); });
+
+  // 5. Woken by the case that fired (its waker dequeued it); withdraw from the others.
+  const std::size_t fired = static_cast<std::size_t>(state.fired.load(std::memory_order_acquire));
+  lock_all();
+  for (std::size_t i = 0; i < n; ++i) {
+    select_slot& cs = cases[i];
+    if (cs.c == nullptr) continue;
+    (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).remove(&waiters[i]);
+  }
+  unlock_all();
+  if (cases[fired].k == select_slot::kind::send && !waiters[fired].success) {
+    throw panic_error("send on closed channel");
+  }
+  return fired;
+}
+
+}  // namespace gort::detail
