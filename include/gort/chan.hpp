@@ -7,7 +7,7 @@
 //   for (int x : c) { ... }           // until closed and drained
 //
 // A chan<T> is a cheap copyable handle, like Go's reference type: copies share one channel and
-// compare equal. Semantics are Go's (go-semantics.md §2.1), with Go's panics as gort::panic_error:
+// compare equal; operations are const (they act on the channel, not the handle). Semantics are Go's (go-semantics.md §2.1), with Go's panics as gort::panic_error:
 //   send on a closed channel           "send on closed channel" (also a sender blocked at close)
 //   close of a closed / nil channel    "close of closed channel" / "close of nil channel"
 //   negative or absurd capacity        "makechan: size out of range"
@@ -105,29 +105,29 @@ class chan {
   }
 
   /// Sends v, blocking until a receiver takes it or the buffer has room.
-  void send(const T& v) requires std::is_copy_constructible_v<T> {
+  void send(const T& v) const requires std::is_copy_constructible_v<T> {
     T copy(v);
     detail::chan_send(base(), &copy, true);
   }
-  void send(T&& v) { detail::chan_send(base(), &v, true); }
+  void send(T&& v) const { detail::chan_send(base(), &v, true); }
 
   /// Sends without blocking: false (and v untouched) when no receiver waits and the buffer is
   /// full. An rvalue is moved from only when this returns true. Throws on a closed channel.
-  [[nodiscard]] bool try_send(const T& v) requires std::is_copy_constructible_v<T> {
+  [[nodiscard]] bool try_send(const T& v) const requires std::is_copy_constructible_v<T> {
     T copy(v);
     return detail::chan_send(base(), &copy, false);
   }
-  [[nodiscard]] bool try_send(T&& v) { return detail::chan_send(base(), &v, false); }
+  [[nodiscard]] bool try_send(T&& v) const { return detail::chan_send(base(), &v, false); }
 
   /// Receives, blocking until a value arrives; empty once the channel is closed and drained.
-  std::optional<T> recv() {
+  std::optional<T> recv() const {
     std::optional<T> out;
     detail::chan_recv(base(), &out, true);
     return out;
   }
 
   /// Receives without blocking.
-  [[nodiscard]] try_recv_result<T> try_recv() {
+  [[nodiscard]] try_recv_result<T> try_recv() const {
     try_recv_result<T> r;
     const detail::recv_outcome o = detail::chan_recv(base(), &r.value, false);
     r.status = !o.selected ? recv_status::empty : o.received ? recv_status::value : recv_status::closed;
@@ -135,7 +135,7 @@ class chan {
   }
 
   /// Closes the channel: blocked receivers wake empty-handed, blocked senders throw.
-  void close() { detail::chan_close(base()); }
+  void close() const { detail::chan_close(base()); }
 
   /// Values buffered now (0 for a nil or unbuffered channel).
   std::size_t size() const noexcept { return state_ ? state_->size() : 0; }
@@ -153,7 +153,7 @@ class chan {
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    explicit iterator(chan* c) : c_(c) { ++*this; }
+    explicit iterator(const chan* c) : c_(c) { ++*this; }
     T& operator*() noexcept { return *cur_; }
     T* operator->() noexcept { return &*cur_; }
     iterator& operator++() {
@@ -166,10 +166,10 @@ class chan {
     }
 
    private:
-    chan* c_ = nullptr;
+    const chan* c_ = nullptr;
     std::optional<T> cur_;
   };
-  iterator begin() { return iterator(this); }
+  iterator begin() const { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
   /// The type-erased core (null for the nil channel); used by select.

@@ -37,7 +37,8 @@ struct timer_node {
   std::atomic<void*> heap{nullptr};  // the processor heap holding it while pending, else null
   std::int64_t when = 0;             // nanotime when it fires
   std::int64_t period = 0;           // > 0: re-armed every `period` ns after firing (ticker)
-  std::uint32_t index = 0;           // position in its heap
+  std::uint32_t index = 0;           // position in its heap (maintained only when `stoppable`)
+  bool stoppable = false;            // timer_stop may be called before it fires
   spinlock mu;                       // serializes timer_start/timer_stop on this node
   /// Runs on a scheduler context with the heap's lock held: must not block (it may ready a
   /// goroutine, try_send, spawn). `now` is the time the heap was run.

@@ -14,6 +14,7 @@
 
 #include "sched/goroutine.hpp"
 #include "sched/run_queue.hpp"
+#include "time/timer_heap.hpp"
 
 namespace gort::sched {
 
@@ -40,6 +41,7 @@ struct processor {
   processor* idle_link = nullptr;                // idle list; scheduler lock
 
   run_queue<goroutine> runq;
+  timer_heap timers;  // armed by goroutines on this P; run by whoever holds it, or by thieves
 
   // schedtick counts time slices (execute without inherited time); sysmon compares snapshots to
   // find a goroutine hogging the processor. Owner writes, sysmon reads: relaxed.

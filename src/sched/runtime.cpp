@@ -123,6 +123,7 @@ void join_machines(scheduler& s) {
 
 // Frees everything. No machine runs; called with g_start_lock held.
 void teardown(scheduler* s) {
+  clear_timers(*s);  // before stacks go: sleeping goroutines' timers live on them
   {
     std::lock_guard<std::mutex> l(s->gfree_lock);
     for (auto& slab : s->slabs) {

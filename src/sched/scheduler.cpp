@@ -131,6 +131,13 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
       if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
       processor* victim = s.allp[w.position()].get();
       if (victim == p) continue;
+      if (last) {
+        // Run the victim's due timers — also an idle victim's: nobody else would. What they
+        // ready lands in our queue.
+        run_timers(victim);
+        bool inherit = false;
+        if (goroutine* g = p->runq.get(inherit)) return g;
+      }
       const p_status st = victim->status.load(std::memory_order_relaxed);
       if (st == p_status::idle) continue;  // idle processors have empty queues
       std::uint32_t taken = 0;
@@ -161,6 +168,9 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
     processor* p = m->p;
     inherit_time = false;
     goroutine* g = nullptr;
+
+    // 2. This processor's due timers (what they ready goes to our runnext).
+    run_timers(p);
 
     // 4. Fairness: every 61st tick look at the global queue first, so goroutines respawning
     //    each other on a local queue cannot starve it.
@@ -223,6 +233,31 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         }
       }
     }
+    // 13-14. Timers pending somewhere: one machine sleeps until the earliest (timers.cpp), then
+    //        takes a processor and spins, which runs the due timers. Others park as usual, but
+    //        wake the sleeper if they know of an earlier timer.
+    const std::int64_t next = earliest_timer(s);
+    if (next != k_never) {
+      machine* none = nullptr;
+      if (s.timer_sleeper.compare_exchange_strong(none, m, std::memory_order_seq_cst)) {
+        timer_sleep(s, m, next);
+        processor* p2 = nullptr;
+        {
+          std::lock_guard<std::mutex> l(s.lock);
+          if (!s.stopping) p2 = pidleget(s);
+        }
+        if (p2 != nullptr) {
+          acquirep(m, p2);
+          m->spinning = true;
+          s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          continue;
+        }
+        if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
+        // Every processor is busy: their machines run the due timers themselves.
+      } else {
+        timer_poke(s, next);
+      }
+    }
     // 15. Park until startm hands us a processor (or shutdown).
     stopm(s, m);
   }
@@ -240,7 +275,15 @@ void stopm(scheduler& s, machine* m) {
     s.nmidle.fetch_add(1, std::memory_order_relaxed);
   }
   m->blocked.store(true, std::memory_order_relaxed);
-  m->park.sleep();  // acquire: pairs with startm's wakeup, so nextp is visible
+  for (;;) {
+    m->park.sleep();  // acquire: pairs with startm's wakeup, so nextp is visible
+    // A stale wake-up (a timer poke meant for this machine when it was the timer sleeper) finds
+    // no processor handed over: sleep again, re-checking under the lock so a startm racing with
+    // the clear is not missed.
+    std::lock_guard<std::mutex> l(s.lock);
+    if (m->nextp != nullptr || s.stopping) break;
+    m->park.clear();
+  }
   m->blocked.store(false, std::memory_order_relaxed);
   if (m->nextp != nullptr) {
     acquirep(m, m->nextp);
@@ -412,6 +455,7 @@ void begin_shutdown(scheduler& s) {
     idle->park.wakeup();
     idle = next;
   }
+  if (machine* sleeper = s.timer_sleeper.load(std::memory_order_seq_cst)) sleeper->park.wakeup();
   // Goroutines still executing elsewhere give up their machines at the next preemption point.
   for (auto& p : s.allp) {
     if (goroutine* g = p->curg.load(std::memory_order_acquire)) {  // pairs with execute()

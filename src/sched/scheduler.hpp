@@ -98,6 +98,12 @@ struct scheduler {
   std::atomic<std::int32_t> mexited{0};  // machines that left their loop
   sys::note exit_note;                   // woken by each machine leaving its loop
 
+  // ---- timers (timers.cpp) ----
+  // The machine sleeping until the earliest timer (Go's netpoller role until gort has one): at
+  // most one, holding no processor. seq_cst: the arming hand-shake in timers.cpp.
+  std::atomic<machine*> timer_sleeper{nullptr};
+  std::atomic<std::int64_t> timer_sleep_until{INT64_MAX};
+
   // ---- sysmon ----
   std::thread sysmon_thread;
   sys::note sysmon_note;                   // wakes sysmon (deep sleep, shutdown)
@@ -165,6 +171,19 @@ void make_goroutine_context(goroutine* g);
 void destroy_goroutine_context(goroutine* g);
 /// Runs the goroutine body: closure, exception report, closure destruction. The goroutine only.
 void run_goroutine_body(goroutine* g);
+
+// ---- timers (timers.cpp) ----
+/// Earliest pending timer over all processors, or k_never. Any thread.
+std::int64_t earliest_timer(scheduler& s) noexcept;
+/// Runs p's due timers if any (cheap when none is due). Holder of p, on g0.
+void run_timers(processor* p) noexcept;
+/// Sleeps until `next` (the earliest timer) as the runtime's timer sleeper, unless woken first by
+/// an earlier timer or shutdown. m holds no processor. m's thread only.
+void timer_sleep(scheduler& s, machine* m, std::int64_t next);
+/// Wakes the timer sleeper when a timer due at `when` is earlier than its deadline. Any thread.
+void timer_poke(scheduler& s, std::int64_t when) noexcept;
+/// Empties every heap at shutdown. No machine runs.
+void clear_timers(scheduler& s) noexcept;
 
 // ---- sysmon and tracing ----
 void sysmon_main(scheduler& s);

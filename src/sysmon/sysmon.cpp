@@ -87,6 +87,8 @@ void sysmon_main(scheduler& s) {
     }
 
     retake(s, now);
+    // A timer overdue with nobody to run it (every machine busy or parked): start one.
+    if (earliest_timer(s) < now) wakep(s);
     ++idle;  // gort has no syscall hand-off yet, so a round never counts as a retake
 
     if (now - last_scavenge >= k_scavenge_period) {

@@ -1,0 +1,166 @@
+// time/timer_heap.hpp — a processor's timers: a 4-ary min-heap by firing time (Go's per-P heap).
+//
+// Invariants
+//  * A pending timer is in exactly one heap; its node's `heap` field points at that heap and, for
+//    a stoppable node, `index` is its position. Both change only under the heap's lock.
+//  * `earliest` is the firing time of the heap's top, or k_never; it is updated under the lock and
+//    read without it (the scheduler's "anything due?" check, the timer sleeper's deadline).
+//  * run() fires due timers under the lock: a one-shot timer is removed (heap = null) before its
+//    fire callback runs, a periodic one is re-armed first. Because firing holds the lock,
+//    timer_stop() on a firing timer waits for the callback to finish, so an owner may free its
+//    node as soon as stop returns.
+// Lock order: a node's `mu` before a heap lock; a heap lock before a channel lock, the scheduler
+// lock and the free-G lock (fire callbacks ready goroutines, send on channels, spawn).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "gort/detail/spinlock.hpp"
+#include "gort/time.hpp"
+
+namespace gort::sched {
+
+inline constexpr std::int64_t k_never = INT64_MAX;
+
+class timer_heap {
+ public:
+  using node = detail::timer_node;
+
+  /// Firing time of the earliest pending timer, or k_never. Any thread.
+  std::int64_t earliest() const noexcept {
+    // seq_cst: the timer sleeper publishes its deadline and then re-reads every heap's earliest;
+    // an arming thread updates earliest and then reads the sleeper's deadline (timers.cpp).
+    return earliest_.load(std::memory_order_seq_cst);
+  }
+
+  /// Adds t (not pending anywhere) to fire at t->when. Requires the lock.
+  void push_locked(node* t) {
+    heap_.push_back({t->when, t, t->stoppable});
+    sift_up(heap_.size() - 1);
+    // release: the node's fields are visible to whoever finds it through `heap`.
+    t->heap.store(this, std::memory_order_release);
+    publish();
+  }
+
+  /// Removes t, which is pending in this heap. Requires the lock. O(log n) for a stoppable node
+  /// (its index is maintained), O(n) otherwise (only at top, or rare).
+  void erase_locked(node* t) noexcept {
+    const std::size_t i = (!heap_.empty() && heap_[0].t == t) ? 0 : t->stoppable ? t->index : find(t);
+    const entry last = heap_.back();
+    heap_.pop_back();
+    if (i < heap_.size()) {
+      heap_[i] = last;
+      if (sift_down(i) == i) sift_up(i);  // an entry that moved down never needs to move up
+    }
+    t->heap.store(nullptr, std::memory_order_release);
+    publish();
+  }
+
+  /// Fires every timer due at `now`. Returns how many fired. Any thread (a machine on its
+  /// scheduler context: callbacks may ready goroutines into its processor).
+  int run(std::int64_t now) {
+    int fired = 0;
+    lock.lock();
+    while (!heap_.empty() && heap_[0].when <= now) {
+      node* t = heap_[0].t;
+      if (t->period > 0) {
+        // Go's periodic re-arm: skip the periods that were missed entirely.
+        t->when += t->period * (1 + (now - t->when) / t->period);
+        heap_[0].when = t->when;
+        sift_down(0);
+      } else {
+        erase_locked(t);
+      }
+      publish();
+      t->fire(t, now);
+      ++fired;
+    }
+    lock.unlock();
+    return fired;
+  }
+
+  /// Pending timers. Requires the lock (or a quiescent runtime).
+  std::size_t size_locked() const noexcept { return heap_.size(); }
+
+  /// Empties the heap at shutdown: pending nodes are unlinked and the runtime-owned ones dropped.
+  /// No other thread runs.
+  void clear_for_shutdown() noexcept {
+    for (const entry& e : heap_) {
+      node* t = e.t;
+      t->heap.store(nullptr, std::memory_order_relaxed);
+      if (t->drop != nullptr) t->drop(t);
+    }
+    heap_.clear();
+    publish();
+  }
+
+  detail::spinlock lock;
+
+ private:
+  void publish() noexcept {
+    earliest_.store(heap_.empty() ? k_never : heap_[0].when, std::memory_order_seq_cst);
+  }
+
+  // Records an entry's position in its node — only for stoppable timers: the nodes of sleeps and
+  // after() live on many cold goroutine stacks, and writing each moved node's index cost a cache
+  // miss per heap level (measured on the sleepers workload).
+  void note_index(std::size_t i) noexcept {
+    if (heap_[i].stoppable) heap_[i].t->index = static_cast<std::uint32_t>(i);
+  }
+
+  std::size_t find(node* t) const noexcept {
+    for (std::size_t i = 0; i < heap_.size(); ++i) {
+      if (heap_[i].t == t) return i;
+    }
+    return heap_.size() - 1;
+  }
+
+  void sift_up(std::size_t i) noexcept {
+    const entry e = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (heap_[parent].when <= e.when) break;
+      heap_[i] = heap_[parent];
+      note_index(i);
+      i = parent;
+    }
+    heap_[i] = e;
+    note_index(i);
+  }
+
+  // Returns the entry's final position.
+  std::size_t sift_down(std::size_t i) noexcept {
+    const std::size_t n = heap_.size();
+    const entry e = heap_[i];
+    for (;;) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      for (std::size_t c = first + 1; c < first + 4 && c < n; ++c) {
+        if (heap_[c].when < heap_[best].when) best = c;
+      }
+      if (heap_[best].when >= e.when) break;
+      heap_[i] = heap_[best];
+      note_index(i);
+      i = best;
+    }
+    heap_[i] = e;
+    note_index(i);
+    return i;
+  }
+
+  // The firing time is kept next to the pointer (Go 1.23's timerWhen): sifting compares without
+  // touching the nodes, which live on many different goroutine stacks (measured: 30 % of the
+  // sleepers workload was cache misses in the sift loops before).
+  struct entry {
+    std::int64_t when;
+    node* t;
+    bool stoppable;
+  };
+  std::vector<entry> heap_;  // guarded by lock
+  std::atomic<std::int64_t> earliest_{k_never};
+};
+
+}  // namespace gort::sched

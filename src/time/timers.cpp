@@ -1,0 +1,262 @@
+// time/timers.cpp — arming and running timers, the timer sleeper, and the public time API.
+//
+// Where timers run (Go's checkTimers / stealWork / netpoll(delay) roles):
+//  1. find_runnable first runs its own processor's due timers (free when none is due: one atomic
+//     load of the heap's `earliest`).
+//  2. In its last steal round a thief runs the due timers of every other processor, idle ones
+//     included, so timers of an idle processor or of one stuck in a long goroutine still fire.
+//  3. A machine about to park for want of work, with timers pending anywhere, becomes the *timer
+//     sleeper* (at most one): it sleeps until the earliest timer, then takes an idle processor and
+//     looks for work as a spinning machine (which runs the due timers, step 2). Other idle machines
+//     park indefinitely: an idle runtime with pending timers wakes exactly when one is due.
+//  4. sysmon starts a machine if a timer is overdue and nobody is spinning.
+//
+// The arming hand-shake (why no timer is slept through):
+//  arming thread: push into a heap (seq_cst store of its `earliest`), then read timer_sleeper and
+//                 timer_sleep_until (seq_cst): wake the sleeper if the new timer is earlier, or
+//                 wakep() when there is no sleeper;
+//  sleeper:       publish timer_sleeper and timer_sleep_until (seq_cst), then re-read every heap's
+//                 `earliest` (seq_cst) and shorten its deadline if needed, then sleep.
+//  In the single total order either the arming thread sees the published deadline, or the sleeper
+//  sees the new timer.
+#include <time.h>
+
+#include <cerrno>
+
+#include "gort/go.hpp"
+#include "gort/time.hpp"
+#include "sched/scheduler.hpp"
+#include "sys/clock.hpp"
+
+namespace gort::sched {
+
+std::int64_t earliest_timer(scheduler& s) noexcept {
+  std::int64_t next = k_never;
+  for (auto& p : s.allp) next = std::min(next, p->timers.earliest());
+  return next;
+}
+
+void run_timers(processor* p) noexcept {
+  const std::int64_t next = p->timers.earliest();
+  if (next == k_never) return;
+  const std::int64_t now = sys::nanotime();
+  if (next <= now) p->timers.run(now);
+}
+
+void timer_poke(scheduler& s, std::int64_t when) noexcept {
+  machine* sleeper = s.timer_sleeper.load(std::memory_order_seq_cst);
+  if (sleeper != nullptr) {
+    if (when < s.timer_sleep_until.load(std::memory_order_seq_cst)) sleeper->park.wakeup();
+    return;
+  }
+  wakep(s);  // no sleeper: an idle processor's machine becomes one (Go's wakeNetPoller)
+}
+
+void timer_sleep(scheduler& s, machine* m, std::int64_t next) {
+  m->park.clear();
+  s.timer_sleep_until.store(next, std::memory_order_seq_cst);
+  const std::int64_t again = earliest_timer(s);  // a timer armed before we published
+  if (again < next) {
+    next = again;
+    s.timer_sleep_until.store(next, std::memory_order_seq_cst);
+  }
+  if (!s.shutting_down.load(std::memory_order_acquire)) {
+    const std::int64_t wait = next - sys::nanotime();
+    if (wait > 0) {
+      m->blocked.store(true, std::memory_order_relaxed);
+      m->park.sleep_for(wait, &sys::nanotime);
+      m->blocked.store(false, std::memory_order_relaxed);
+    }
+  }
+  s.timer_sleep_until.store(k_never, std::memory_order_seq_cst);
+  s.timer_sleeper.store(nullptr, std::memory_order_seq_cst);
+}
+
+void clear_timers(scheduler& s) noexcept {
+  for (auto& p : s.allp) p->timers.clear_for_shutdown();
+}
+
+namespace {
+
+// Takes the heap of the caller's processor, or a random one from a plain thread.
+timer_heap& heap_for_caller(scheduler& s) {
+  machine* m = current_machine();
+  if (m != nullptr && m->p != nullptr) return m->p->timers;
+  return s.allp[detail::fastrand() % s.allp.size()]->timers;
+}
+
+// Requires t->mu.
+bool stop_locked(detail::timer_node* t) noexcept {
+  for (;;) {
+    // acquire: pairs with the heap's release store when it took the node.
+    auto* h = static_cast<timer_heap*>(t->heap.load(std::memory_order_acquire));
+    if (h == nullptr) return false;
+    h->lock.lock();
+    if (t->heap.load(std::memory_order_relaxed) == h) {
+      h->erase_locked(t);
+      h->lock.unlock();
+      return true;
+    }
+    h->lock.unlock();  // it fired (or moved) meanwhile; look again
+  }
+}
+
+}  // namespace
+
+}  // namespace gort::sched
+
+namespace gort::detail {
+
+using namespace gort::sched;
+
+scheduler& ensure_runtime();  // runtime.cpp
+
+std::int64_t nanotime() noexcept { return sys::nanotime(); }
+
+void timer_start(timer_node* t, std::int64_t when) {
+  scheduler& s = ensure_runtime();
+  t->mu.lock();
+  stop_locked(t);
+  t->when = when;
+  timer_heap& h = heap_for_caller(s);
+  h.lock.lock();
+  try {
+    h.push_locked(t);
+  } catch (...) {
+    h.lock.unlock();
+    t->mu.unlock();
+    throw;
+  }
+  h.lock.unlock();
+  t->mu.unlock();
+  timer_poke(s, when);
+}
+
+bool timer_stop(timer_node* t) noexcept {
+  t->mu.lock();
+  const bool stopped = stop_locked(t);
+  t->mu.unlock();
+  return stopped;
+}
+
+void sleep_until_ns(std::int64_t when) {
+  if (!on_goroutine()) {
+    timespec ts{static_cast<time_t>(when / 1'000'000'000), static_cast<long>(when % 1'000'000'000)};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
+    return;
+  }
+  if (when <= nanotime()) return;
+  struct sleeper : timer_node {
+    goroutine* g = nullptr;
+  } t;
+  t.g = current();
+  t.fire = [](timer_node* n, std::int64_t) noexcept { ready(static_cast<sleeper*>(n)->g); };
+  // Armed from the unlock callback, after the goroutine has left its stack: the timer cannot fire
+  // (and ready it) before it is parked.
+  park(wait_reason::sleep, [&] { timer_start(&t, when); });
+}
+
+}  // namespace gort::detail
+
+namespace gort {
+
+namespace {
+
+// Sends `now` on the node's channel without blocking (a full channel keeps its older value: Go's
+// drop for slow receivers). The channel is receive-only in spirit; if a user closed it anyway,
+// the send is dropped rather than thrown from a timer callback.
+void send_time(const chan<clock::time_point>& c, std::int64_t now) noexcept {
+  chan<clock::time_point> ch = c;
+  try {
+    (void)ch.try_send(detail::to_time_point(now));
+  } catch (const panic_error&) {
+  }
+}
+
+}  // namespace
+
+chan<clock::time_point> after(clock::duration d) {
+  struct after_node : detail::timer_node {
+    chan<clock::time_point> c;
+  };
+  chan<clock::time_point> c(1);
+  auto* n = new after_node;
+  n->c = c;
+  n->fire = [](detail::timer_node* t, std::int64_t now) noexcept {
+    auto* a = static_cast<after_node*>(t);
+    send_time(a->c, now);
+    delete a;  // one-shot: already out of the heap
+  };
+  n->drop = [](detail::timer_node* t) noexcept { delete static_cast<after_node*>(t); };
+  try {
+    detail::timer_start(n, detail::deadline_after(detail::to_ns(d)));
+  } catch (...) {
+    delete n;
+    throw;
+  }
+  return c;
+}
+
+timer::timer(clock::duration d) : c_(1) {
+  node_.stoppable = true;
+  node_.c = c_;
+  node_.fire = [](detail::timer_node* t, std::int64_t now) noexcept {
+    send_time(static_cast<node*>(t)->c, now);
+  };
+  detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
+}
+
+timer::timer(clock::duration d, std::function<void()> f) {
+  node_.stoppable = true;
+  node_.f = std::move(f);
+  node_.fire = [](detail::timer_node* t, std::int64_t) noexcept {
+    // Go's AfterFunc: the function runs on its own goroutine, never on the scheduler context.
+    gort::go(static_cast<node*>(t)->f);
+  };
+  detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
+}
+
+timer::~timer() { detail::timer_stop(&node_); }
+
+bool timer::stop() {
+  const bool stopped = detail::timer_stop(&node_);
+  // Go 1.23: a fired value that nobody received counts as not yet delivered; discard it.
+  const bool discarded = c_ && c_.try_recv().status == recv_status::value;
+  return stopped || discarded;
+}
+
+bool timer::reset(clock::duration d) {
+  const bool was_active = stop();
+  detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
+  return was_active;
+}
+
+ticker::ticker(clock::duration period) : c_(1) {
+  const std::int64_t ns = detail::to_ns(period);
+  if (ns <= 0) throw panic_error("non-positive interval for NewTicker");
+  node_.stoppable = true;
+  node_.c = c_;
+  node_.period = ns;
+  node_.fire = [](detail::timer_node* t, std::int64_t now) noexcept {
+    send_time(static_cast<node*>(t)->c, now);
+  };
+  detail::timer_start(&node_, detail::deadline_after(ns));
+}
+
+ticker::~ticker() { detail::timer_stop(&node_); }
+
+void ticker::stop() {
+  detail::timer_stop(&node_);
+  (void)c_.try_recv();  // no stale tick after stop (Go 1.23)
+}
+
+void ticker::reset(clock::duration period) {
+  const std::int64_t ns = detail::to_ns(period);
+  if (ns <= 0) throw panic_error("non-positive interval for Ticker.Reset");
+  stop();
+  node_.period = ns;
+  detail::timer_start(&node_, detail::deadline_after(ns));
+}
+
+}  // namespace gort

@@ -1,0 +1,295 @@
+// Timers: sleep, after, timer (Go 1.23 stop/reset semantics), ticker, AfterFunc, and the
+// scheduler's handling of pending timers (ordering, idle CPU, a million pending timers), at
+// GOMAXPROCS 1, 2, 4, 8. Durations are short; assertions are one-sided where timing is involved
+// (a timer never fires early; "did not fire" is checked against a later timer, not a sleep).
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.hpp"
+#include "procs.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using gort_test::procs_test;
+
+class Time : public procs_test {};
+GORT_INSTANTIATE_PROCS(Time);
+
+std::int64_t process_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+TEST_P(Time, SleepNeverReturnsEarly) {
+  run([] {
+    for (auto d : {1ms, 5ms, 12ms}) {
+      const auto t0 = gort::clock::now();
+      gort::sleep_for(d);
+      EXPECT_GE(gort::clock::now() - t0, d);
+    }
+    const auto until = gort::clock::now() + 3ms;
+    gort::sleep_until(until);
+    EXPECT_GE(gort::clock::now(), until);
+    // Non-positive durations and past deadlines return at once.
+    gort::sleep_for(0ms);
+    gort::sleep_for(-5ms);
+    gort::sleep_until(gort::clock::now() - 1s);
+  });
+}
+
+TEST_P(Time, AfterDeliversOnceNoEarlierThanAsked) {
+  run([] {
+    const auto t0 = gort::clock::now();
+    auto c = gort::after(4ms);
+    EXPECT_EQ(c.capacity(), 1u);
+    std::optional<gort::clock::time_point> v = c.recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v - t0, 4ms);
+    EXPECT_GE(gort::clock::now(), *v);
+    // Exactly one value: a later timer fires before anything else arrives on c.
+    auto later = gort::after(10ms);
+    const std::size_t fired = gort::select(gort::recv(c), gort::recv(later));
+    EXPECT_EQ(fired, 1u);
+  });
+}
+
+TEST_P(Time, AfterWorksAsSelectTimeout) {
+  run([] {
+    gort::chan<int> never(0);
+    bool timed_out = false;
+    gort::select(gort::recv(never, [](std::optional<int>) { FAIL() << "nothing was sent"; }),
+                 gort::recv(gort::after(3ms), [&](auto) { timed_out = true; }));
+    EXPECT_TRUE(timed_out);
+  });
+}
+
+// Go 1.23 Timer.Stop/Reset results.
+TEST_P(Time, TimerStopAndResetReturnValues) {
+  run([] {
+    gort::timer t(1h);
+    EXPECT_TRUE(t.stop());   // pending: stopped it
+    EXPECT_FALSE(t.stop());  // already stopped
+    EXPECT_FALSE(t.reset(2ms));  // was stopped
+    auto v = t.c().recv();       // fires after the reset
+    ASSERT_TRUE(v.has_value());
+    EXPECT_FALSE(t.stop());  // fired and received
+    EXPECT_FALSE(t.reset(1h));
+    EXPECT_TRUE(t.reset(1h));  // was active
+    EXPECT_TRUE(t.stop());
+  });
+}
+
+// Go 1.23: a value that fired but was not received is discarded by stop/reset, and stop then
+// reports the timer as stopped before delivery.
+TEST_P(Time, TimerStopDiscardsAnUnreceivedValue) {
+  run([] {
+    gort::timer t(1ms);
+    gort::sleep_for(5ms);  // the timer under test needs time to pass; nothing waits on it
+    EXPECT_EQ(t.c().size(), 1u);
+    EXPECT_TRUE(t.stop());
+    EXPECT_EQ(t.c().size(), 0u);
+    EXPECT_EQ(t.c().try_recv().status, gort::recv_status::empty);
+    gort::timer r(1ms);
+    gort::sleep_for(5ms);
+    EXPECT_TRUE(r.reset(1h));  // the fired value counts as not delivered
+    EXPECT_EQ(r.c().try_recv().status, gort::recv_status::empty);
+  });
+}
+
+TEST_P(Time, DestroyingATimerStopsIt) {
+  run([] {
+    std::atomic<int> calls{0};
+    gort::chan<int> ran(1);
+    {
+      gort::timer t(2ms, [&] { calls.fetch_add(1); });
+    }
+    gort::timer fired(1ms, [&] {
+      calls.fetch_add(10);
+      ran.send(1);
+    });
+    ASSERT_TRUE(ran.recv().has_value());
+    gort::sleep_for(5ms);  // past the destroyed timer's deadline (the time under test)
+    EXPECT_EQ(calls.load(), 10);
+  });
+}
+
+TEST_P(Time, AfterFuncRunsOnItsOwnGoroutine) {
+  run([] {
+    gort::chan<std::uint64_t> id(1);
+    gort::timer t(1ms, [id] { id.send(gort::this_goroutine::id()); });
+    EXPECT_FALSE(t.c());  // an AfterFunc timer has the nil channel
+    auto v = id.recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GT(*v, 1u);
+    EXPECT_NE(*v, gort::this_goroutine::id());
+    EXPECT_FALSE(t.stop());  // already ran
+  });
+}
+
+TEST_P(Time, TickerTicksAndStops) {
+  run([] {
+    gort::ticker tk(2ms);
+    gort::clock::time_point prev{};
+    for (int i = 0; i < 5; ++i) {
+      auto v = tk.c().recv();
+      ASSERT_TRUE(v.has_value());
+      EXPECT_GT(*v, prev);
+      prev = *v;
+    }
+    tk.stop();
+    // No tick after stop: a later timer wins.
+    EXPECT_EQ(gort::select(gort::recv(tk.c()), gort::recv(gort::after(10ms))), 1u);
+  });
+}
+
+// A slow receiver misses ticks instead of accumulating them (channel of one).
+TEST_P(Time, TickerDropsTicksForSlowReceivers) {
+  run([] {
+    gort::ticker tk(1ms);
+    gort::sleep_for(20ms);  // ~20 periods pass while nobody receives
+    EXPECT_EQ(tk.c().size(), 1u);
+    (void)tk.c().recv();
+    // The next tick is a fresh one, at least a period later than the drained one.
+    const auto t0 = gort::clock::now();
+    auto next = tk.c().recv();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_GE(*next + 1ms, t0);
+  });
+}
+
+TEST_P(Time, TickerResetChangesThePeriod) {
+  run([] {
+    gort::ticker tk(1h);
+    tk.reset(2ms);
+    const auto t0 = gort::clock::now();
+    auto v = tk.c().recv();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_GE(*v - t0, 1ms);
+    EXPECT_LT(*v - t0, 1h);
+  });
+}
+
+TEST(TimeMisuse, NonPositiveTickerPeriodsPanic) {
+  gort::run(
+      [] {
+        try {
+          gort::ticker tk(0ms);
+          FAIL();
+        } catch (const gort::panic_error& e) {
+          EXPECT_STREQ(e.what(), "non-positive interval for NewTicker");
+        }
+        gort::ticker tk(1h);
+        try {
+          tk.reset(-1ms);
+          FAIL();
+        } catch (const gort::panic_error& e) {
+          EXPECT_STREQ(e.what(), "non-positive interval for Ticker.Reset");
+        }
+      },
+      {.maxprocs = 1});
+}
+
+// Timers armed and received from plain threads.
+TEST_P(Time, TimersFromPlainThreads) {
+  run([] {
+    gort::wait_group done;
+    done.add(1);
+    std::atomic<bool> ok{false};
+    std::thread t([&] {
+      auto c = gort::after(3ms);
+      ok = c.recv().has_value();
+      gort::sleep_for(1ms);  // a plain thread just sleeps
+      done.done();
+    });
+    done.wait();
+    t.join();
+    EXPECT_TRUE(ok.load());
+  });
+}
+
+// While a goroutine sleeps and nothing else runs, the process uses no CPU: the timer sleeper
+// waits in the kernel until the deadline.
+TEST_P(Time, PendingTimersCostNoCpu) {
+  if (gort_test::k_sanitized) GTEST_SKIP() << "sanitizer runtimes have background threads";
+  run([] {
+    gort::sleep_for(20ms);  // let machines settle
+    const std::int64_t before = process_cpu_ns();
+    gort::sleep_for(300ms);
+    const std::int64_t used = process_cpu_ns() - before;
+    EXPECT_LT(used, 15'000'000) << "ns of CPU across a 300 ms sleep";
+  });
+}
+
+// A timer due while every processor is busy in a long goroutine still fires (sysmon preempts the
+// hog; a thief or the timer sleeper runs the timer).
+TEST_P(Time, TimerFiresWhileProcessorsAreBusy) {
+  run([this] {
+    std::atomic<bool> stop{false};
+    gort::wait_group hogs;
+    hogs.add(procs());
+    for (int i = 0; i < procs(); ++i) {
+      gort::go([&] {
+        while (!stop.load(std::memory_order_relaxed)) gort::detail::preempt_point();
+        hogs.done();
+      });
+    }
+    gort::sleep_for(5ms);
+    stop.store(true);
+    hogs.wait();
+  });
+}
+
+// A million pending timers at once (stopped before they fire), then a smaller batch that fires.
+TEST_P(Time, MillionPendingTimers) {
+  if (procs() != 2) GTEST_SKIP() << "memory and time: run at 2 processors";
+  const int n = static_cast<int>(gort_test::scaled(1'000'000, gort_test::k_tsan ? 200 : 20));
+  run([n] {
+    std::vector<std::unique_ptr<gort::timer>> timers;
+    timers.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      timers.push_back(std::make_unique<gort::timer>(std::chrono::seconds(60) + std::chrono::microseconds(i)));
+    }
+    int stopped = 0;
+    for (auto& t : timers) stopped += t->stop() ? 1 : 0;
+    EXPECT_EQ(stopped, n);
+    // Re-arm a tenth to fire soon, in reverse order of arming; every one delivers.
+    const int m = n / 10;
+    for (int i = 0; i < m; ++i) timers[static_cast<std::size_t>(i)]->reset(std::chrono::microseconds(m - i));
+    for (int i = 0; i < m; ++i) ASSERT_TRUE(timers[static_cast<std::size_t>(i)]->c().recv().has_value());
+  });
+}
+
+// Goroutines sleeping concurrently all wake; durations spread over several heap levels.
+TEST_P(Time, ManySleepers) {
+  run([] {
+    const int n = static_cast<int>(gort_test::scaled(20000));
+    gort::wait_group wg;
+    wg.add(n);
+    std::atomic<int> woke{0};
+    const auto t0 = gort::clock::now();
+    for (int i = 0; i < n; ++i) {
+      gort::go([&, i] {
+        const auto d = std::chrono::milliseconds(i % 20);
+        const auto start = gort::clock::now();
+        gort::sleep_for(d);
+        if (gort::clock::now() - start >= d) woke.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(woke.load(), n);
+    EXPECT_GE(gort::clock::now() - t0, 19ms);
+  });
+}
+
+}  // namespace
