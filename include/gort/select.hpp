@@ -41,20 +41,23 @@ struct no_handler {
 
 }  // namespace detail
 
-/// A receive case; built by gort::recv.
+/// A receive case; built by gort::recv. Refers to the channel it was built from (lvalue), or
+/// owns a copy of the handle (temporary channel, e.g. gort::after(1s)).
 template <class T, class F>
 struct recv_case {
-  chan<T> c;
+  detail::chan_base* c;
   F on_value;  // called with std::optional<T> (empty: closed)
   std::optional<T> value;
+  chan<T> owned;  // set only for a temporary channel
 };
 
 /// A send case; built by gort::send. The value is moved into the channel only if the case fires.
 template <class T, class F>
 struct send_case {
-  chan<T> c;
+  detail::chan_base* c;
   T value;
   F on_sent;
+  chan<T> owned;
 };
 
 /// The default case; built by gort::default_case.
@@ -63,23 +66,37 @@ struct default_case_t {
   F on_default;
 };
 
+// Case builders. An lvalue channel is referenced (it outlives the select call that uses the case:
+// build cases inside the select(...) call); a temporary one is kept alive by the case.
 template <class T>
 recv_case<T, detail::no_handler> recv(const chan<T>& c) {
-  return {c, {}, {}};
+  return {c.base(), {}, {}, {}};
+}
+template <class T>
+recv_case<T, detail::no_handler> recv(chan<T>&& c) {
+  detail::chan_base* b = c.base();
+  return {b, {}, {}, std::move(c)};
 }
 template <class T, class F>
 recv_case<T, std::decay_t<F>> recv(const chan<T>& c, F&& on_value) {
   static_assert(std::is_invocable_v<std::decay_t<F>&, std::optional<T>>,
                 "gort::recv handler must accept std::optional<T>");
-  return {c, std::forward<F>(on_value), {}};
+  return {c.base(), std::forward<F>(on_value), {}, {}};
+}
+template <class T, class F>
+recv_case<T, std::decay_t<F>> recv(chan<T>&& c, F&& on_value) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&, std::optional<T>>,
+                "gort::recv handler must accept std::optional<T>");
+  detail::chan_base* b = c.base();
+  return {b, std::forward<F>(on_value), {}, std::move(c)};
 }
 template <class T, class U>
 send_case<T, detail::no_handler> send(const chan<T>& c, U&& v) {
-  return {c, T(std::forward<U>(v)), {}};
+  return {c.base(), T(std::forward<U>(v)), {}, {}};
 }
 template <class T, class U, class F>
 send_case<T, std::decay_t<F>> send(const chan<T>& c, U&& v, F&& on_sent) {
-  return {c, T(std::forward<U>(v)), std::forward<F>(on_sent)};
+  return {c.base(), T(std::forward<U>(v)), std::forward<F>(on_sent), {}};
 }
 inline default_case_t<detail::no_handler> default_case() { return {{}}; }
 template <class F>
@@ -109,11 +126,11 @@ concept select_case_type = case_traits<std::remove_cvref_t<C>>::value;
 
 template <class T, class F>
 select_slot slot_of(recv_case<T, F>& c) {
-  return {c.c.base(), select_slot::kind::recv, &c.value};
+  return {c.c, select_slot::kind::recv, &c.value};
 }
 template <class T, class F>
 select_slot slot_of(send_case<T, F>& c) {
-  return {c.c.base(), select_slot::kind::send, &c.value};
+  return {c.c, select_slot::kind::send, &c.value};
 }
 
 template <class T, class F>

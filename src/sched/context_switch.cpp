@@ -37,15 +37,14 @@ struct cxa_eh_globals_layout {
   unsigned int uncaught_exceptions;
 };
 
-// __cxa_get_globals is declared __attribute__((const)); calling it through this opaque function
-// keeps the compiler from reusing one thread's answer after the goroutine moved to another.
-[[gnu::noinline]] cxa_eh_globals_layout* eh_globals() noexcept {
-  asm volatile("" ::: "memory");
-  return reinterpret_cast<cxa_eh_globals_layout*>(abi::__cxa_get_globals());
+// The calling thread's exception globals, looked up once per machine: __cxa_get_globals goes
+// through __tls_get_addr (libstdc++ is a shared library), which cost ~40 instructions per switch.
+inline cxa_eh_globals_layout* eh_globals(machine* m) noexcept {
+  return static_cast<cxa_eh_globals_layout*>(m->eh_globals);
 }
 
-inline void save_eh(stack_slot* st) noexcept {
-  cxa_eh_globals_layout* e = eh_globals();
+inline void save_eh(machine* m, stack_slot* st) noexcept {
+  cxa_eh_globals_layout* e = eh_globals(m);
   st->eh.caught = e->caught_exceptions;
   st->eh.uncaught = e->uncaught_exceptions;
   if (e->caught_exceptions != nullptr || e->uncaught_exceptions != 0) {
@@ -54,9 +53,9 @@ inline void save_eh(stack_slot* st) noexcept {
   }
 }
 
-inline void restore_eh(const stack_slot* st) noexcept {
+inline void restore_eh(machine* m, const stack_slot* st) noexcept {
   if (st->eh.caught == nullptr && st->eh.uncaught == 0) return;
-  cxa_eh_globals_layout* e = eh_globals();
+  cxa_eh_globals_layout* e = eh_globals(m);
   e->caught_exceptions = st->eh.caught;
   e->uncaught_exceptions = st->eh.uncaught;
 }
@@ -73,6 +72,8 @@ void goroutine_entry(bctx::transfer_t t) {
 }
 
 }  // namespace
+
+void* thread_eh_globals() noexcept { return abi::__cxa_get_globals(); }
 
 void make_goroutine_context(goroutine* g) {
   stack_slot* st = g->stack;
@@ -104,7 +105,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
   stack_slot* st = g->stack;
   m->after = what;
-  save_eh(st);
+  save_eh(m, st);
   if (!st->guarded) {
     // No guard page: the stack pointer must still be inside the usable stack, and the canary
     // below the guard zone must be untouched (stack_pool.hpp).
@@ -120,7 +121,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   sanitizer::finish_switch(st->asan_fake_stack, nullptr, nullptr);
   auto* now_on = static_cast<machine*>(t.data);
   now_on->g0_ctx = t.fctx;
-  restore_eh(st);
+  restore_eh(now_on, st);
 }
 
 }  // namespace gort::sched

@@ -53,6 +53,7 @@ struct machine {
   const void* g0_stack_bottom = nullptr;
   std::size_t g0_stack_size = 0;
 
+  void* eh_globals = nullptr;  // this thread's __cxa_eh_globals (context_switch.cpp)
   void* altstack = nullptr;  // sigaltstack for stack-overflow reports
   std::size_t altstack_size = 0;
   void* old_altstack_sp = nullptr;  // the thread's previous sigaltstack, restored on exit

@@ -320,6 +320,7 @@ void mstart(scheduler* s, machine* m) {
 
 void schedule(scheduler& s, machine* m) {
   install_overflow_altstack(m);
+  m->eh_globals = thread_eh_globals();
   m->g0_tsan_fiber = sanitizer::tsan_current();
   m->g0_stack_size = thread_stack_bounds(&m->g0_stack_bottom);
   if (m->nextp != nullptr) {

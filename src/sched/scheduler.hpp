@@ -169,14 +169,20 @@ void switch_to_scheduler(goroutine* g, after_switch what);
 void make_goroutine_context(goroutine* g);
 /// Releases per-goroutine sanitizer state of an exited goroutine. g0 only.
 void destroy_goroutine_context(goroutine* g);
+/// The calling thread's C++ exception globals (__cxa_get_globals). Any thread.
+void* thread_eh_globals() noexcept;
 /// Runs the goroutine body: closure, exception report, closure destruction. The goroutine only.
 void run_goroutine_body(goroutine* g);
 
 // ---- timers (timers.cpp) ----
 /// Earliest pending timer over all processors, or k_never. Any thread.
 std::int64_t earliest_timer(scheduler& s) noexcept;
-/// Runs p's due timers if any (cheap when none is due). Holder of p, on g0.
-void run_timers(processor* p) noexcept;
+/// Runs p's due timers. Holder of p (or a thief), on g0.
+void run_due_timers(processor* p) noexcept;
+/// Runs p's due timers if it has any pending: one load when it has none.
+inline void run_timers(processor* p) noexcept {
+  if (p->timers.earliest() != k_never) run_due_timers(p);
+}
 /// Sleeps until `next` (the earliest timer) as the runtime's timer sleeper, unless woken first by
 /// an earlier timer or shutdown. m holds no processor. m's thread only.
 void timer_sleep(scheduler& s, machine* m, std::int64_t next);

@@ -36,7 +36,7 @@ std::int64_t earliest_timer(scheduler& s) noexcept {
   return next;
 }
 
-void run_timers(processor* p) noexcept {
+void run_due_timers(processor* p) noexcept {
   const std::int64_t next = p->timers.earliest();
   if (next == k_never) return;
   const std::int64_t now = sys::nanotime();

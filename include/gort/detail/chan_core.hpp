@@ -25,6 +25,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,7 @@ class wait_queue {
     }
     last_ = w;
     w->queued = true;
+    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   /// Removes w if it is still queued.
@@ -81,6 +83,7 @@ class wait_queue {
     }
     w->next = w->prev = nullptr;
     w->queued = false;
+    size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   /// Pops the first waiter that can still be woken (Go's waitq.dequeue). Stale select waiters are
@@ -106,9 +109,13 @@ class wait_queue {
 
   bool empty() const noexcept { return first_ == nullptr; }
 
+  /// Queued waiters (stale select entries included); readable without the lock as a hint.
+  std::uint32_t size_hint() const noexcept { return size_.load(std::memory_order_relaxed); }
+
  private:
   chan_waiter* first_ = nullptr;
   chan_waiter* last_ = nullptr;
+  std::atomic<std::uint32_t> size_{0};  // written under the channel lock
 };
 
 /// Per-element-type operations, all noexcept (elements are nothrow-movable).
@@ -143,45 +150,52 @@ class chan_base {
 
   std::size_t capacity() const noexcept { return cap_; }
 
-  std::size_t size() noexcept {
-    lock.lock();
-    const std::size_t n = count_;
-    lock.unlock();
-    return n;
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+  // ---- lock-free hints (written under `lock`, read without it): may be stale; used only to
+  // decide which channel to lock first, never to decide that nothing is ready ----
+  bool recv_looks_ready() const noexcept {
+    return count_.load(std::memory_order_relaxed) > 0 || closed_.load(std::memory_order_relaxed) ||
+           sendq.size_hint() > 0;
+  }
+  bool send_looks_ready() const noexcept {
+    return closed_.load(std::memory_order_relaxed) || recvq.size_hint() > 0 ||
+           count_.load(std::memory_order_relaxed) < cap_;
   }
 
   spinlock lock;
 
   // ---- everything below requires `lock` ----
-  bool closed() const noexcept { return closed_; }
-  std::size_t count() const noexcept { return count_; }
+  bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+  std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   wait_queue recvq;
   wait_queue sendq;
 
   void buffer_push(void* src) noexcept {
-    ops_->put(slot((head_ + count_) % cap_), src);
-    ++count_;
+    const std::size_t n = count();
+    ops_->put(slot((head_ + n) % cap_), src);
+    count_.store(n + 1, std::memory_order_relaxed);
   }
   void buffer_pop(void* dst_opt) noexcept {
     ops_->take(dst_opt, slot(head_));
-    head_ = (head_ + 1) % cap_;
-    --count_;
+    head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
+    count_.store(count() - 1, std::memory_order_relaxed);
   }
   /// Buffer full and a sender waits: the receiver takes the head and the sender's value goes to
   /// the tail, which is the same slot (Go's recv on a full buffered channel).
   void buffer_rotate(void* dst_opt, void* src) noexcept {
     ops_->take(dst_opt, slot(head_));
     ops_->put(slot(head_), src);
-    head_ = (head_ + 1) % cap_;
+    head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
   }
   void give(void* dst_opt, void* src) noexcept { ops_->give(dst_opt, src); }
-  void mark_closed() noexcept { closed_ = true; }
+  void mark_closed() noexcept { closed_.store(true, std::memory_order_relaxed); }
 
  protected:
   ~chan_base() = default;
   void destroy_buffered() noexcept {
-    for (std::size_t i = 0; i < count_; ++i) ops_->destroy(slot((head_ + i) % cap_));
-    count_ = 0;
+    for (std::size_t i = 0; i < count(); ++i) ops_->destroy(slot((head_ + i) % cap_));
+    count_.store(0, std::memory_order_relaxed);
   }
 
  private:
@@ -191,8 +205,8 @@ class chan_base {
   const std::size_t cap_;
   unsigned char* buf_;
   std::size_t head_ = 0;
-  std::size_t count_ = 0;
-  bool closed_ = false;
+  std::atomic<std::size_t> count_{0};  // written under lock; relaxed reads are hints
+  std::atomic<bool> closed_{false};     // written under lock; relaxed reads are hints
 };
 
 /// Parks the caller for good (an operation on a nil channel, an empty select). Any thread.
@@ -329,24 +343,70 @@ struct select_slot {
   void* elem = nullptr;  // send: T* (moved from only if this case fires); recv: std::optional<T>*
 };
 
-/// A small array on the stack for the common case, the heap beyond it.
+/// Scratch space on the stack for the common case (no initialization), the heap beyond it.
 template <class T, std::size_t N = 8>
 class small_array {
  public:
-  explicit small_array(std::size_t n) : n_(n) {
-    if (n > N) heap_ = std::make_unique<T[]>(n);
+  explicit small_array(std::size_t n) {
+    if (n > N) {
+      heap_ = std::make_unique<T[]>(n);
+      data_ = heap_.get();
+    } else {
+      data_ = reinterpret_cast<T*>(inline_);
+    }
   }
-  T& operator[](std::size_t i) noexcept { return heap_ ? heap_[i] : inline_[i]; }
-  T* data() noexcept { return heap_ ? heap_.get() : inline_; }
-  std::size_t size() const noexcept { return n_; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  T* data() noexcept { return data_; }
 
  private:
-  T inline_[N] = {};
+  static_assert(std::is_trivially_default_constructible_v<T> && std::is_trivially_destructible_v<T>);
+  alignas(T) unsigned char inline_[N * sizeof(T)];
   std::unique_ptr<T[]> heap_;
-  std::size_t n_;
+  T* data_;
+};
+
+/// xorshift from one seed: the random draws of one select without a call per case.
+struct select_rng {
+  std::uint32_t x;
+  std::uint32_t next_below(std::uint32_t bound) noexcept {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(x) * bound) >> 32);
+  }
 };
 
 inline constexpr std::size_t k_max_select_cases = 65536;
+
+struct select_try {
+  enum kind : std::uint8_t { not_ready, fired, closed_send } outcome = not_ready;
+  goroutine* wake = nullptr;  // a waiter to ready once the locks are released
+};
+
+/// Performs case `cs` if it can proceed now. Requires cs.c's lock.
+inline select_try select_try_locked(select_slot& cs) noexcept {
+  chan_base* c = cs.c;
+  if (cs.k == select_slot::kind::recv) {
+    if (chan_waiter* w = c->sendq.dequeue()) return {select_try::fired, chan_recv_from_sender(c, w, cs.elem)};
+    if (c->count() > 0) {
+      c->buffer_pop(cs.elem);
+      return {select_try::fired, nullptr};
+    }
+    if (c->closed()) return {select_try::fired, nullptr};  // the destination stays empty
+    return {};
+  }
+  if (c->closed()) return {select_try::closed_send, nullptr};
+  if (chan_waiter* w = c->recvq.dequeue()) {
+    c->give(w->elem, cs.elem);
+    w->success = true;
+    return {select_try::fired, w->g};
+  }
+  if (c->count() < c->capacity()) {
+    c->buffer_push(cs.elem);
+    return {select_try::fired, nullptr};
+  }
+  return {};
+}
 
 /// Go's selectgo over `n` cases. Returns the index of the case that fired; `n` when none is
 /// ready and `has_default`. A recv case's destination holds the value, or stays empty when the
@@ -359,10 +419,11 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
   // 1. Poll order: a uniformly random permutation of the non-nil cases (inside-out
   //    Fisher-Yates), so among ready cases each is equally likely to fire.
   small_array<std::uint32_t> order(n);
+  select_rng rng{fastrand() | 1};
   std::size_t live = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (cases[i].c == nullptr) continue;
-    const std::size_t j = fastrand() % (live + 1);
+    const std::size_t j = rng.next_below(static_cast<std::uint32_t>(live + 1));
     order[live] = order[j];
     order[j] = static_cast<std::uint32_t>(i);
     ++live;
@@ -372,12 +433,40 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     block_forever(n == 0 ? wait_reason::select_no_cases : wait_reason::select);
   }
 
-  // 2. Lock order: each distinct channel once, by address.
+  // 2. Fast path: lock only the channel of the first case (in poll order) that looks ready.
+  //    The hints are unsynchronized, so a case that looks ready may not be (then the next one is
+  //    tried), and one that looks idle may be ready: nothing is concluded from them; "none is
+  //    ready" is decided only under all the locks (step 4), as Go does.
+  for (std::size_t k = 0; k < live; ++k) {
+    const std::size_t i = order[k];
+    select_slot& cs = cases[i];
+    chan_base* c = cs.c;
+    const bool looks_ready =
+        cs.k == select_slot::kind::recv ? c->recv_looks_ready() : c->send_looks_ready();
+    if (!looks_ready) continue;
+    c->lock.lock();
+    const select_try r = select_try_locked(cs);
+    c->lock.unlock();
+    if (r.outcome == select_try::closed_send) throw panic_error("send on closed channel");
+    if (r.outcome == select_try::fired) {
+      if (r.wake != nullptr) ready(r.wake);
+      return i;
+    }
+  }
+
+  // 3. Lock order: each distinct channel once, by address (insertion sort: n is small).
   small_array<chan_base*> locks(live);
   std::size_t nlocks = 0;
-  for (std::size_t k = 0; k < live; ++k) locks[nlocks++] = cases[order[k]].c;
-  std::sort(locks.data(), locks.data() + nlocks);
-  nlocks = static_cast<std::size_t>(std::unique(locks.data(), locks.data() + nlocks) - locks.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    chan_base* c = cases[i].c;
+    if (c == nullptr) continue;
+    std::size_t k = nlocks;
+    while (k > 0 && locks[k - 1] > c) --k;
+    if (k > 0 && locks[k - 1] == c) continue;  // already listed
+    for (std::size_t m = nlocks; m > k; --m) locks[m] = locks[m - 1];
+    locks[k] = c;
+    ++nlocks;
+  }
   auto lock_all = [&] {
     for (std::size_t i = 0; i < nlocks; ++i) locks[i]->lock.lock();
   };
@@ -385,46 +474,19 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     for (std::size_t i = nlocks; i-- > 0;) locks[i]->lock.unlock();
   };
 
-  // 3. The first ready case in poll order wins.
+  // 4. Under all the locks, the first ready case in poll order wins; none ready means none.
   lock_all();
   for (std::size_t k = 0; k < live; ++k) {
     const std::size_t i = order[k];
-    select_slot& cs = cases[i];
-    chan_base* c = cs.c;
-    if (cs.k == select_slot::kind::recv) {
-      if (chan_waiter* w = c->sendq.dequeue()) {
-        goroutine* g = chan_recv_from_sender(c, w, cs.elem);
-        unlock_all();
-        ready(g);
-        return i;
-      }
-      if (c->count() > 0) {
-        c->buffer_pop(cs.elem);
-        unlock_all();
-        return i;
-      }
-      if (c->closed()) {
-        unlock_all();
-        return i;
-      }
-    } else {
-      if (c->closed()) {
-        unlock_all();
-        throw panic_error("send on closed channel");
-      }
-      if (chan_waiter* w = c->recvq.dequeue()) {
-        c->give(w->elem, cs.elem);
-        w->success = true;
-        goroutine* g = w->g;
-        unlock_all();
-        ready(g);
-        return i;
-      }
-      if (c->count() < c->capacity()) {
-        c->buffer_push(cs.elem);
-        unlock_all();
-        return i;
-      }
+    const select_try r = select_try_locked(cases[i]);
+    if (r.outcome == select_try::closed_send) {
+      unlock_all();
+      throw panic_error("send on closed channel");
+    }
+    if (r.outcome == select_try::fired) {
+      unlock_all();
+      if (r.wake != nullptr) ready(r.wake);
+      return i;
     }
   }
   if (has_default) {
@@ -432,9 +494,15 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     return n;
   }
 
-  // 4. Nothing ready: wait on every case at once; the first to fire claims the select.
+  // 5. Nothing ready: wait on every case at once; the first to fire claims the select.
   select_state state;
-  small_array<chan_waiter> waiters(n);
+  chan_waiter inline_waiters[8];
+  std::unique_ptr<chan_waiter[]> heap_waiters;
+  chan_waiter* waiters = inline_waiters;
+  if (n > 8) {
+    heap_waiters = std::make_unique<chan_waiter[]>(n);
+    waiters = heap_waiters.get();
+  }
   goroutine* self = current();
   for (std::size_t i = 0; i < n; ++i) {
     select_slot& cs = cases[i];
@@ -448,7 +516,7 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
   }
   park(wait_reason::select, [&] { unlock_all(); });
 
-  // 5. Woken by the case that fired (its waker dequeued it); withdraw from the others.
+  // 6. Woken by the case that fired (its waker dequeued it); withdraw from the others.
   const std::size_t fired = static_cast<std::size_t>(state.fired.load(std::memory_order_acquire));
   lock_all();
   for (std::size_t i = 0; i < n; ++i) {
