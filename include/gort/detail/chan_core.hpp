@@ -124,6 +124,7 @@ struct chan_ops {
   void (*put)(void* slot, void* src) noexcept;          // new (slot) T(std::move(*src))
   void (*take)(void* dst_opt, void* slot) noexcept;     // dst->emplace(std::move(*slot)); ~T()
   void (*destroy)(void* slot) noexcept;                 // ~T()
+  void (*clear)(void* dst_opt) noexcept;                // dst->reset()
   std::size_t size;
 };
 
@@ -139,6 +140,7 @@ inline constexpr chan_ops chan_ops_for{
       t->~T();
     },
     [](void* slot) noexcept { std::launder(static_cast<T*>(slot))->~T(); },
+    [](void* dst) noexcept { static_cast<std::optional<T>*>(dst)->reset(); },
     sizeof(T)};
 
 class chan_base {
@@ -189,6 +191,8 @@ class chan_base {
     head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
   }
   void give(void* dst_opt, void* src) noexcept { ops_->give(dst_opt, src); }
+  /// A receive that found the channel closed yields no value (Go's zero value, ok=false).
+  void clear(void* dst_opt) noexcept { ops_->clear(dst_opt); }
   void mark_closed() noexcept { closed_.store(true, std::memory_order_relaxed); }
 
  protected:
@@ -281,6 +285,7 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
   c->lock.lock();
   if (c->closed() && c->count() == 0) {
     c->lock.unlock();
+    c->clear(dst);
     return {true, false};
   }
   if (chan_waiter* w = c->sendq.dequeue()) {
@@ -303,6 +308,7 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
   self.elem = dst;
   c->recvq.push_back(&self);
   park(wait_reason::chan_receive, [c] { c->lock.unlock(); });
+  if (!self.success) c->clear(dst);
   return {true, self.success};
 }
 
@@ -392,7 +398,10 @@ inline select_try select_try_locked(select_slot& cs) noexcept {
       c->buffer_pop(cs.elem);
       return {select_try::fired, nullptr};
     }
-    if (c->closed()) return {select_try::fired, nullptr};  // the destination stays empty
+    if (c->closed()) {
+      c->clear(cs.elem);
+      return {select_try::fired, nullptr};
+    }
     return {};
   }
   if (c->closed()) return {select_try::closed_send, nullptr};
@@ -504,9 +513,11 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     waiters = heap_waiters.get();
   }
   goroutine* self = current();
-  for (std::size_t i = 0; i < n; ++i) {
+  // Enqueue in poll order, as Go does (its lock order is sorted from the poll order): two cases
+  // on one channel then wait in random order, so neither is always served first.
+  for (std::size_t k = 0; k < live; ++k) {
+    const std::size_t i = order[k];
     select_slot& cs = cases[i];
-    if (cs.c == nullptr) continue;
     chan_waiter& w = waiters[i];
     w.g = self;
     w.elem = cs.elem;
@@ -525,8 +536,9 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).remove(&waiters[i]);
   }
   unlock_all();
-  if (cases[fired].k == select_slot::kind::send && !waiters[fired].success) {
-    throw panic_error("send on closed channel");
+  if (!waiters[fired].success) {
+    if (cases[fired].k == select_slot::kind::send) throw panic_error("send on closed channel");
+    cases[fired].c->clear(cases[fired].elem);  // woken by close: no value
   }
   return fired;
 }
