@@ -5,10 +5,10 @@
 //    a stoppable node, `index` is its position. Both change only under the heap's lock.
 //  * `earliest` is the firing time of the heap's top, or k_never; it is updated under the lock and
 //    read without it (the scheduler's "anything due?" check, the timer sleeper's deadline).
-//  * run() fires due timers under the lock: a one-shot timer is removed (heap = null) before its
-//    fire callback runs, a periodic one is re-armed first. Because firing holds the lock,
-//    timer_stop() on a firing timer waits for the callback to finish, so an owner may free its
-//    node as soon as stop returns.
+//  * run() fires due timers under the lock; a periodic timer is re-armed first. A stoppable
+//    one-shot timer keeps `heap` set until its callback returns, so timer_stop() on a firing
+//    timer waits for the callback and an owner may free the node as soon as stop returns. Other
+//    nodes (sleeps, after()) are unlinked before their callback, which may free them.
 // Lock order: a node's `mu` before a heap lock; a heap lock before a channel lock, the scheduler
 // lock and the free-G lock (fire callbacks ready goroutines, send on channels, spawn).
 #pragma once
@@ -47,13 +47,7 @@ class timer_heap {
   /// Removes t, which is pending in this heap. Requires the lock. O(log n) for a stoppable node
   /// (its index is maintained), O(n) otherwise (only at top, or rare).
   void erase_locked(node* t) noexcept {
-    const std::size_t i = (!heap_.empty() && heap_[0].t == t) ? 0 : t->stoppable ? t->index : find(t);
-    const entry last = heap_.back();
-    heap_.pop_back();
-    if (i < heap_.size()) {
-      heap_[i] = last;
-      if (sift_down(i) == i) sift_up(i);  // an entry that moved down never needs to move up
-    }
+    remove_entry(t);
     t->heap.store(nullptr, std::memory_order_release);
     publish();
   }
@@ -70,17 +64,40 @@ class timer_heap {
         t->when += t->period * (1 + (now - t->when) / t->period);
         heap_[0].when = t->when;
         sift_down(0);
+        publish();
+        t->fire(t, now);
+      } else if (t->stoppable) {
+        // The owner synchronizes with us through timer_stop, which reads `heap` and then takes
+        // this lock: keep `heap` set until the callback is done, so a stop (and the owner's
+        // destruction of the node) waits for it.
+        remove_entry(t);
+        publish();
+        t->fire(t, now);
+        t->heap.store(nullptr, std::memory_order_release);
       } else {
+        // A sleep or after() node: firing may let its owner free it at once (the woken goroutine
+        // returns; after() deletes itself), so it is unlinked first and never touched after.
         erase_locked(t);
+        t->fire(t, now);
       }
-      publish();
-      t->fire(t, now);
       ++fired;
     }
     lock.unlock();
     return fired;
   }
 
+ private:
+  void remove_entry(node* t) noexcept {
+    const std::size_t i = (!heap_.empty() && heap_[0].t == t) ? 0 : t->stoppable ? t->index : find(t);
+    const entry last = heap_.back();
+    heap_.pop_back();
+    if (i < heap_.size()) {
+      heap_[i] = last;
+      if (sift_down(i) == i) sift_up(i);  // an entry that moved down never needs to move up
+    }
+  }
+
+ public:
   /// Pending timers. Requires the lock (or a quiescent runtime).
   std::size_t size_locked() const noexcept { return heap_.size(); }
 
