@@ -12,6 +12,10 @@
 //   g:   to stop, stores its request in m->after and jump_fcontext(m->g0_ctx, nullptr)
 //   g0:  resumes in switch_to_goroutine with g's context, saves it in g->ctx, and only then acts
 //        on the request — this is what lets park() run `unlock` after g has left its stack.
+// Direct hand-off: when g parks or exits and its processor has a runnable goroutine next, g
+// jumps straight to it (marking m->direct_from) instead of going through g0; g's request is then
+// performed by the next goroutine as it arrives (arrived()), on its own stack — g has left its
+// stack just the same. g0 stays suspended; whichever goroutine finally switches to g0 is m->curg.
 // Around every jump: sanitizer annotations, the stack canary check for unguarded stacks, and the
 // C++ exception-handling globals swap (a goroutine may park inside a catch block).
 #include <cxxabi.h>
@@ -60,11 +64,48 @@ inline void restore_eh(machine* m, const stack_slot* st) noexcept {
   e->uncaught_exceptions = st->eh.uncaught;
 }
 
+// No guard page: the stack pointer must still be inside the usable stack, and the canary below
+// the guard zone must be untouched (stack_pool.hpp).
+[[gnu::always_inline]] inline void check_canary(goroutine* g, stack_slot* st) noexcept {
+  const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
+  if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
+}
+
+// Every goroutine arrives here (or in goroutine_entry) right after a jump to it, with t.data its
+// machine. Normally g0 switched to it and t.fctx is g0's context. After a direct switch,
+// m->direct_from is set and t.fctx is the previous goroutine's context: its request is finished
+// here, on this goroutine's stack (the previous one has left its own), and g0's saved context
+// stays as it was.
+inline void arrived(bctx::transfer_t t) noexcept {
+  auto* m = static_cast<machine*>(t.data);
+  goroutine* from = m->direct_from;
+  if (from == nullptr) {
+    m->g0_ctx = t.fctx;
+    return;
+  }
+  m->direct_from = nullptr;
+  from->ctx = t.fctx;
+  scheduler& s = *g_sched.load(std::memory_order_relaxed);
+  if (finish_request(s, m, from)) {
+    // A vetoed park: runnable again, right after the goroutine now running.
+    from->status.store(g_status::runnable, std::memory_order_relaxed);
+    runq_put(s, m->p, from, true);
+  }
+}
+
+// A goroutine resumes (possibly on another machine): note where it came from, and bring back its
+// exception state.
+inline void resumed(goroutine*, stack_slot* st, bctx::transfer_t t) noexcept {
+  sanitizer::finish_switch(st->asan_fake_stack, nullptr, nullptr);
+  arrived(t);
+  restore_eh(static_cast<machine*>(t.data), st);
+}
+
 // First frame of every goroutine. Never returns: the exit switch abandons this stack.
 void goroutine_entry(bctx::transfer_t t) {
-  auto* m = static_cast<machine*>(t.data);
-  m->g0_ctx = t.fctx;
   sanitizer::finish_switch(nullptr, nullptr, nullptr);
+  auto* m = static_cast<machine*>(t.data);
+  arrived(t);
   goroutine* g = m->curg;
   run_goroutine_body(g);
   switch_to_scheduler(g, after_switch::exit);
@@ -98,30 +139,40 @@ void switch_to_goroutine(machine* m, goroutine* g) {
   sanitizer::tsan_switch(st->tsan_fiber);
   bctx::transfer_t t = bctx::jump_fcontext(g->ctx, m);
   sanitizer::finish_switch(m->g0_fake_stack, nullptr, nullptr);
-  g->ctx = t.fctx;
+  // The goroutine that switched back (goroutines may have handed the machine on directly).
+  m->curg->ctx = t.fctx;
 }
 
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
   stack_slot* st = g->stack;
   m->after = what;
-  save_eh(m, st);
-  if (!st->guarded) {
-    // No guard page: the stack pointer must still be inside the usable stack, and the canary
-    // below the guard zone must be untouched (stack_pool.hpp).
-    const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
-    if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
+  // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
+  // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.
+  if constexpr (!sanitizer::asan) {
+    if (what == after_switch::park || what == after_switch::exit) {
+      scheduler& s = *g_sched.load(std::memory_order_relaxed);
+      bool inherit = false;
+      if (goroutine* next = take_direct_successor(s, m, inherit)) {
+        m->direct_from = g;
+        prepare_run(s, m, next, inherit);
+        save_eh(m, st);
+        if (!st->guarded) check_canary(g, st);
+        sanitizer::tsan_switch(next->stack->tsan_fiber);
+        bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
+        resumed(g, st, t);
+        return;
+      }
+    }
   }
+  save_eh(m, st);
+  if (!st->guarded) check_canary(g, st);
   // A finishing goroutine passes no fake-stack slot: ASan then frees its fake stack.
   sanitizer::start_switch(what == after_switch::exit ? nullptr : &st->asan_fake_stack,
                           m->g0_stack_bottom, m->g0_stack_size);
   sanitizer::tsan_switch(m->g0_tsan_fiber);
   bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx, nullptr);
-  // Resumed, possibly by another machine.
-  sanitizer::finish_switch(st->asan_fake_stack, nullptr, nullptr);
-  auto* now_on = static_cast<machine*>(t.data);
-  now_on->g0_ctx = t.fctx;
-  restore_eh(now_on, st);
+  resumed(g, st, t);
 }
 
 }  // namespace gort::sched

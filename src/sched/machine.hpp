@@ -39,6 +39,7 @@ struct machine {
   after_switch after = after_switch::none;
   bool (*after_unlock)(void*) = nullptr;
   void* after_arg = nullptr;
+  goroutine* direct_from = nullptr;  // the goroutine that switched directly to m->curg
 
   sys::note park;                  // stopm sleeps here; startm wakes
   std::atomic<bool> blocked{false};  // parked in stopm (scheddetail)

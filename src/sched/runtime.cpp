@@ -18,6 +18,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "gort/error.hpp"
 #include "gort/go.hpp"
@@ -116,8 +117,13 @@ bool wait_for_machines(scheduler& s, std::int64_t timeout_ns) {
 }
 
 void join_machines(scheduler& s) {
-  for (auto& m : s.allm) {
-    if (m->thread.joinable()) m->thread.join();
+  std::vector<std::thread*> threads;
+  {
+    std::lock_guard<std::mutex> l(s.lock);  // pairs with startm storing the thread under it
+    for (auto& m : s.allm) threads.push_back(&m->thread);
+  }
+  for (std::thread* t : threads) {
+    if (t->joinable()) t->join();
   }
 }
 
@@ -159,6 +165,7 @@ void shutdown_implicit() {
   if (!wait_for_machines(*s, 1'000'000'000)) {
     // A goroutine is stuck outside the scheduler (a blocking system call, an endless loop):
     // the process is exiting anyway, so leave the threads to it rather than hang.
+    std::lock_guard<std::mutex> l(s->lock);
     for (auto& m : s->allm) {
       if (m->thread.joinable()) m->thread.detach();
     }

@@ -351,7 +351,6 @@ void schedule(scheduler& s, machine* m) {
 
 bool startm(scheduler& s, processor* p, bool spinning) {
   machine* m = nullptr;
-  bool fresh = false;
   {
     std::lock_guard<std::mutex> l(s.lock);
     if (s.stopping) {
@@ -371,45 +370,41 @@ bool startm(scheduler& s, processor* p, bool spinning) {
       s.midle = m->idle_link;
       m->idle_link = nullptr;
       s.nmidle.fetch_sub(1, std::memory_order_relaxed);
+      m->spinning = spinning;
+      m->nextp = p;
     } else {
+      // A new machine. Its thread is created and stored under the lock: shutdown reads allm
+      // (and joins the threads) under it too, so it never sees a record whose thread is still
+      // being assigned. Creating machines is rare: the lock is held a few tens of microseconds.
       auto owned = std::make_unique<machine>();
       m = owned.get();
       m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
       m->rand_state = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(m->id + 1) | 1;
+      m->spinning = spinning;
+      m->nextp = p;
+      try {
+        m->thread = std::thread(mstart, &s, m);
+      } catch (const std::system_error& e) {
+        // Thread exhaustion: keep running on the machines we have. The work stays queued and
+        // the existing machines reach it; only parallelism is lost.
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true, std::memory_order_relaxed)) {
+          std::fprintf(stderr,
+                       "gort: cannot start another OS thread (%d running): %s; continuing with "
+                       "the threads it has\n",
+                       s.mcount.load(std::memory_order_relaxed), e.what());
+        }
+        pidleput(s, p);
+        if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+        return false;
+      }
       s.allm.push_back(std::move(owned));
       s.mcount.fetch_add(1, std::memory_order_relaxed);
-      fresh = true;
+      return true;
     }
-    m->spinning = spinning;
-    m->nextp = p;
   }
-  if (!fresh) {
-    m->park.wakeup();  // release: nextp and spinning are visible to the woken machine
-    return true;
-  }
-  try {
-    m->thread = std::thread(mstart, &s, m);
-    return true;
-  } catch (const std::system_error& e) {
-    // Thread exhaustion: keep running on the machines we have. The work stays queued and the
-    // existing machines reach it; only parallelism is lost.
-    static std::atomic<bool> warned{false};
-    if (!warned.exchange(true, std::memory_order_relaxed)) {
-      std::fprintf(stderr,
-                   "gort: cannot start another OS thread (%d running): %s; continuing with the "
-                   "threads it has\n",
-                   s.mcount.load(std::memory_order_relaxed), e.what());
-    }
-    std::lock_guard<std::mutex> l(s.lock);
-    m->nextp = nullptr;
-    m->spinning = false;
-    pidleput(s, p);
-    if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
-    s.mcount.fetch_sub(1, std::memory_order_relaxed);
-    // The record stays in allm (never started, nothing to join) so pointers to it stay valid.
-    s.mexited.fetch_add(1, std::memory_order_release);
-    return false;
-  }
+  m->park.wakeup();  // release: nextp and spinning are visible to the woken machine
+  return true;
 }
 
 void wakep(scheduler& s) {
@@ -465,55 +460,71 @@ void begin_shutdown(scheduler& s) {
   }
 }
 
+void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
+  processor* p = m->p;
+  if (!inherit_time) {
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  g->status.store(g_status::running, std::memory_order_relaxed);
+  g->preempt.store(false, std::memory_order_relaxed);
+  g->m = m;
+  m->curg = g;
+  // release: publishes the record to sysmon and shutdown, which set its preempt flag.
+  p->curg.store(g, std::memory_order_release);
+  bump(p->switches);
+  if (g->stack == nullptr) {
+    g->stack = stack_get(s, p);
+    make_goroutine_context(g);
+  }
+}
+
+bool finish_request(scheduler& s, machine* m, goroutine* g) {
+  processor* p = m->p;
+  switch (m->after) {
+    case after_switch::park:
+      // release: the status is visible before unlock publishes g to a waker, who CASes it.
+      g->status.store(g_status::waiting, std::memory_order_release);
+      bump(p->parks);
+      // Go's park_m: the unlock function may veto the park.
+      return !m->after_unlock(m->after_arg);
+    case after_switch::preempt:
+      s.preemptions.fetch_add(1, std::memory_order_relaxed);
+      [[fallthrough]];
+    case after_switch::yield:
+      g->status.store(g_status::runnable, std::memory_order_relaxed);
+      global_put(s, g);
+      return false;
+    case after_switch::exit:
+      goroutine_exited(s, m, g);
+      return false;
+    case after_switch::none:
+      break;
+  }
+  fatal("goroutine switched to the scheduler without a request");
+}
+
+goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time) {
+  if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
+  processor* p = m->p;
+  // Leave to find_runnable whatever it must see first: due timers, the 61-tick global check.
+  if (p->timers.earliest() != k_never) return nullptr;
+  if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 && s.runq.size() > 0) {
+    return nullptr;
+  }
+  return p->runq.get(inherit_time);
+}
+
 void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
   for (;;) {
-    processor* p = m->p;
-    if (!inherit_time) {
-      p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
-    }
-    g->status.store(g_status::running, std::memory_order_relaxed);
-    g->preempt.store(false, std::memory_order_relaxed);
-    g->m = m;
-    m->curg = g;
-    // release: publishes the record to sysmon and shutdown, which set its preempt flag.
-    p->curg.store(g, std::memory_order_release);
-    bump(p->switches);
-    if (g->stack == nullptr) {
-      g->stack = stack_get(s, p);
-      make_goroutine_context(g);
-    }
-
+    prepare_run(s, m, g, inherit_time);
     switch_to_goroutine(m, g);
-
-    // Back on g0: g has left its stack.
+    // Back on g0. The goroutine that switched here may not be g: goroutines hand the machine
+    // to each other directly (switch_to_scheduler); m->curg is the one that came back.
+    g = m->curg;
     m->curg = nullptr;
-    p->curg.store(nullptr, std::memory_order_relaxed);
-    switch (m->after) {
-      case after_switch::park: {
-        // release: the status is visible before unlock publishes g to a waker, who CASes it.
-        g->status.store(g_status::waiting, std::memory_order_release);
-        bump(p->parks);
-        if (!m->after_unlock(m->after_arg)) {
-          // Go's park_m: the unlock function vetoed the park; resume at once in the same slice.
-          inherit_time = true;
-          continue;
-        }
-        return;
-      }
-      case after_switch::preempt:
-        s.preemptions.fetch_add(1, std::memory_order_relaxed);
-        [[fallthrough]];
-      case after_switch::yield:
-        g->status.store(g_status::runnable, std::memory_order_relaxed);
-        global_put(s, g);
-        return;
-      case after_switch::exit:
-        goroutine_exited(s, m, g);
-        return;
-      case after_switch::none:
-        fatal("goroutine switched to the scheduler without a request");
-    }
+    m->p->curg.store(nullptr, std::memory_order_relaxed);
+    if (!finish_request(s, m, g)) return;
+    inherit_time = true;  // park vetoed: resume at once in the same slice
   }
 }
 

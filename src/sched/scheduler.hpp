@@ -144,9 +144,18 @@ void runq_put(scheduler& s, processor* p, goroutine* g, bool next);
 /// Begins shutdown (main returned): machines leave their loops. Any thread.
 void begin_shutdown(scheduler& s);
 
-/// Runs goroutine `g` on machine `m` (g0) until it switches back, then performs what it asked for
-/// (park callback, yield, exit). M's thread on g0 only.
+/// Runs goroutine `g` on machine `m` (g0) until a goroutine switches back, then performs what it
+/// asked for (park callback, yield, exit). M's thread on g0 only.
 void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time);
+/// Makes g m's current goroutine (schedtick, status, stack attach). m's thread, before switching.
+void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time);
+/// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
+/// again. m's thread, on g0 or on top of the next goroutine's stack.
+bool finish_request(scheduler& s, machine* m, goroutine* g);
+/// The goroutine to switch to directly when the current one parks or exits, or null when the
+/// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
+/// m's thread, holding its P.
+goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time);
 
 // ---- goroutine records (spawn.cpp) ----
 goroutine* gfget(scheduler& s, processor* p);
