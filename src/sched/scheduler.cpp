@@ -141,7 +141,9 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
       const p_status st = victim->status.load(std::memory_order_relaxed);
       if (st == p_status::idle) continue;  // idle processors have empty queues
       std::uint32_t taken = 0;
-      goroutine* g = p->runq.steal_from(victim->runq, last, st == p_status::running, &taken);
+      goroutine* g = p->runq.steal_from(victim->runq, last,
+                                        st == p_status::running ? &victim->switches : nullptr,
+                                        &taken);
       if (g != nullptr) {
         bump(p->steals);
         bump(p->stolen, taken);

@@ -54,7 +54,7 @@ TYPED_TEST(RunQueue, TestSchedLocalQueueSteal) {
     std::vector<item> items(TypeParam::capacity);
     for (std::uint32_t j = 0; j < i; ++j) p1.put(&items[j], false, no_overflow);
     std::uint32_t taken = 0;
-    item* g = p2.steal_from(p1, true, false, &taken);
+    item* g = p2.steal_from(p1, true, nullptr, &taken);
     std::uint32_t stolen = 0;
     bool inherit = false;
     if (g != nullptr) {
@@ -152,10 +152,58 @@ TYPED_TEST(RunQueue, StealRunnextOnlyWhenAsked) {
   TypeParam thief;
   item a;
   victim.put(&a, true, no_overflow);
-  EXPECT_EQ(thief.steal_from(victim, false, false, nullptr), nullptr);
+  EXPECT_EQ(thief.steal_from(victim, false, nullptr, nullptr), nullptr);
   EXPECT_TRUE(victim.has_runnext());
-  EXPECT_EQ(thief.steal_from(victim, true, false, nullptr), &a);
+  EXPECT_EQ(thief.steal_from(victim, true, nullptr, nullptr), &a);
   EXPECT_TRUE(victim.empty());
+}
+
+// A running victim's runnext: the thief backs off, then takes it if the victim did not switch
+// goroutines meanwhile (its progress counter stood still)...
+TYPED_TEST(RunQueue, RunningVictimsRunnextStolenWhenItMadeNoProgress) {
+  TypeParam victim;
+  TypeParam thief;
+  item a;
+  const std::atomic<std::uint64_t> progress{7};
+  victim.put(&a, true, no_overflow);
+  EXPECT_EQ(thief.steal_from(victim, true, &progress, nullptr), &a);
+  EXPECT_TRUE(victim.empty());
+}
+
+// ...and leaves it to the victim when the victim kept switching (a hand-off in progress: it will
+// run its runnext itself). The switching is a thread bumping the counter; a back-off that saw no
+// bump (that thread was descheduled throughout) may legitimately steal, so the test asks only that
+// progress prevents the steal in most of 20 attempts.
+TYPED_TEST(RunQueue, RunningVictimsRunnextLeftAloneWhileItSwitches) {
+  TypeParam victim;
+  item a;
+  std::atomic<std::uint64_t> progress{0};
+  std::atomic<bool> stop{false};
+  std::thread switcher([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      progress.fetch_add(1, std::memory_order_relaxed);
+      for (int i = 0; i < 50; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+  });
+  while (progress.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
+  int left_alone = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    TypeParam thief;
+    victim.put(&a, true, no_overflow);
+    item* got = thief.steal_from(victim, true, &progress, nullptr);
+    if (got == nullptr) {
+      ++left_alone;
+      bool inherit = false;
+      EXPECT_EQ(victim.get(inherit), &a);  // still the victim's, in runnext
+      EXPECT_TRUE(inherit);
+    } else {
+      EXPECT_EQ(got, &a);
+    }
+    EXPECT_TRUE(victim.empty());
+  }
+  stop.store(true, std::memory_order_relaxed);
+  switcher.join();
+  EXPECT_GE(left_alone, 10);
 }
 
 // Owner pushes and pops while two thieves steal: every element is taken exactly once.
@@ -166,6 +214,7 @@ TYPED_TEST(RunQueue, ConcurrentOwnerAndThievesLoseNothing) {
   std::atomic<bool> stop{false};
   std::atomic<int> taken{0};
   std::vector<item*> overflowed;
+  std::atomic<std::uint64_t> progress{0};  // the owner's switch counter (thieves back off)
   auto consume = [&](item* g) {
     if (g != nullptr) {
       g->seen.fetch_add(1, std::memory_order_relaxed);
@@ -176,7 +225,7 @@ TYPED_TEST(RunQueue, ConcurrentOwnerAndThievesLoseNothing) {
     TypeParam mine;
     bool inherit = false;
     while (!stop.load(std::memory_order_acquire) || !owner_q.empty()) {
-      consume(mine.steal_from(owner_q, true, true, nullptr));
+      consume(mine.steal_from(owner_q, true, &progress, nullptr));
       while (item* g = mine.get(inherit)) consume(g);
     }
   };
@@ -186,7 +235,10 @@ TYPED_TEST(RunQueue, ConcurrentOwnerAndThievesLoseNothing) {
   for (int i = 0; i < n; ++i) {
     owner_q.put(&items[i], (i % 3) == 0,
                 [&](item* const* batch, std::size_t k) { overflowed.insert(overflowed.end(), batch, batch + k); });
-    if (i % 4 == 0) consume(owner_q.get(inherit));
+    if (i % 4 == 0) {
+      consume(owner_q.get(inherit));
+      progress.store(progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
   }
   while (item* g = owner_q.get(inherit)) consume(g);
   stop.store(true, std::memory_order_release);
