@@ -137,7 +137,9 @@ stack_slot* stack_get(scheduler& s, processor* p) {
   }
   --n;
   p->stack_count.store(n, std::memory_order_relaxed);
-  return p->stacks[n];
+  stack_slot* st = p->stacks[n];
+  stack_pool::commit_canary(st);
+  return st;
 }
 
 void stack_put(scheduler& s, processor* p, stack_slot* st) {

@@ -169,6 +169,12 @@ bool stack_pool::canary_intact(const stack_slot* s) noexcept {
   return acc == 0;
 }
 
+void stack_pool::commit_canary(const stack_slot* s) noexcept {
+  if (s->guarded) return;
+  // volatile: the store must happen (it writes the zero the zone already holds).
+  *reinterpret_cast<volatile std::uint64_t*>(s->lo - k_canary_bytes) = 0;
+}
+
 stack_pool::counters stack_pool::snapshot() const {
   std::lock_guard<std::mutex> guard(lock_);
   counters c = counters_;

@@ -26,7 +26,11 @@
 // ascending address order so that the slot underneath is normally already in use when a canary is
 // read: reading a never-touched page maps the shared zero page, and the first write to that page
 // afterwards then needs a TLB shootdown across every CPU running the process (measured: 2.5x
-// slower spawning of parked goroutines). An overflow that returns before the next switch and
+// slower spawning of parked goroutines). Ascending order is not enough when several processors
+// take batches (the slot underneath the first slot of a batch belongs to another processor's
+// batch and may not have run yet), so a slot about to become a stack first writes its canary zone
+// (commit_canary): that commits the page the slot underneath commits anyway when it runs, without
+// going through the zero page (measured on `sleepers` at 2 processors). An overflow that returns before the next switch and
 // never went past the guard zone damaged nothing and is not reported.
 //
 // Caching and scavenging. Processors keep a few slots each (processor.hpp) and exchange batches
@@ -97,6 +101,14 @@ class stack_pool {
 
   /// Zero-filled guard zone check of an unguarded slot (see the file comment). Any thread.
   static bool canary_intact(const stack_slot* s) noexcept;
+
+  /// Writes zero into the canary zone of unguarded slot `s` (the top of the slot underneath) so
+  /// that its page is committed writable before the first canary_intact() reads it: a read of a
+  /// never-touched page would map the shared zero page, and the slot underneath's first write to
+  /// that page would then need a TLB shootdown (see the file comment). Called when `s` is about
+  /// to become a goroutine's stack; no-op for a guarded slot. The zone belongs to `s`'s user only
+  /// (the slot underneath never writes its own top 256 bytes). The thread attaching `s`.
+  static void commit_canary(const stack_slot* s) noexcept;
 
   std::size_t slot_size() const noexcept { return slot_size_; }
   static std::size_t page_size() noexcept;
