@@ -47,21 +47,30 @@ inline cxa_eh_globals_layout* eh_globals(machine* m) noexcept {
   return static_cast<cxa_eh_globals_layout*>(m->eh_globals);
 }
 
-inline void save_eh(machine* m, stack_slot* st) noexcept {
+// The exception state of a goroutine that switches away lives in its own switch frame (a local of
+// switch_to_scheduler, on its stack, which stays put until it resumes): no other memory is touched
+// per switch. A goroutine starts with none.
+struct eh_state {
+  void* caught = nullptr;
+  unsigned int uncaught = 0;
+};
+
+// Takes the thread's exception state away from it (the next goroutine starts clean).
+inline eh_state save_eh(machine* m) noexcept {
   cxa_eh_globals_layout* e = eh_globals(m);
-  st->eh.caught = e->caught_exceptions;
-  st->eh.uncaught = e->uncaught_exceptions;
-  if (e->caught_exceptions != nullptr || e->uncaught_exceptions != 0) {
+  const eh_state saved{e->caught_exceptions, e->uncaught_exceptions};
+  if (saved.caught != nullptr || saved.uncaught != 0) {
     e->caught_exceptions = nullptr;
     e->uncaught_exceptions = 0;
   }
+  return saved;
 }
 
-inline void restore_eh(machine* m, const stack_slot* st) noexcept {
-  if (st->eh.caught == nullptr && st->eh.uncaught == 0) return;
+inline void restore_eh(machine* m, const eh_state& saved) noexcept {
+  if (saved.caught == nullptr && saved.uncaught == 0) return;
   cxa_eh_globals_layout* e = eh_globals(m);
-  e->caught_exceptions = st->eh.caught;
-  e->uncaught_exceptions = st->eh.uncaught;
+  e->caught_exceptions = saved.caught;
+  e->uncaught_exceptions = saved.uncaught;
 }
 
 // No guard page: the stack pointer must still be inside the usable stack, and the canary below
@@ -95,10 +104,10 @@ inline void arrived(bctx::transfer_t t) noexcept {
 
 // A goroutine resumes (possibly on another machine): note where it came from, and bring back its
 // exception state.
-inline void resumed(goroutine*, stack_slot* st, bctx::transfer_t t) noexcept {
-  sanitizer::finish_switch(st->asan_fake_stack, nullptr, nullptr);
+inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noexcept {
+  if constexpr (sanitizer::asan) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
   arrived(t);
-  restore_eh(static_cast<machine*>(t.data), st);
+  restore_eh(static_cast<machine*>(t.data), saved);
 }
 
 // First frame of every goroutine. Never returns: the exit switch abandons this stack.
@@ -121,8 +130,13 @@ void make_goroutine_context(goroutine* g) {
   if constexpr (sanitizer::asan) sanitizer::unpoison(st->usable, st->usable_size());
   g->ctx = bctx::make_fcontext(st->stack_top(), st->usable_size(), &goroutine_entry);
   if constexpr (sanitizer::tsan) st->tsan_fiber = sanitizer::tsan_create();
-  st->eh = {};
   st->asan_fake_stack = nullptr;
+  // Read at every switch away: kept in the record so the switch need not touch the slot.
+  if (st->guarded) {
+    g->flags &= static_cast<std::uint8_t>(~goroutine::k_unguarded_stack);
+  } else {
+    g->flags |= goroutine::k_unguarded_stack;
+  }
 }
 
 void destroy_goroutine_context(goroutine* g) {
@@ -145,8 +159,8 @@ void switch_to_goroutine(machine* m, goroutine* g) {
 
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
-  stack_slot* st = g->stack;
   m->after = what;
+  const bool unguarded = (g->flags & goroutine::k_unguarded_stack) != 0;
   // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
   // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.
   if constexpr (!sanitizer::asan) {
@@ -156,23 +170,25 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
       if (goroutine* next = take_direct_successor(s, m, inherit)) {
         m->direct_from = g;
         prepare_run(s, m, next, inherit);
-        save_eh(m, st);
-        if (!st->guarded) check_canary(g, st);
+        const eh_state saved = save_eh(m);
+        if (unguarded) check_canary(g, g->stack);
         sanitizer::tsan_switch(next->stack->tsan_fiber);
         bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
-        resumed(g, st, t);
+        resumed(g, saved, t);
         return;
       }
     }
   }
-  save_eh(m, st);
-  if (!st->guarded) check_canary(g, st);
+  const eh_state saved = save_eh(m);
+  if (unguarded) check_canary(g, g->stack);
   // A finishing goroutine passes no fake-stack slot: ASan then frees its fake stack.
-  sanitizer::start_switch(what == after_switch::exit ? nullptr : &st->asan_fake_stack,
-                          m->g0_stack_bottom, m->g0_stack_size);
+  if constexpr (sanitizer::asan) {
+    sanitizer::start_switch(what == after_switch::exit ? nullptr : &g->stack->asan_fake_stack,
+                            m->g0_stack_bottom, m->g0_stack_size);
+  }
   sanitizer::tsan_switch(m->g0_tsan_fiber);
   bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx, nullptr);
-  resumed(g, st, t);
+  resumed(g, saved, t);
 }
 
 }  // namespace gort::sched

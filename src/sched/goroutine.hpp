@@ -69,7 +69,7 @@ struct alignas(64) goroutine {
   std::atomic<bool> preempt{false};  // sysmon asks it to yield at the next preemption point
   sched::g_kind kind = sched::g_kind::goroutine;
   wait_reason reason = wait_reason::zero;
-  std::uint8_t flags = 0;  // k_main, k_heap_closure, k_overaligned_closure
+  std::uint8_t flags = 0;  // k_main, k_heap_closure, k_overaligned_closure, k_unguarded_stack
   std::uint32_t generation = 0;              // bumped each time the record is reused
   std::atomic<std::uint32_t> wake_word{0};  // thread stand-in: 1 once readied
 
@@ -82,6 +82,7 @@ struct alignas(64) goroutine {
   static constexpr std::uint8_t k_main = 1;
   static constexpr std::uint8_t k_heap_closure = 2;
   static constexpr std::uint8_t k_overaligned_closure = 4;  // alignment stored in inline_closure
+  static constexpr std::uint8_t k_unguarded_stack = 8;  // its stack has no guard page: canary checks
   bool is_main() const noexcept { return (flags & k_main) != 0; }
 };
 

@@ -49,14 +49,6 @@
 
 namespace gort::sched {
 
-/// Saved C++ exception-handling globals (__cxa_eh_globals) of the goroutine running on a slot: a
-/// goroutine parked inside a catch block or during unwinding carries them to whichever thread
-/// resumes it.
-struct eh_state {
-  void* caught = nullptr;
-  unsigned int uncaught = 0;
-};
-
 /// Bytes at the top of every slot reserved as the canary zone of the slot above it.
 inline constexpr std::size_t k_canary_bytes = 256;
 
@@ -68,8 +60,7 @@ struct stack_slot {
   bool dirty = false;      // pages may be committed (used since the last release)
   std::int64_t idle_since = 0;  // nanotime when returned to the pool
 
-  // Execution state of the goroutine currently on this slot (owned like the goroutine's ctx).
-  eh_state eh;
+  // Sanitizer state of the goroutine currently on this slot (owned like the goroutine's ctx).
   void* tsan_fiber = nullptr;       // ThreadSanitizer fiber, TSan builds only
   void* asan_fake_stack = nullptr;  // AddressSanitizer fake-stack handle, ASan builds only
 
