@@ -109,7 +109,36 @@ void park(wait_reason why, bool (*unlock)(void*), void* arg) {
   park_thread(&thread_record(), why, unlock, arg);
 }
 
-void ready(goroutine* g) {
+goroutine* enter_op() noexcept {
+  machine* m = current_machine();
+  if (m != nullptr) {
+    goroutine* g = m->curg;
+    if (g != nullptr) {
+      if (g->preempt.load(std::memory_order_relaxed)) switch_to_scheduler(g, after_switch::preempt);
+      return g;
+    }
+  }
+  return &thread_record();
+}
+
+void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
+  if (self->kind == g_kind::thread) {
+    if (current_machine() != nullptr) fatal("park called from a scheduler context");
+    park_thread(self, why, unlock, arg);
+    return;
+  }
+  machine* m = self->m;  // current while self runs (prepare_run keeps it so)
+  self->reason = why;
+  m->after_unlock = unlock;
+  m->after_arg = arg;
+  switch_to_scheduler(self, after_switch::park);
+  self->reason = wait_reason::zero;
+}
+
+namespace {
+
+// The shared part of both ready() forms: `m` is the waker's machine, or null off goroutines.
+inline void make_ready(machine* m, goroutine* g) {
   g_status expected = g_status::waiting;
   // acq_rel: acquire pairs with park's release (the parker's state is complete); release makes
   // the waker's writes visible to the woken goroutine along with the run-queue publication.
@@ -125,7 +154,6 @@ void ready(goroutine* g) {
   }
   scheduler* s = g_sched.load(std::memory_order_acquire);
   if (s == nullptr) fatal("ready called with no runtime running");
-  machine* m = current_machine();
   if (m != nullptr && m->p != nullptr) {
     runq_put(*s, m->p, g, true);  // Go's ready(gp, next=true): the wakee runs next
     wakep(*s);
@@ -133,6 +161,17 @@ void ready(goroutine* g) {
     global_put(*s, g);
   }
 }
+
+}  // namespace
+
+void ready(goroutine* self, goroutine* g) {
+  // A running goroutine's `m` is its machine. The stand-in record (a plain thread, or a machine's
+  // scheduler context running a callback such as a timer) has none: look the machine up, so that a
+  // scheduler context still readies into its own processor's runnext as Go's timers do.
+  make_ready(self->kind == g_kind::goroutine ? self->m : current_machine(), g);
+}
+
+void ready(goroutine* g) { make_ready(current_machine(), g); }
 
 std::uint32_t fastrand() noexcept {
   machine* m = current_machine();

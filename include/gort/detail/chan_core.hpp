@@ -226,7 +226,7 @@ inline bool chan_send(chan_base* c, void* src, bool block) {
     if (!block) return false;
     block_forever(wait_reason::chan_send_nil);
   }
-  preempt_point();
+  goroutine* const me = enter_op();
   c->lock.lock();
   if (c->closed()) {
     c->lock.unlock();
@@ -237,7 +237,7 @@ inline bool chan_send(chan_base* c, void* src, bool block) {
     w->success = true;
     goroutine* g = w->g;
     c->lock.unlock();
-    ready(g);
+    ready(me, g);
     return true;
   }
   if (c->count() < c->capacity()) {
@@ -250,10 +250,10 @@ inline bool chan_send(chan_base* c, void* src, bool block) {
     return false;
   }
   chan_waiter self;
-  self.g = current();
+  self.g = me;
   self.elem = src;
   c->sendq.push_back(&self);
-  park(wait_reason::chan_send, [c] { c->lock.unlock(); });
+  park(me, wait_reason::chan_send, [c] { c->lock.unlock(); });
   if (!self.success) throw panic_error("send on closed channel");
   return true;
 }
@@ -281,7 +281,7 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
     if (!block) return {false, false};
     block_forever(wait_reason::chan_receive_nil);
   }
-  preempt_point();
+  goroutine* const me = enter_op();
   c->lock.lock();
   if (c->closed() && c->count() == 0) {
     c->lock.unlock();
@@ -291,7 +291,7 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
   if (chan_waiter* w = c->sendq.dequeue()) {
     goroutine* g = chan_recv_from_sender(c, w, dst);
     c->lock.unlock();
-    ready(g);
+    ready(me, g);
     return {true, true};
   }
   if (c->count() > 0) {
@@ -304,10 +304,10 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
     return {false, false};
   }
   chan_waiter self;
-  self.g = current();
+  self.g = me;
   self.elem = dst;
   c->recvq.push_back(&self);
-  park(wait_reason::chan_receive, [c] { c->lock.unlock(); });
+  park(me, wait_reason::chan_receive, [c] { c->lock.unlock(); });
   if (!self.success) c->clear(dst);
   return {true, self.success};
 }
@@ -333,10 +333,11 @@ inline void chan_close(chan_base* c) {
     woken = w;
   }
   c->lock.unlock();
+  goroutine* const me = woken != nullptr ? current() : nullptr;  // the waker's record
   while (woken != nullptr) {
     chan_waiter* w = woken;
     woken = w->next;  // read before ready(): the waiter lives on the woken goroutine's stack
-    ready(w->g);
+    ready(me, w->g);
   }
 }
 
@@ -423,7 +424,7 @@ inline select_try select_try_locked(select_slot& cs) noexcept {
 /// gets) closed. With no non-nil case and no default, blocks forever.
 inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
   if (n > k_max_select_cases) throw panic_error("select: too many cases");
-  preempt_point();
+  goroutine* const me = enter_op();
 
   // 1. Poll order: a uniformly random permutation of the non-nil cases (inside-out
   //    Fisher-Yates), so among ready cases each is equally likely to fire.
@@ -458,7 +459,7 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     c->lock.unlock();
     if (r.outcome == select_try::closed_send) throw panic_error("send on closed channel");
     if (r.outcome == select_try::fired) {
-      if (r.wake != nullptr) ready(r.wake);
+      if (r.wake != nullptr) ready(me, r.wake);
       return i;
     }
   }
@@ -494,7 +495,7 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     }
     if (r.outcome == select_try::fired) {
       unlock_all();
-      if (r.wake != nullptr) ready(r.wake);
+      if (r.wake != nullptr) ready(me, r.wake);
       return i;
     }
   }
@@ -512,20 +513,19 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     heap_waiters = std::make_unique<chan_waiter[]>(n);
     waiters = heap_waiters.get();
   }
-  goroutine* self = current();
   // Enqueue in poll order, as Go does (its lock order is sorted from the poll order): two cases
   // on one channel then wait in random order, so neither is always served first.
   for (std::size_t k = 0; k < live; ++k) {
     const std::size_t i = order[k];
     select_slot& cs = cases[i];
     chan_waiter& w = waiters[i];
-    w.g = self;
+    w.g = me;
     w.elem = cs.elem;
     w.sel = &state;
     w.case_index = static_cast<std::int32_t>(i);
     (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).push_back(&w);
   }
-  park(wait_reason::select, [&] { unlock_all(); });
+  park(me, wait_reason::select, [&] { unlock_all(); });
 
   // 6. Woken by the case that fired (its waker dequeued it); withdraw from the others.
   const std::size_t fired = static_cast<std::size_t>(state.fired.load(std::memory_order_acquire));

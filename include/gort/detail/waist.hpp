@@ -93,6 +93,39 @@ void park(wait_reason why, Unlock&& unlock) {
 /// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread.
 void ready(goroutine* g);
 
+// ---- the same, for a caller that already holds its own record ------------------------------
+// A blocking operation calls enter_op() once and passes the record it returns to park() and
+// ready(): they then find the caller's machine through the record (its `m` is kept current while
+// it runs, also after a park moved it to another thread) instead of looking it up again.
+
+/// The first call of a blocking operation: honours a pending preemption request (see
+/// preempt_point) and returns current(). Any thread.
+goroutine* enter_op() noexcept;
+
+/// park() for the caller whose record is `self` (from enter_op() or current()). Any thread.
+void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg);
+
+template <class Unlock>
+void park(goroutine* self, wait_reason why, Unlock&& unlock) {
+  using U = std::remove_reference_t<Unlock>;
+  park(
+      self, why,
+      [](void* p) -> bool {
+        U& u = *static_cast<U*>(p);
+        if constexpr (std::is_void_v<decltype(u())>) {
+          u();
+          return true;
+        } else {
+          return static_cast<bool>(u());
+        }
+      },
+      static_cast<void*>(&unlock));
+}
+
+/// ready() called by the goroutine (or plain thread) whose record is `self`. Any thread; `self`
+/// must be the caller's own record.
+void ready(goroutine* self, goroutine* g);
+
 /// A fast pseudo-random number (xorshift; the machine's state on a machine, a thread-local one on
 /// a plain thread). Not for cryptography. Any thread.
 std::uint32_t fastrand() noexcept;
