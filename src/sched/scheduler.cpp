@@ -462,60 +462,6 @@ void begin_shutdown(scheduler& s) {
   }
 }
 
-void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
-  processor* p = m->p;
-  if (!inherit_time) {
-    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-  g->status.store(g_status::running, std::memory_order_relaxed);
-  g->preempt.store(false, std::memory_order_relaxed);
-  g->m = m;
-  m->curg = g;
-  // release: publishes the record to sysmon and shutdown, which set its preempt flag.
-  p->curg.store(g, std::memory_order_release);
-  bump(p->switches);
-  if (g->stack == nullptr) {
-    g->stack = stack_get(s, p);
-    make_goroutine_context(g);
-  }
-}
-
-bool finish_request(scheduler& s, machine* m, goroutine* g) {
-  processor* p = m->p;
-  switch (m->after) {
-    case after_switch::park:
-      // release: the status is visible before unlock publishes g to a waker, who CASes it.
-      g->status.store(g_status::waiting, std::memory_order_release);
-      bump(p->parks);
-      // Go's park_m: the unlock function may veto the park.
-      return !m->after_unlock(m->after_arg);
-    case after_switch::preempt:
-      s.preemptions.fetch_add(1, std::memory_order_relaxed);
-      [[fallthrough]];
-    case after_switch::yield:
-      g->status.store(g_status::runnable, std::memory_order_relaxed);
-      global_put(s, g);
-      return false;
-    case after_switch::exit:
-      goroutine_exited(s, m, g);
-      return false;
-    case after_switch::none:
-      break;
-  }
-  fatal("goroutine switched to the scheduler without a request");
-}
-
-goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time) {
-  if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
-  processor* p = m->p;
-  // Leave to find_runnable whatever it must see first: due timers, the 61-tick global check.
-  if (p->timers.earliest() != k_never) return nullptr;
-  if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 && s.runq.size() > 0) {
-    return nullptr;
-  }
-  return p->runq.get(inherit_time);
-}
-
 void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
   for (;;) {
     prepare_run(s, m, g, inherit_time);

@@ -147,15 +147,8 @@ void begin_shutdown(scheduler& s);
 /// Runs goroutine `g` on machine `m` (g0) until a goroutine switches back, then performs what it
 /// asked for (park callback, yield, exit). M's thread on g0 only.
 void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time);
-/// Makes g m's current goroutine (schedtick, status, stack attach). m's thread, before switching.
-void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time);
-/// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
-/// again. m's thread, on g0 or on top of the next goroutine's stack.
-bool finish_request(scheduler& s, machine* m, goroutine* g);
-/// The goroutine to switch to directly when the current one parks or exits, or null when the
-/// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
-/// m's thread, holding its P.
-goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time);
+// prepare_run, finish_request and take_direct_successor are on every switch (execute on g0 and
+// the direct hand-off in context_switch.cpp): defined inline at the end of this file.
 
 // ---- goroutine records (spawn.cpp) ----
 goroutine* gfget(scheduler& s, processor* p);
@@ -207,5 +200,67 @@ void sysmon_wake(scheduler& s);
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
 [[noreturn]] void fatal(const char* msg) noexcept;
+
+// ---- the switch path (see above) ----
+
+/// Makes g m's current goroutine (schedtick, status, stack attach). m's thread, before switching.
+inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
+  processor* p = m->p;
+  if (!inherit_time) {
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  g->status.store(g_status::running, std::memory_order_relaxed);
+  g->preempt.store(false, std::memory_order_relaxed);
+  g->m = m;
+  m->curg = g;
+  // release: publishes the record to sysmon and shutdown, which set its preempt flag.
+  p->curg.store(g, std::memory_order_release);
+  bump(p->switches);
+  if (g->stack == nullptr) {
+    g->stack = stack_get(s, p);
+    make_goroutine_context(g);
+  }
+}
+
+/// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
+/// again. m's thread, on g0 or on top of the next goroutine's stack.
+inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
+  processor* p = m->p;
+  switch (m->after) {
+    case after_switch::park:
+      // release: the status is visible before unlock publishes g to a waker, who CASes it.
+      g->status.store(g_status::waiting, std::memory_order_release);
+      bump(p->parks);
+      // Go's park_m: the unlock function may veto the park.
+      return !m->after_unlock(m->after_arg);
+    case after_switch::preempt:
+      s.preemptions.fetch_add(1, std::memory_order_relaxed);
+      [[fallthrough]];
+    case after_switch::yield:
+      g->status.store(g_status::runnable, std::memory_order_relaxed);
+      global_put(s, g);
+      return false;
+    case after_switch::exit:
+      goroutine_exited(s, m, g);
+      return false;
+    case after_switch::none:
+      break;
+  }
+  fatal("goroutine switched to the scheduler without a request");
+}
+
+/// The goroutine to switch to directly when the current one parks or exits, or null when the
+/// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
+/// m's thread, holding its P.
+inline goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time) {
+  if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
+  processor* p = m->p;
+  // Leave to find_runnable whatever it must see first: due timers, the 61-tick global check.
+  if (p->timers.earliest() != k_never) return nullptr;
+  if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 && s.runq.size() > 0) {
+    return nullptr;
+  }
+  return p->runq.get(inherit_time);
+}
 
 }  // namespace gort::sched
