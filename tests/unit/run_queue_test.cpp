@@ -79,29 +79,44 @@ TYPED_TEST(RunQueue, TestSchedLocalQueueEmpty) {
   item a;
   item b;
   const int iters = 20000;
-  for (int i = 0; i < iters; ++i) {
-    std::atomic<int> ready{0};
+  // One observer thread for all rounds (a thread per round, as Go's goroutine per round, made
+  // this test take over a minute under the sanitizers). Round r: the owner publishes `round = r`,
+  // then races the observer's empty() against its own put(b) + get(); the observer answers in
+  // `seen` with r * 2 + spurious.
+  std::atomic<int> round{-1};
+  std::atomic<int> seen{-1};
+  std::thread observer([&] {
+    for (int r = 0; r < iters; ++r) {
+      while (round.load(std::memory_order_acquire) != r) std::this_thread::yield();
+      const bool spurious = q.empty();
+      seen.store(r * 2 + (spurious ? 1 : 0), std::memory_order_release);
+    }
+  });
+  bool failed = false;
+  for (int i = 0; i < iters && !failed; ++i) {
     const bool next0 = (i & 1) == 0;
     const bool next1 = (i & 2) == 0;
     q.put(&a, next0, no_overflow);
-    bool spurious = false;
-    std::thread observer([&] {
-      ready.fetch_add(1);
-      while (ready.load() != 2) {
-      }
-      spurious = q.empty();
-    });
-    ready.fetch_add(1);
-    while (ready.load() != 2) {
-    }
+    round.store(i, std::memory_order_release);
     q.put(&b, next1, no_overflow);
     bool inherit = false;
     q.get(inherit);
-    observer.join();
-    ASSERT_FALSE(spurious) << "queue reported empty, next0=" << next0 << " next1=" << next1;
+    int answer = -1;
+    while ((answer = seen.load(std::memory_order_acquire)) / 2 != i || answer < 0) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(answer % 2, 0) << "queue reported empty, next0=" << next0 << " next1=" << next1;
+    failed = answer % 2 != 0;
     q.get(inherit);
-    ASSERT_TRUE(q.empty());
+    EXPECT_TRUE(q.empty());
   }
+  if (failed) {  // let the observer finish its remaining rounds
+    for (int r = round.load(std::memory_order_relaxed) + 1; r < iters; ++r) {
+      round.store(r, std::memory_order_release);
+      while (seen.load(std::memory_order_acquire) / 2 != r) std::this_thread::yield();
+    }
+  }
+  observer.join();
 }
 
 // runnext: put(next) takes the slot and kicks the previous occupant to the tail; get() returns
