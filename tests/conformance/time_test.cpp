@@ -250,6 +250,43 @@ TEST_P(Time, TimerFiresWhileProcessorsAreBusy) {
   });
 }
 
+// Timers armed in shuffled order fire in deadline order: each channel delivers the time its timer
+// fired, which never precedes its deadline, and a timer with a later deadline never fires at an
+// earlier time (all are armed by one goroutine without a park in between, so on one processor's
+// heap, which fires due timers in deadline order).
+TEST_P(Time, TimersFireInDeadlineOrder) {
+  run([] {
+    constexpr int n = 200;
+    std::vector<int> order(n);
+    for (int i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    std::uint32_t x = 12345;
+    for (int i = n - 1; i > 0; --i) {  // a fixed shuffle
+      x = x * 1103515245u + 12345u;
+      std::swap(order[static_cast<std::size_t>(i)], order[(x >> 8) % static_cast<std::uint32_t>(i + 1)]);
+    }
+    const auto t0 = gort::clock::now();
+    std::vector<std::unique_ptr<gort::timer>> timers(n);
+    std::vector<gort::clock::time_point> deadline(n);
+    for (int k : order) {
+      const auto d = std::chrono::microseconds(500 + 100 * k);  // 0.5 ms ... 20.4 ms, distinct
+      deadline[static_cast<std::size_t>(k)] = gort::clock::now() + d;
+      timers[static_cast<std::size_t>(k)] = std::make_unique<gort::timer>(d);
+    }
+    std::vector<gort::clock::time_point> fired(n);
+    for (int k = 0; k < n; ++k) {
+      auto v = timers[static_cast<std::size_t>(k)]->c().recv();
+      ASSERT_TRUE(v.has_value());
+      fired[static_cast<std::size_t>(k)] = *v;
+      EXPECT_GE(*v, deadline[static_cast<std::size_t>(k)]) << "timer " << k << " fired early";
+    }
+    for (int k = 1; k < n; ++k) {
+      EXPECT_LE(fired[static_cast<std::size_t>(k - 1)], fired[static_cast<std::size_t>(k)])
+          << "timer " << k << " fired before timer " << k - 1 << ", whose deadline is earlier";
+    }
+    EXPECT_GE(gort::clock::now() - t0, std::chrono::microseconds(500 + 100 * (n - 1)));
+  });
+}
+
 // A million pending timers at once (stopped before they fire), then a smaller batch that fires.
 TEST_P(Time, MillionPendingTimers) {
   if (procs() != 2) GTEST_SKIP() << "memory and time: run at 2 processors";
