@@ -27,6 +27,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -46,6 +47,18 @@ struct try_recv_result {
   recv_status status = recv_status::empty;
   std::optional<T> value;  // engaged iff status == recv_status::value
   explicit operator bool() const noexcept { return status == recv_status::value; }
+};
+
+class context;  // gort/context.hpp
+
+/// The outcome of a context-aware receive, chan<T>::recv(ctx) (defined in gort/context.hpp).
+template <class T>
+struct recv_result {
+  std::optional<T> value;  // engaged iff a value was received
+  std::error_code err;     // the context's error when it ended the wait (value then empty)
+  explicit operator bool() const noexcept { return value.has_value(); }
+  /// The channel is closed and drained: no value and no context error.
+  bool closed() const noexcept { return !value.has_value() && !err; }
 };
 
 namespace detail {
@@ -111,6 +124,13 @@ class chan {
   }
   void send(T&& v) const { detail::chan_send(base(), &v, true); }
 
+  /// Context-aware send (defined in gort/context.hpp): {} once v is handed over; ctx.err() when
+  /// the context is done first (v is then not moved from), or already done when called. Throws
+  /// on a closed channel like send().
+  [[nodiscard]] std::error_code send(const context& ctx, const T& v) const
+    requires std::is_copy_constructible_v<T>;
+  [[nodiscard]] std::error_code send(const context& ctx, T&& v) const;
+
   /// Sends without blocking: false (and v untouched) when no receiver waits and the buffer is
   /// full. An rvalue is moved from only when this returns true. Throws on a closed channel.
   [[nodiscard]] bool try_send(const T& v) const requires std::is_copy_constructible_v<T> {
@@ -125,6 +145,10 @@ class chan {
     detail::chan_recv(base(), &out, true);
     return out;
   }
+
+  /// Context-aware receive (defined in gort/context.hpp): a value, or closed (no value, no
+  /// error), or the context's error when it is done first or already done when called.
+  [[nodiscard]] recv_result<T> recv(const context& ctx) const;
 
   /// Receives without blocking.
   [[nodiscard]] try_recv_result<T> try_recv() const {
