@@ -2,75 +2,29 @@
 //
 // Every blocking call here parks a goroutine (its machine runs other goroutines meanwhile) and
 // blocks a plain OS thread, so goroutines and service threads can share one object.
+//
+// This header is Go's sync package: wait_group, once and cond here, mutex and rw_mutex from
+// gort/mutex.hpp, plus x/sync's weighted semaphore from gort/semaphore.hpp. x/sync's errgroup and
+// singleflight are gort/errgroup.hpp and gort/singleflight.hpp.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <source_location>
+#include <system_error>
 #include <utility>
 
+#include "gort/context.hpp"
+#include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/error.hpp"
 #include "gort/go.hpp"
+#include "gort/mutex.hpp"
+#include "gort/semaphore.hpp"
 
 namespace gort {
-
-namespace detail {
-
-/// A counting semaphore of wake-up tokens with a FIFO wait list (Go's runtime sema for one
-/// address). release(n) before acquire() is not lost. Any thread.
-class wakeup_sema {
- public:
-  void acquire() {
-    lock_.lock();
-    if (tokens_ > 0) {
-      --tokens_;
-      lock_.unlock();
-      return;
-    }
-    node self{current(), nullptr};
-    if (tail_ != nullptr) {
-      tail_->next = &self;
-    } else {
-      head_ = &self;
-    }
-    tail_ = &self;
-    park(wait_reason::wait_group, [this] { lock_.unlock(); });
-  }
-
-  void release(std::uint32_t n) {
-    lock_.lock();
-    tokens_ += n;
-    node* woken = nullptr;
-    while (tokens_ > 0 && head_ != nullptr) {
-      node* w = head_;
-      head_ = w->next;
-      if (head_ == nullptr) tail_ = nullptr;
-      w->next = woken;
-      woken = w;
-      --tokens_;
-    }
-    lock_.unlock();
-    while (woken != nullptr) {
-      node* w = woken;
-      woken = w->next;  // read before ready(): the node lives on the parked goroutine's stack
-      ready(w->g);
-    }
-  }
-
- private:
-  struct node {
-    goroutine* g;
-    node* next;
-  };
-  spinlock lock_;
-  std::uint32_t tokens_ = 0;  // guarded by lock_
-  node* head_ = nullptr;      // guarded by lock_
-  node* tail_ = nullptr;      // guarded by lock_
-};
-
-}  // namespace detail
 
 /// Go's sync.WaitGroup: wait() blocks until the counter, moved by add()/done(), returns to zero.
 ///
@@ -143,6 +97,44 @@ class wait_group {
     }
   }
 
+  /// wait() that gives up when ctx is done: {} once the counter is zero; ctx.err() if ctx is done
+  /// first, or already done at the call. A waiter that gives up is no longer counted, so the
+  /// group's later releases and reuse are unaffected. Misuse throws as wait() does.
+  [[nodiscard]] std::error_code wait(const context& ctx) {
+    if (std::error_code e = ctx.err()) return e;
+    detail::cancel_node* c = detail::context_access::canceller(ctx);
+    if (c == nullptr) {
+      wait();
+      return {};
+    }
+    // acquire: as in wait().
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (counter_of(s) == 0) return {};
+      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+        continue;
+      }
+      const bool released = sema_.acquire(detail::wait_reason::wait_group, false, c, [this](bool) {
+        // Forget this waiter unless the counter already reached zero: add() is then releasing
+        // a token for it, which it must take.
+        std::uint64_t cur = state_.load(std::memory_order_relaxed);
+        while (counter_of(cur) > 0 && static_cast<std::uint32_t>(cur) > 0) {
+          if (state_.compare_exchange_weak(cur, cur - 1, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+            return true;
+          }
+        }
+        return false;
+      });
+      if (!released) return c->error_code();
+      if (state_.load(std::memory_order_acquire) != 0) {
+        throw panic_error("sync: WaitGroup is reused before previous Wait has returned");
+      }
+      return {};
+    }
+  }
+
   /// Go 1.25's WaitGroup.Go: add(1), run f on a new goroutine, done() when it returns or throws.
   template <class F>
   void go(F&& f, std::source_location where = std::source_location::current()) {
@@ -170,6 +162,159 @@ class wait_group {
   // high 32 bits: counter (signed); low 32 bits: number of waiters.
   std::atomic<std::uint64_t> state_{0};
   detail::wakeup_sema sema_;
+};
+
+/// Go's sync.Once: call(f) runs f exactly once among all callers; concurrent callers block until
+/// that first call returns, so when any call() returns, f has finished.
+///
+/// If f throws, the exception propagates to the caller whose f it was and the once is still done
+/// (Go: "if f panics, Do considers it to have returned"): later calls do not retry. This differs
+/// from std::call_once, which retries after an exception. Calling call() from inside f deadlocks,
+/// as in Go.
+///
+/// Memory ordering: f's effects happen-before the return of every call().
+class once {
+ public:
+  once() noexcept = default;
+  once(const once&) = delete;
+  once& operator=(const once&) = delete;
+
+  template <class F>
+  void call(F&& f) {
+    // acquire: pairs with the release store after f; f's effects are then visible.
+    if (done_.load(std::memory_order_acquire)) return;
+    std::lock_guard<mutex> lock(m_);
+    if (done_.load(std::memory_order_relaxed)) return;
+    struct mark_done {
+      std::atomic<bool>& flag;
+      ~mark_done() { flag.store(true, std::memory_order_release); }  // also when f throws
+    } mark{done_};
+    std::forward<F>(f)();
+  }
+
+  /// True once a call() has run f (returned or thrown).
+  [[nodiscard]] bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> done_{false};
+  mutex m_;
+};
+
+/// Go's sync.Cond: goroutines (or threads) wait for a condition while releasing a lock.
+///
+///   std::unique_lock lock(mu);                       // or lock mu directly
+///   while (!ready) c.wait(lock);                     // or c.wait(lock, [&] { return ready; })
+///   ... elsewhere: { std::lock_guard l(mu); ready = true; } c.broadcast();
+///
+/// wait(l) atomically unlocks `l` (any BasicLockable: gort::mutex, std::unique_lock<gort::mutex>,
+/// rw_mutex…) and parks; it re-locks `l` before returning. signal() wakes the longest-waiting
+/// waiter (FIFO, Go's notifyList tickets); broadcast() wakes all current waiters; neither needs
+/// the lock held, and a signal with no waiter is lost (not saved for a later wait). As in Go,
+/// waiters must re-check their condition in a loop.
+///
+/// Memory ordering: a signal()/broadcast() happens-before the return of the wait() it wakes (and
+/// the lock's own ordering covers the protected state).
+class cond {
+ public:
+  cond() noexcept = default;
+  cond(const cond&) = delete;
+  cond& operator=(const cond&) = delete;
+
+  template <class Lock>
+  void wait(Lock& l) {
+    // A ticket taken before unlocking: a signal after the unlock but before we park is not lost,
+    // because it counts tickets, not parked waiters. acq_rel: ordered before l.unlock()'s
+    // release, so a signaller that then takes the lock sees the ticket.
+    const std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_acq_rel);
+    l.unlock();
+    lock_.lock();
+    if (notified(ticket)) {
+      lock_.unlock();
+    } else {
+      waiter self{detail::current(), ticket, nullptr};
+      if (tail_ != nullptr) {
+        tail_->next = &self;
+      } else {
+        head_ = &self;
+      }
+      tail_ = &self;
+      detail::park(detail::wait_reason::sync_cond_wait, [this] { lock_.unlock(); });
+    }
+    l.lock();
+  }
+
+  /// wait() until pred() holds (checked under the lock before each wait).
+  template <class Lock, class Pred>
+  void wait(Lock& l, Pred pred) {
+    while (!pred()) wait(l);
+  }
+
+  /// Wakes the longest-waiting waiter, if any.
+  void signal() {
+    // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
+    if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
+    lock_.lock();
+    const std::uint32_t t = notify_.load(std::memory_order_relaxed);
+    if (wait_.load(std::memory_order_acquire) == t) {
+      lock_.unlock();
+      return;
+    }
+    notify_.store(t + 1, std::memory_order_relaxed);
+    // Usually the head; a waiter that took its ticket but has not queued yet finds itself
+    // notified instead.
+    waiter* prev = nullptr;
+    for (waiter* w = head_; w != nullptr; prev = w, w = w->next) {
+      if (w->ticket != t) continue;
+      if (prev != nullptr) {
+        prev->next = w->next;
+      } else {
+        head_ = w->next;
+      }
+      if (tail_ == w) tail_ = prev;
+      detail::goroutine* g = w->g;
+      lock_.unlock();
+      detail::ready(g);
+      return;
+    }
+    lock_.unlock();
+  }
+
+  /// Wakes every current waiter.
+  void broadcast() {
+    if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
+    lock_.lock();
+    notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
+    waiter* w = head_;
+    head_ = tail_ = nullptr;
+    lock_.unlock();
+    while (w != nullptr) {
+      waiter* next = w->next;  // read before ready(): the waiter lives on its goroutine's stack
+      detail::ready(w->g);
+      w = next;
+    }
+  }
+
+  /// std::condition_variable_any's names, for generic code.
+  void notify_one() { signal(); }
+  void notify_all() { broadcast(); }
+
+ private:
+  struct waiter {
+    detail::goroutine* g;
+    std::uint32_t ticket;
+    waiter* next;
+  };
+
+  // Requires lock_. Tickets wrap: compare by distance, as Go's less().
+  bool notified(std::uint32_t ticket) const noexcept {
+    return static_cast<std::int32_t>(ticket - notify_.load(std::memory_order_relaxed)) < 0;
+  }
+
+  std::atomic<std::uint32_t> wait_{0};    // next ticket
+  std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
+  detail::spinlock lock_;
+  waiter* head_ = nullptr;  // guarded by lock_; in ticket order
+  waiter* tail_ = nullptr;
 };
 
 }  // namespace gort
