@@ -2,10 +2,16 @@
 #pragma once
 
 #include "gort/chan.hpp"
+#include "gort/context.hpp"
+#include "gort/errc.hpp"
 #include "gort/error.hpp"
+#include "gort/errgroup.hpp"
 #include "gort/go.hpp"
+#include "gort/mutex.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
+#include "gort/semaphore.hpp"
+#include "gort/singleflight.hpp"
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
