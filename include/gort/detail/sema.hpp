@@ -63,14 +63,16 @@ class wakeup_sema {
     node self(current());
     push(&self, lifo);
     cancel_waiter link(self.g, &self.state);
-    park(why, [&] {
-      // Still holding lock_: no release can see the node until it is unlocked, and a context
-      // waker that readies us early makes us wait for lock_ below before touching anything.
+    // Still holding lock_: no release can see the node until it is unlocked, and a context waker
+    // that readies us early makes us wait for lock_ below before touching anything. The callback
+    // is a named object so that it outlives park(), which may return before it has finished.
+    auto arm_and_unlock = [&] {
       const bool armed = arm(c, &link);
       if (!armed) self.state.store(k_wake_canceled, std::memory_order_relaxed);
       lock_.unlock();
       return armed;
-    });
+    };
+    park(why, arm_and_unlock);
     disarm(c, &link);
     lock_.lock();
     if (self.has_token) {
