@@ -8,6 +8,7 @@
 #include "gort/errgroup.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
+#include "gort/pool.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
 #include "gort/semaphore.hpp"
