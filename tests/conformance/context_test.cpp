@@ -914,6 +914,60 @@ TEST_P(Context, WideTreeCancelIsSynchronousAndWakesEveryWaiter) {
   });
 }
 
+// gort: one done channel with more waiters than the canceller wakes per batch, of every kind
+// (select cases, plain receives, context-aware receives on another channel) — all wake once.
+TEST_P(Context, ManyWaitersOnOneDoneChannelAllWake) {
+  run([] {
+    const int n = static_cast<int>(scaled(1500, 5));
+    auto [ctx, cancel] = gort::with_cancel(gort::background());
+    gort::chan<int> work(0);
+    gort::wait_group started;
+    gort::wait_group finished;
+    started.add(n);
+    finished.add(n);
+    std::atomic<int> woke{0};
+    for (int i = 0; i < n; ++i) {
+      gort::go([&, i] {
+        started.done();
+        switch (i % 3) {
+          case 0:
+            gort::select(gort::recv(ctx.done(), [&](auto v) {
+                           if (!v) woke.fetch_add(1);  // closed: no value
+                         }),
+                         gort::recv(work));
+            break;
+          case 1:
+            if (!ctx.done().recv()) woke.fetch_add(1);
+            break;
+          case 2:
+            if (work.recv(ctx).err == gort::errc::canceled) woke.fetch_add(1);
+            break;
+        }
+        finished.done();
+      });
+    }
+    started.wait();
+    cancel();
+    finished.wait();
+    EXPECT_EQ(woke.load(), n);
+    EXPECT_EQ(work.try_recv().status, gort::recv_status::empty);
+  });
+}
+
+// gort: done() cannot be made receive-only; a user who closes a copy of it does not break
+// cancellation (which leaves a closed channel alone), and err() stays the context's.
+TEST_P(Context, DoneClosedByItsUserDoesNotBreakCancellation) {
+  run([] {
+    auto [ctx, cancel] = gort::with_cancel(gort::background());
+    gort::chan<std::monostate> copy = ctx.done();
+    copy.close();
+    EXPECT_FALSE(ctx.err());
+    cancel();
+    EXPECT_EQ(ctx.err(), gort::errc::canceled);
+    EXPECT_TRUE(is_done(ctx));
+  });
+}
+
 // gort: a very deep chain is cancelled and released without recursion (a goroutine's stack is
 // 64 KiB).
 TEST_P(Context, DeepChainCancelAndReleaseDoNotRecurse) {
