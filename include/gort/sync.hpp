@@ -118,6 +118,7 @@ class wait_group {
       const bool released = sema_.acquire(detail::wait_reason::wait_group, false, c, [this](bool) {
         // Forget this waiter unless the counter already reached zero: add() is then releasing
         // a token for it, which it must take.
+        // relaxed load: the CAS below re-checks; acq_rel CAS: ordered with add() like wait()'s.
         std::uint64_t cur = state_.load(std::memory_order_relaxed);
         while (counter_of(cur) > 0 && static_cast<std::uint32_t>(cur) > 0) {
           if (state_.compare_exchange_weak(cur, cur - 1, std::memory_order_acq_rel,
@@ -184,7 +185,7 @@ class once {
     // acquire: pairs with the release store after f; f's effects are then visible.
     if (done_.load(std::memory_order_acquire)) return;
     std::lock_guard<mutex> lock(m_);
-    if (done_.load(std::memory_order_relaxed)) return;
+    if (done_.load(std::memory_order_relaxed)) return;  // relaxed: m_ orders it with the store
     struct mark_done {
       std::atomic<bool>& flag;
       ~mark_done() { flag.store(true, std::memory_order_release); }  // also when f throws
@@ -254,6 +255,8 @@ class cond {
     // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
     lock_.lock();
+    // notify_ is written only under lock_ (relaxed: the lock orders it); wait_'s acquire pairs
+    // with wait()'s fetch_add.
     const std::uint32_t t = notify_.load(std::memory_order_relaxed);
     if (wait_.load(std::memory_order_acquire) == t) {
       lock_.unlock();
