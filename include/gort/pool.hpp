@@ -280,6 +280,7 @@ class basic_pool {
   /// or when no runtime is running any more, it does not wait (the last worker frees the state).
   ~basic_pool() {
     core_->release();
+    core_->stop_timers();
     if (gort::num_goroutines() == 0 || core_->called_from_worker()) {
       core_->orphan();
       return;

@@ -337,6 +337,9 @@ class pool_core {
     lock_.unlock();
   }
 
+  /// Stops the purge timer for good (the owner is about to free the core). Any thread.
+  void stop_timers() noexcept { halt_purge(); }
+
   /// Whether the caller is one of this pool's workers. Any thread.
   bool called_from_worker() {
     goroutine* self = current();
@@ -814,10 +817,25 @@ class pool_core {
     timer_gate_.unlock();
   }
 
-  void stop_purge() noexcept {
+  /// Disarms the purge timer whatever the pool's state: for the owner about to free the core
+  /// (after release(); nobody may reboot any more). Any thread.
+  void halt_purge() noexcept {
     if (cfg_.disable_purge) return;
     timer_gate_.lock();
     if (purge_armed_) {
+      (void)timer_stop(&purge_);  // waits for a firing callback to return
+      purge_armed_ = false;
+    }
+    timer_gate_.unlock();
+  }
+
+  /// Called by release() after it unlocked. A reboot() may have reopened the pool meanwhile and
+  /// found the timer still armed: then the timer stays (closed_ is re-read under the gate, which
+  /// orders it after reboot's store).
+  void stop_purge() noexcept {
+    if (cfg_.disable_purge) return;
+    timer_gate_.lock();
+    if (purge_armed_ && closed_.load(std::memory_order_relaxed)) {
       (void)timer_stop(&purge_);  // waits for a firing callback to return
       purge_armed_ = false;
     }
