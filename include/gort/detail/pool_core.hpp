@@ -73,6 +73,12 @@
 #include "gort/select.hpp"
 #include "gort/time.hpp"
 
+// Tuning knob for experiments; the default is the measured one (pool_core::
+// k_spawn_yield_threshold).
+#ifndef GORT_POOL_SPAWN_YIELD_THRESHOLD
+#define GORT_POOL_SPAWN_YIELD_THRESHOLD 1024
+#endif
+
 namespace gort::detail {
 
 /// A validated copy of gort::pool_options (pool.hpp does the validation and the defaults).
@@ -425,7 +431,7 @@ class pool_core {
   /// 100,000 workers for ~45,000 tasks in flight (430 MiB, every switch a cold stack); with the
   /// yield it stays at the ~20,000 in flight (85 MiB) and runs 1.3-2.3x faster. Below the
   /// threshold a pool grows freely (a burst into a small pool costs no yields: `pool` tiny).
-  static constexpr std::int64_t k_spawn_yield_threshold = 1024;
+  static constexpr std::int64_t k_spawn_yield_threshold = GORT_POOL_SPAWN_YIELD_THRESHOLD;
 
   /// Requires lock_. Either decides the submission — releases the lock and returns the status
   /// (the payload handed to an idle worker, a new worker, run inline, or refused) — or returns
