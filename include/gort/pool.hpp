@@ -348,7 +348,16 @@ class basic_pool {
 
  protected:
   basic_pool(const pool_options& o, Runner run, const std::source_location& where)
-      : core_(new core_type(make_pool_config(o, where), std::move(run))) {}
+      : core_(new core_type(make_pool_config(o, where), std::move(run))) {
+    try {
+      core_->start();
+    } catch (...) {
+      core_->release();
+      core_->stop_timers();
+      core_->orphan();  // workers already started may still reference it
+      throw;
+    }
+  }
 
   std::error_code submit_payload(Payload& p) { return to_error_code(core_->submit(p)); }
   std::error_code submit_payload(Payload& p, const context& ctx) {

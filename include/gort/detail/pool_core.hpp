@@ -156,6 +156,12 @@ class pool_core {
     purge_.stoppable = true;
     purge_.period = cfg_.expiry_ns > k_min_purge_period_ns ? cfg_.expiry_ns : k_min_purge_period_ns;
     purge_.fire = &purge_fire;
+  }
+
+  /// Starts min_workers and the purge timer; called once by the owner right after construction
+  /// (kept out of the constructor: if it throws, workers may already reference the core, so the
+  /// owner must shut it down with release() and orphan() rather than delete it). Any thread.
+  void start() {
     start_min_workers();
     start_purge();
   }

@@ -55,7 +55,6 @@ class future_state {
  public:
   enum class status : std::uint8_t { empty, value, exception, broken };
 
-  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
     // acq_rel: the last owner sees every write of the other before deleting.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
