@@ -302,10 +302,10 @@ inline cancel_node::~cancel_node() {
   cancel_link* l = first;
   first = nullptr;
   while (l != nullptr) {
-    cancel_link* next = l->next;
+    cancel_link* following = l->next;
     l->linked = false;
     release(static_cast<after_func_rec*>(l));
-    l = next;
+    l = following;
   }
 }
 
