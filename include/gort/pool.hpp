@@ -40,7 +40,7 @@
 //
 // Who may call: every member function may be called from any thread, goroutine or not,
 // concurrently (except the destructor, which must run once, after every other call returned).
-// Memory ordering: everything a submitter did before submit() returned ok happens-before the task
+// Memory ordering: everything a submitter did before calling submit() happens-before its task
 // runs; a task's effects happen-before the return of a release_timeout() that reports {} and of
 // future::get() (for submit_future). Gauges (running(), waiting(), free()...) are snapshots.
 #pragma once
