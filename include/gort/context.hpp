@@ -46,6 +46,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -241,11 +242,22 @@ struct cancel_func_access {
   return with_deadline_cause(parent, d, {});
 }
 
+namespace detail {
+/// d in nanoseconds, saturating at the int64 range instead of overflowing (hours::max()).
+template <class Rep, class Period>
+std::int64_t saturating_ns(std::chrono::duration<Rep, Period> d) noexcept {
+  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
+  if (ns >= static_cast<long double>(INT64_MAX)) return INT64_MAX;
+  if (ns <= static_cast<long double>(INT64_MIN)) return INT64_MIN;
+  return static_cast<std::int64_t>(ns);
+}
+}  // namespace detail
+
 /// with_deadline(parent, now + timeout), saturating (Go's WithTimeoutCause).
 template <class Rep, class Period>
 [[nodiscard]] std::pair<context, cancel_func> with_timeout_cause(
     const context& parent, std::chrono::duration<Rep, Period> timeout, error why) {
-  const std::int64_t when = detail::deadline_after(detail::to_ns(timeout));
+  const std::int64_t when = detail::deadline_after(detail::saturating_ns(timeout));
   return with_deadline_cause(parent, detail::to_time_point(when), std::move(why));
 }
 
@@ -463,11 +475,11 @@ inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
 template <class Rep, class Period>
 [[nodiscard]] std::error_code sleep_for(const context& ctx, std::chrono::duration<Rep, Period> d) {
   if (std::error_code e = ctx.err()) return e;
-  const std::int64_t ns = detail::to_ns(d);
+  const std::int64_t ns = detail::saturating_ns(d);
   if (ns <= 0) return {};
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) {
-    sleep_for(d);
+    detail::sleep_until_ns(detail::deadline_after(ns));
     return {};
   }
   return detail::sleep_until_ctx(c, detail::deadline_after(ns));

@@ -305,6 +305,29 @@ TEST_P(Context, ChildDeadlineNeverExceedsParents) {
   });
 }
 
+// gort: a timeout too large to add to now saturates; the context still reports a deadline.
+TEST_P(Context, HugeTimeoutSaturatesToAFarDeadline) {
+  run([] {
+    auto [ctx, cancel] = gort::with_timeout(gort::background(), std::chrono::hours::max());
+    ASSERT_TRUE(ctx.deadline());
+    EXPECT_GT(*ctx.deadline(), gort::clock::now() + std::chrono::hours(24 * 365 * 100));
+    EXPECT_FALSE(is_done(ctx));
+    auto [child, c2] = gort::with_timeout(ctx, 1h);
+    EXPECT_LT(*child.deadline(), *ctx.deadline());
+    gort::wait_group slept;
+    slept.add(1);
+    std::error_code e;
+    gort::go([&, c = ctx] {
+      e = gort::sleep_for(c, std::chrono::hours::max());  // until cancelled, not "already over"
+      slept.done();
+    });
+    cancel();
+    slept.wait();
+    EXPECT_EQ(e, gort::errc::canceled);
+    EXPECT_EQ(child.err(), gort::errc::canceled);
+  });
+}
+
 // ---- values ----
 
 inline constexpr gort::context_key<const char*> k1{"key1"};

@@ -33,6 +33,7 @@
 // deadline timer's callbacks run on a scheduler context and only spawn or drop a reference.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -517,6 +518,7 @@ inline void deadline_drop(timer_node* t) noexcept {
 /// A deadline node for `when` (the caller has checked the parent's deadline is not earlier).
 /// Starts a runtime if none runs (timers need one).
 inline deadline_node* make_deadline_node(node* parent, std::int64_t when, error cause) {
+  when = std::min(when, k_no_deadline - 1);  // a saturated "now + forever" is still a deadline
   auto* d = new deadline_node;
   attach(d, parent);
   d->deadline = when;
