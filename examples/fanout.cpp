@@ -7,7 +7,12 @@
 // fails — a real service would call a client library with the same context.
 //
 //   $ ./fanout
-//   request 1 (budget 80 ms): ...
+//   request 2: one backend fails (budget 80 ms)
+//       10 ms  stock    failed: backend unavailable
+//       10 ms  users    gave up: context canceled
+//       10 ms  orders   gave up: context canceled
+//       10 ms  first failure cancelled the rest (cause: backend unavailable)
+//     => failed: backend unavailable
 //
 // Shows: context deadlines and causes, errgroup cancellation on the first error, the
 // context-aware sleep (a stand-in for a backend call), a user-defined error category.
