@@ -80,10 +80,10 @@ template <class F>
   return ::testing::AssertionFailure() << "did not throw (want \"" << message << "\")";
 }
 
-/// Sleeps for d on a gort::timer. Not gort::sleep_for: its timer node lives in the sleeper's
-/// frame and the runtime's timer_start still writes the node's lock after the node is armed, so
-/// when the timer fires at once the frame can be reused under that write (TSan reports it; see
-/// src/time/timers.cpp). A gort::timer owns its node and its destruction waits for timer_start.
+/// Sleeps for d on a gort::timer, which owns its node (its destruction waits for timer_start),
+/// rather than gort::sleep_for, whose node lives in the sleeper's frame: while timer_start
+/// released the node's lock after the heap lock, a node that fired at once could be written after
+/// its sleeper had returned, which TSan reported from these tests (src/time/timers.cpp).
 void nap(gort::clock::duration d) {
   gort::timer t(d);
   (void)t.c().recv();
