@@ -49,7 +49,8 @@ struct timer_node {
 };
 
 /// Arms (or re-arms) `t` to fire at nanotime `when`. Any thread; starts an implicit runtime if
-/// none runs.
+/// none runs. Once the node is in a heap it may fire (on another machine) before this returns;
+/// timer_start never touches it after that, so a fire callback may free the node.
 void timer_start(timer_node* t, std::int64_t when);
 /// Disarms `t`: true if it was pending (this call prevented the firing). Any thread.
 bool timer_stop(timer_node* t) noexcept;
@@ -64,8 +65,13 @@ inline clock::time_point to_time_point(std::int64_t ns) {
 inline std::int64_t to_ns(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
+/// d in nanoseconds, saturating at the int64 range (hours::max() and the like do not overflow).
 template <class Rep, class Period>
 std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
+  using ns_d = std::chrono::duration<long double, std::nano>;
+  const long double v = std::chrono::duration_cast<ns_d>(d).count();
+  if (v >= static_cast<long double>(INT64_MAX)) return INT64_MAX;
+  if (v <= static_cast<long double>(INT64_MIN)) return INT64_MIN;
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
 /// now + d, saturating instead of overflowing for huge d.

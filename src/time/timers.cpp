@@ -127,8 +127,12 @@ void timer_start(timer_node* t, std::int64_t when) {
     t->mu.unlock();
     throw;
   }
-  h.lock.unlock();
+  // The node's lock is released while the heap lock still keeps the node from firing: once the
+  // heap lock is released the node may fire on another machine and its owner may free it at once
+  // (a sleeping goroutine returns from sleep, after() deletes its node, a deadline context drops
+  // its last reference), so nothing here touches `t` after that point.
   t->mu.unlock();
+  h.lock.unlock();
   timer_poke(s, when);
 }
 
