@@ -29,15 +29,8 @@ using gort_test::scaled;
 class Sync : public procs_test {};
 GORT_INSTANTIATE_PROCS(Sync);
 
-// Sleeps through the context-aware sleep on a live context. gort::sleep_for(d) itself arms its
-// timer from park's unlock callback and timer_start() still touches the timer node (on the
-// sleeping goroutine's stack) after publishing it, so a timer that fires at once on another
-// machine lets the goroutine return while that write is pending (TSan reports it). These tests
-// are not about sleep; they use the path that waits for its unlock callback instead.
-void nap(std::chrono::nanoseconds d) {
-  static const gort::context live = gort::with_cancel(gort::background()).first;
-  (void)gort::sleep_for(live, d);
-}
+// Work that takes time inside a critical section (or a holder that keeps a lock for a while).
+void nap(std::chrono::nanoseconds d) { gort::sleep_for(d); }
 
 // ---- mutex ----
 
