@@ -21,6 +21,7 @@
 //   started (shutdown); drained in time; pool: submitted 1000 completed 1000 failed 0
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -96,6 +97,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // From here on a SIGINT/SIGTERM is a graceful shutdown (a supervisor may wait for this line).
+  std::printf("jobqueue: running %lld jobs (pid %d); SIGINT or SIGTERM shuts it down\n",
+              static_cast<long long>(s.jobs), static_cast<int>(getpid()));
+  std::fflush(stdout);
 
   return gort::run([&s, &signals] {
     // `intake` ends when shutdown is asked for: the producer stops. `work` ends only if the
