@@ -540,15 +540,26 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
   }
   park(me, wait_reason::select, [&] { unlock_all(); });
 
-  // 6. Woken by the case that fired (its waker dequeued it); withdraw from the others.
+  // 6. Woken by the case that fired (its waker dequeued it); withdraw from the others. Unlike
+  //    Go, each removal holds only its own channel's lock (a removal needs nothing else: a
+  //    concurrent dequeuer that meets one of our waiters loses the `fired` CAS and unlinks it
+  //    under that same lock), and the fired case's channel is not locked at all when no other
+  //    case uses it — its waker already unlinked our only waiter there and touches it no more.
+  //    Waking many selects on one channel (a context's done() closed under a million waiters)
+  //    then does not make every one of them contend for the channel being closed.
   const std::size_t fired = static_cast<std::size_t>(state.fired.load(std::memory_order_acquire));
-  lock_all();
+  chan_base* const fired_chan = cases[fired].c;
+  bool fired_chan_shared = false;
+  for (std::size_t i = 0; i < n && !fired_chan_shared; ++i) {
+    fired_chan_shared = i != fired && cases[i].c == fired_chan;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     select_slot& cs = cases[i];
-    if (cs.c == nullptr) continue;
+    if (cs.c == nullptr || (i == fired && !fired_chan_shared)) continue;
+    cs.c->lock.lock();
     (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).remove(&waiters[i]);
+    cs.c->lock.unlock();
   }
-  unlock_all();
   if (!waiters[fired].success) {
     if (cases[fired].k == select_slot::kind::send) throw panic_error("send on closed channel");
     cases[fired].c->clear(cases[fired].elem);  // woken by close: no value
