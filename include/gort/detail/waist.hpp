@@ -71,23 +71,23 @@ std::uint64_t goroutine_id(const goroutine* g) noexcept;
 /// from the scheduler context itself are a fatal error.
 void park(wait_reason why, bool (*unlock)(void*), void* arg);
 
-/// park() with a callable `unlock` (returning bool, or void meaning true) kept on the caller's
-/// stack, which stays valid until the caller resumes.
+/// The unlock function park() calls for a callable `U` (returning bool, or void meaning true).
+template <class U>
+bool call_unlock(void* p) {
+  U& u = *static_cast<U*>(p);
+  if constexpr (std::is_void_v<decltype(u())>) {
+    u();
+    return true;
+  } else {
+    return static_cast<bool>(u());
+  }
+}
+
+/// park() with a callable `unlock` kept on the caller's stack, which stays valid until the caller
+/// resumes.
 template <class Unlock>
 void park(wait_reason why, Unlock&& unlock) {
-  using U = std::remove_reference_t<Unlock>;
-  park(
-      why,
-      [](void* p) -> bool {
-        U& u = *static_cast<U*>(p);
-        if constexpr (std::is_void_v<decltype(u())>) {
-          u();
-          return true;
-        } else {
-          return static_cast<bool>(u());
-        }
-      },
-      static_cast<void*>(&unlock));
+  park(why, &call_unlock<std::remove_reference_t<Unlock>>, static_cast<void*>(&unlock));
 }
 
 /// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread.
@@ -107,19 +107,7 @@ void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg);
 
 template <class Unlock>
 void park(goroutine* self, wait_reason why, Unlock&& unlock) {
-  using U = std::remove_reference_t<Unlock>;
-  park(
-      self, why,
-      [](void* p) -> bool {
-        U& u = *static_cast<U*>(p);
-        if constexpr (std::is_void_v<decltype(u())>) {
-          u();
-          return true;
-        } else {
-          return static_cast<bool>(u());
-        }
-      },
-      static_cast<void*>(&unlock));
+  park(self, why, &call_unlock<std::remove_reference_t<Unlock>>, static_cast<void*>(&unlock));
 }
 
 /// ready() called by the goroutine (or plain thread) whose record is `self`. Any thread; `self`
