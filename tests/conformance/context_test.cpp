@@ -861,14 +861,18 @@ TEST_P(Context, TestAfterFuncCalledAsynchronously) {
   run([] {
     auto [ctx, cancel] = gort::with_cancel(gort::background());
     gort::chan<int> donec(0);
-    gort::after_func_handle stop = gort::after_func(ctx, [donec] {
+    gort::wait_group finished;  // f's goroutine must end before main returns (or it is abandoned)
+    finished.add(1);
+    gort::after_func_handle stop = gort::after_func(ctx, [donec, &finished] {
       donec.send(1);  // blocks until the test receives
+      finished.done();
     });
     cancel();  // returns although f blocks
     bool called = false;
     gort::select(gort::recv(donec, [&](auto) { called = true; }),
                  gort::recv(gort::after(k_very_long)));
     EXPECT_TRUE(called) << "after_func not called after the context is cancelled";
+    if (called) finished.wait();
   });
 }
 
