@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <ctime>
+#include <limits>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,9 +54,14 @@ class note {
     while (word_.load(std::memory_order_acquire) == 0) futex_wait(word_, 0);
   }
 
-  /// Sleeps at most `ns` nanoseconds; true if woken.
+  /// Sleeps at most `ns` nanoseconds (a huge `ns`, as for a timer at the end of time, saturates
+  /// to "no limit in practice"); true if woken.
   bool sleep_for(std::int64_t ns, std::int64_t (*now)()) noexcept {
-    const std::int64_t deadline = now() + ns;
+    const std::int64_t start = now();
+    const std::int64_t deadline =
+        ns > std::numeric_limits<std::int64_t>::max() - start
+            ? std::numeric_limits<std::int64_t>::max()
+            : start + ns;
     for (;;) {
       if (word_.load(std::memory_order_acquire) != 0) return true;
       const std::int64_t left = deadline - now();
