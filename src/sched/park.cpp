@@ -155,7 +155,7 @@ inline void make_ready(machine* m, goroutine* g) {
   scheduler* s = g_sched.load(std::memory_order_acquire);
   if (s == nullptr) fatal("ready called with no runtime running");
   if (m != nullptr && m->p != nullptr) {
-    runq_put(*s, m->p, g, true);  // Go's ready(gp, next=true): the wakee runs next
+    runq_put_next(*s, m->p, g);  // Go's ready(gp, next=true): the wakee runs next
     wakep(*s);
   } else {
     global_put(*s, g);

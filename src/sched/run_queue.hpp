@@ -56,6 +56,14 @@ class run_queue {
     }
   }
 
+  /// put(g, true) without the ring: `g` takes the runnext slot and the previous occupant (or
+  /// null) is returned for the caller to put(old, false). Owner only.
+  T* swap_runnext(T* g) noexcept {
+    // release: g's fields are visible to a thief that takes runnext with acquire. The exchange
+    // also wins against a thief's CAS to null: whatever occupant it swaps out is ours to requeue.
+    return runnext_.exchange(g, std::memory_order_release);
+  }
+
   /// Go's runqget. Owner only. runnext first (sets inherit_time: the element shares the current
   /// time slice), then the ring head.
   T* get(bool& inherit_time) {

@@ -409,13 +409,8 @@ bool startm(scheduler& s, processor* p, bool spinning) {
   return true;
 }
 
-void wakep(scheduler& s) {
-  // Go 1.19's wakep. The loads are seq_cst for the hand-shake with a machine that is dropping its
-  // processor (scheduler.hpp). On x86 they are plain loads, so a submitter whose run-queue store
-  // is still buffered can miss a concurrent spinner's decrement; that only delays work in the
-  // submitter's own local queue, which its running machine will reach (see the file comment).
-  if (s.npidle.load(std::memory_order_seq_cst) == 0) return;
-  if (s.nmspinning.load(std::memory_order_seq_cst) != 0) return;
+void wakep_slow(scheduler& s) {
+  // Go 1.19's wakep after its two checks (inline in scheduler.hpp).
   std::int32_t expected = 0;
   if (!s.nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
   startm(s, nullptr, true);

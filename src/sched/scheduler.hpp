@@ -132,14 +132,32 @@ void schedule(scheduler& s, machine* m);
 /// Returns false when no P or no thread could be had.
 bool startm(scheduler& s, processor* p, bool spinning);
 
-/// Go's wakep: wake an idle P's machine if none is spinning. Any thread.
-void wakep(scheduler& s);
+/// wakep's slow path: claims the spinning slot and starts (or wakes) a machine. Only wakep().
+void wakep_slow(scheduler& s);
+
+/// Go's wakep: wake an idle P's machine if none is spinning. Any thread. The two checks are
+/// inline because every ready() and spawn makes them and, on a busy runtime, they end it.
+inline void wakep(scheduler& s) {
+  // The loads are seq_cst for the hand-shake with a machine that is dropping its processor (see
+  // the file comment). On x86 they are plain loads, so a submitter whose run-queue store is still
+  // buffered can miss a concurrent spinner's decrement; that only delays work in the submitter's
+  // own local queue, which its running machine will reach.
+  if (s.npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (s.nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  wakep_slow(s);
+}
 
 /// Appends to the global queue and wakes a machine. Any thread without the lock.
 void global_put(scheduler& s, goroutine* g);
 
 /// Go's runqput with overflow to the global queue. Owner of `p` only.
 void runq_put(scheduler& s, processor* p, goroutine* g, bool next);
+
+/// runq_put(s, p, g, true) with the common case inline: `g` takes runnext, and only a goroutine
+/// it displaces goes through the ring (out of line). Owner of `p` only.
+inline void runq_put_next(scheduler& s, processor* p, goroutine* g) {
+  if (goroutine* old = p->runq.swap_runnext(g)) runq_put(s, p, old, false);
+}
 
 /// Begins shutdown (main returned): machines leave their loops. Any thread.
 void begin_shutdown(scheduler& s);

@@ -257,7 +257,7 @@ void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexc
   g->status.store(g_status::runnable, std::memory_order_relaxed);
   if (p != nullptr) {
     bump(p->spawned);
-    runq_put(s, p, g, true);  // release: publishes every field written above
+    runq_put_next(s, p, g);  // release: publishes every field written above
     wakep(s);
     if (self != nullptr && self->preempt.load(std::memory_order_relaxed)) {
       switch_to_scheduler(self, after_switch::preempt);

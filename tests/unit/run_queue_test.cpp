@@ -138,6 +138,19 @@ TYPED_TEST(RunQueue, RunnextKicksPreviousToTail) {
   EXPECT_EQ(q.get(inherit), nullptr);
 }
 
+// swap_runnext: the new element takes the slot; the displaced one (or null) goes to the caller.
+TYPED_TEST(RunQueue, SwapRunnextReturnsTheDisplacedElement) {
+  TypeParam q;
+  item a;
+  item b;
+  EXPECT_EQ(q.swap_runnext(&a), nullptr);
+  EXPECT_EQ(q.swap_runnext(&b), &a);
+  bool inherit = false;
+  EXPECT_EQ(q.get(inherit), &b);
+  EXPECT_TRUE(inherit);
+  EXPECT_EQ(q.get(inherit), nullptr);
+}
+
 // A full ring hands exactly half of it plus the new element to the overflow sink, in order, and
 // keeps the other half: nothing lost, nothing duplicated (Go's runqputslow).
 TYPED_TEST(RunQueue, OverflowMovesHalfPlusOne) {
@@ -248,8 +261,14 @@ TYPED_TEST(RunQueue, ConcurrentOwnerAndThievesLoseNothing) {
   std::thread t2(thief);
   bool inherit = false;
   for (int i = 0; i < n; ++i) {
-    owner_q.put(&items[i], (i % 3) == 0,
-                [&](item* const* batch, std::size_t k) { overflowed.insert(overflowed.end(), batch, batch + k); });
+    auto spill = [&](item* const* batch, std::size_t k) {
+      overflowed.insert(overflowed.end(), batch, batch + k);
+    };
+    if (i % 3 == 1) {  // the scheduler's runq_put_next: swap runnext, requeue what it displaced
+      if (item* old = owner_q.swap_runnext(&items[i])) owner_q.put(old, false, spill);
+    } else {
+      owner_q.put(&items[i], (i % 3) == 0, spill);
+    }
     if (i % 4 == 0) {
       consume(owner_q.get(inherit));
       progress.store(progress.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
