@@ -36,6 +36,9 @@
 #ifndef GORT_SPINLOCK_MAX_BACKOFF
 #define GORT_SPINLOCK_MAX_BACKOFF 1024
 #endif
+#ifndef GORT_SPINLOCK_FIRST_BACKOFF
+#define GORT_SPINLOCK_FIRST_BACKOFF 4
+#endif
 #ifndef GORT_SPINLOCK_STARVE_ROUNDS
 #define GORT_SPINLOCK_STARVE_ROUNDS 8
 #endif
@@ -66,7 +69,7 @@ class spinlock {
   }
 
  private:
-  static constexpr unsigned k_first_backoff = 4;    // pauses before the first look (~40 ns)
+  static constexpr unsigned k_first_backoff = GORT_SPINLOCK_FIRST_BACKOFF;  // pauses before the first look
   static constexpr unsigned k_max_backoff = GORT_SPINLOCK_MAX_BACKOFF;  // pauses between looks
   static constexpr unsigned k_starve_rounds = GORT_SPINLOCK_STARVE_ROUNDS;  // looks before starving
   static constexpr unsigned k_starving_backoff = 4;  // pauses between a starving waiter's looks
