@@ -32,13 +32,8 @@ class run_queue {
   template <class Overflow>
   void put(T* g, bool next, Overflow&& overflow) {
     if (next) {
-      T* old = runnext_.load(std::memory_order_relaxed);
-      // release: g's fields are visible to a thief that takes runnext with acquire.
-      while (!runnext_.compare_exchange_weak(old, g, std::memory_order_release,
-                                             std::memory_order_relaxed)) {
-      }
-      if (old == nullptr) return;
-      g = old;
+      g = swap_runnext(g);  // the previous occupant, if any, goes to the tail
+      if (g == nullptr) return;
     }
     for (;;) {
       // acquire: pairs with consumers' CAS on head_, so their reads of the slots we are about to
