@@ -27,7 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -63,14 +63,14 @@ class errgroup {
 
   /// Runs f() on a new goroutine, first waiting for a free slot if a limit is set.
   template <class F>
-  void go(F&& f, std::source_location where = std::source_location::current()) {
+  void go(F&& f, gort::source_location where = gort::source_location::current()) {
     if (sem_) sem_.send(std::monostate{});
     start(std::forward<F>(f), where);
   }
 
   /// go() only if a slot is free now; false (and f not run) otherwise.
   template <class F>
-  [[nodiscard]] bool try_go(F&& f, std::source_location where = std::source_location::current()) {
+  [[nodiscard]] bool try_go(F&& f, gort::source_location where = gort::source_location::current()) {
     if (sem_ && !sem_.try_send(std::monostate{})) return false;
     start(std::forward<F>(f), where);
     return true;
@@ -116,7 +116,7 @@ class errgroup {
   }
 
   template <class F>
-  void start(F&& f, const std::source_location& where) {
+  void start(F&& f, const gort::source_location& where) {
     wg_.add(1);
     try {
       detail::spawn(where, [this, fn = std::forward<F>(f)]() mutable {

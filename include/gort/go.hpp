@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <new>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -38,7 +38,7 @@ struct closure {
 };
 
 template <class F, class... Args>
-void spawn(const std::source_location& where, F&& f, Args&&... args) {
+void spawn(const gort::source_location& where, F&& f, Args&&... args) {
   using C = closure<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "gort::go: f(args...) must be callable with the decayed, moved arguments");
@@ -57,32 +57,32 @@ void spawn(const std::source_location& where, F&& f, Args&&... args) {
 }  // namespace detail
 
 // gort::go records where it was called (shown when the goroutine throws or overflows its stack).
-// A defaulted std::source_location cannot follow a parameter pack, so there is one overload per
+// A defaulted gort::source_location cannot follow a parameter pack, so there is one overload per
 // argument count; bind more arguments with a lambda.
 
 /// Runs f() on a new goroutine. Any thread; starts a runtime with default options if none runs.
 /// An exception escaping f ends the process (see gort::options::on_exception).
 template <class F>
-void go(F&& f, std::source_location where = std::source_location::current()) {
+void go(F&& f, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f));
 }
 template <class F, class A1>
-void go(F&& f, A1&& a1, std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1));
 }
 template <class F, class A1, class A2>
-void go(F&& f, A1&& a1, A2&& a2, std::source_location where = std::source_location::current()) {
+void go(F&& f, A1&& a1, A2&& a2, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
 }
 template <class F, class A1, class A2, class A3>
 void go(F&& f, A1&& a1, A2&& a2, A3&& a3,
-        std::source_location where = std::source_location::current()) {
+        gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
                 std::forward<A3>(a3));
 }
 template <class F, class A1, class A2, class A3, class A4>
 void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
-        std::source_location where = std::source_location::current()) {
+        gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
                 std::forward<A3>(a3), std::forward<A4>(a4));
 }

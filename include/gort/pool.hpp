@@ -53,7 +53,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -209,7 +209,7 @@ struct pool_stats {
 
 namespace detail {
 
-inline pool_config make_pool_config(const pool_options& o, const std::source_location& where) {
+inline pool_config make_pool_config(const pool_options& o, const gort::source_location& where) {
   pool_config c;
   if (o.pre_alloc && o.capacity <= 0) throw config_error(make_error_code(pool_errc::invalid_pre_alloc_size).message());
   if (!o.disable_purge && o.expiry.count() < 0) {
@@ -347,7 +347,7 @@ class basic_pool {
   }
 
  protected:
-  basic_pool(const pool_options& o, Runner run, const std::source_location& where)
+  basic_pool(const pool_options& o, Runner run, const gort::source_location& where)
       : core_(new core_type(make_pool_config(o, where), std::move(run))) {
     try {
       core_->start();
@@ -414,7 +414,7 @@ class pool : public detail::basic_pool<detail::pool_task, detail::task_runner> {
   /// Validates the options (gort::config_error, see pool_options), starts min_workers workers and
   /// the purge timer. `where` is shown as the workers' creation site. Throws std::bad_alloc.
   explicit pool(const pool_options& options = {},
-                std::source_location where = std::source_location::current())
+                gort::source_location where = gort::source_location::current())
       : base(options, {}, where) {}
 
   /// Runs f() on a worker: {} once accepted; pool_errc::overload or pool_errc::closed when
@@ -468,7 +468,7 @@ class pool_with_func
   /// fn runs once per accepted argument. An empty fn: config_error "must provide function for
   /// pool" (ants' ErrLackPoolFunc). Otherwise as pool's constructor.
   explicit pool_with_func(std::function<void(Arg)> fn, const pool_options& options = {},
-                          std::source_location where = std::source_location::current())
+                          gort::source_location where = gort::source_location::current())
       : base(options, checked(std::move(fn)), where) {}
 
   /// Runs fn(arg) on a worker (ants' Invoke); results as pool::submit.
@@ -627,7 +627,7 @@ class basic_multi_pool {
  protected:
   template <class... A>
   basic_multi_pool(std::int64_t size, load_balancing lb, const pool_options& per_pool,
-                   const std::source_location& where, A&&... extra) : lb_(lb) {
+                   const gort::source_location& where, A&&... extra) : lb_(lb) {
     if (size <= 0) throw config_error(make_error_code(pool_errc::invalid_multi_pool_size).message());
     if (lb != load_balancing::round_robin && lb != load_balancing::least_tasks) {
       throw config_error(make_error_code(pool_errc::invalid_load_balancing_strategy).message());
@@ -700,7 +700,7 @@ class multi_pool : public detail::basic_multi_pool<pool> {
 
  public:
   multi_pool(std::int64_t size, load_balancing lb, const pool_options& per_pool = {},
-             std::source_location where = std::source_location::current())
+             gort::source_location where = gort::source_location::current())
       : base(size, lb, per_pool, where) {}
 
   /// Submits f to the pool the strategy picks (see basic_multi_pool::dispatch).
@@ -727,7 +727,7 @@ class multi_pool_with_func : public detail::basic_multi_pool<pool_with_func<Arg>
  public:
   multi_pool_with_func(std::int64_t size, std::function<void(Arg)> fn, load_balancing lb,
                        const pool_options& per_pool = {},
-                       std::source_location where = std::source_location::current())
+                       gort::source_location where = gort::source_location::current())
       : base(size, lb, per_pool, where, fn) {}
 
   [[nodiscard]] std::error_code invoke(Arg arg) {

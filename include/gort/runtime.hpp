@@ -18,7 +18,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -29,7 +29,7 @@ namespace gort {
 struct goroutine_exception {
   std::uint64_t goroutine_id = 0;
   std::exception_ptr error;
-  std::source_location created_at;  // where gort::go was called
+  gort::source_location created_at;  // where gort::go was called
 };
 
 /// Runtime configuration. Every field has a working default; invalid values make run() throw

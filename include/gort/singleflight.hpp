@@ -24,7 +24,7 @@
 
 #include <memory>
 #include <mutex>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -80,7 +80,7 @@ class singleflight {
   /// Go's DoChan. See the file comment. Throws std::bad_alloc.
   template <class F>
   chan<result> call_chan(const K& key, F&& fn,
-                         std::source_location where = std::source_location::current()) {
+                         gort::source_location where = gort::source_location::current()) {
     static_assert(std::is_convertible_v<std::invoke_result_t<F&>, V>,
                   "gort::singleflight::call_chan: fn() must return V");
     chan<result> ch(1);

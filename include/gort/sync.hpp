@@ -11,7 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <system_error>
 #include <utility>
 
@@ -138,7 +138,7 @@ class wait_group {
 
   /// Go 1.25's WaitGroup.Go: add(1), run f on a new goroutine, done() when it returns or throws.
   template <class F>
-  void go(F&& f, std::source_location where = std::source_location::current()) {
+  void go(F&& f, gort::source_location where = gort::source_location::current()) {
     add(1);
     struct finish {
       wait_group* wg;

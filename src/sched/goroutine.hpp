@@ -21,7 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "gort/source_location.hpp"
 
 #include "gort/detail/waist.hpp"
 
@@ -52,8 +52,9 @@ inline constexpr std::size_t k_inline_closure_align = 8;
 
 namespace gort::detail {
 
-// Two cache lines: the first holds everything the scheduler touches on the hot path, the second
-// identity and the inline closure. Per-execution state (saved exception globals, sanitizer fiber
+// Three cache lines: the first holds everything the scheduler touches on the hot path, the second
+// the id and the inline closure (written by every spawn), the third the creation site, which only
+// reports read. Per-execution state (saved exception globals, sanitizer fiber
 // handles) lives in the stack slot, which only a started goroutine has.
 struct alignas(64) goroutine {
   using g_status = sched::g_status;
@@ -75,9 +76,10 @@ struct alignas(64) goroutine {
 
   // ---- line 1: identity and closure ----
   std::uint64_t id = 0;
-  std::source_location created_at;
-
   alignas(sched::k_inline_closure_align) unsigned char inline_closure[sched::k_inline_closure];
+
+  // ---- line 2: where it was created ----
+  alignas(64) gort::source_location created_at;
 
   static constexpr std::uint8_t k_main = 1;
   static constexpr std::uint8_t k_heap_closure = 2;
@@ -86,7 +88,7 @@ struct alignas(64) goroutine {
   bool is_main() const noexcept { return (flags & k_main) != 0; }
 };
 
-static_assert(sizeof(goroutine) == 128, "a goroutine record is two cache lines");
+static_assert(sizeof(goroutine) == 192, "a goroutine record is three cache lines");
 
 }  // namespace gort::detail
 

@@ -253,7 +253,7 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   g->closure = &main_closure;  // lives on this frame, which outlives the runtime
   g->run_fn = &main_trampoline;
   g->destroy_fn = &no_destroy;
-  g->created_at = std::source_location::current();
+  g->created_at = gort::source_location::current();
   g->status.store(g_status::runnable, std::memory_order_relaxed);
   s->main_g = g;
   bump(p0->spawned);

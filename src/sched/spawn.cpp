@@ -244,7 +244,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
 }
 
 void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
-                  const std::source_location& where) noexcept {
+                  const gort::source_location& where) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   g->run_fn = run;
   g->destroy_fn = destroy;

@@ -37,7 +37,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -321,7 +321,7 @@ inline void start_after_func(after_func_rec* r) noexcept {
     holder(const holder&) = delete;
     ~holder() { release(rec); }
   };
-  spawn(std::source_location::current(), [h = holder(r)] { h.rec->invoke(); });
+  spawn(gort::source_location::current(), [h = holder(r)] { h.rec->invoke(); });
 }
 
 /// Cancels n alone with (e, cause). Requires a reference to n. Returns false when n was already
@@ -505,7 +505,7 @@ inline void deadline_fire(timer_node* t, std::int64_t) noexcept {
   deadline_node* d = static_cast<deadline_node::timer_t*>(t)->owner;
   // On a scheduler context with the heap's lock held: cancelling here could stop a descendant's
   // timer in this very heap. The timer's reference moves into a goroutine that cancels.
-  spawn(std::source_location::current(), [ref = node_ref<deadline_node>(d)] {
+  spawn(gort::source_location::current(), [ref = node_ref<deadline_node>(d)] {
     cancel(ref.get(), static_cast<std::uint8_t>(errc::deadline_exceeded), ref->deadline_cause,
            true);
   });

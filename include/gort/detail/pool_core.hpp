@@ -65,7 +65,7 @@
 #include <functional>
 #include <new>
 #include <optional>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -102,7 +102,7 @@ struct pool_config {
   bool disable_purge = false;
   std::function<void(std::exception_ptr)> exception_handler;
   std::function<void(std::string_view)> logger;
-  std::source_location where;  // where the pool was created (the workers' creation site)
+  gort::source_location where;  // where the pool was created (the workers' creation site)
 };
 
 /// The outcome of a submission, before pool.hpp turns it into an error_code.

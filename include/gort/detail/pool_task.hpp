@@ -108,7 +108,7 @@ class pool_task {
         Fn* f = std::launder(static_cast<Fn*>(s));
         struct destroy_after {
           Fn* f;
-          ~destroy_after() { f->~Fn(); }
+          ~destroy_after() { std::destroy_at(f); }
         } guard{f};
         std::invoke(*f);
       },
@@ -117,9 +117,9 @@ class pool_task {
           : +[](void* dst, void* src) noexcept {
               Fn* from = std::launder(static_cast<Fn*>(src));
               ::new (dst) Fn(std::move(*from));
-              from->~Fn();
+              std::destroy_at(from);
             },
-      [](void* s) noexcept { std::launder(static_cast<Fn*>(s))->~Fn(); }};
+      [](void* s) noexcept { std::destroy_at(std::launder(static_cast<Fn*>(s))); }};
 
   template <class Fn>
   static constexpr vtable heap_vtable{

@@ -24,7 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "gort/source_location.hpp"
 #include <type_traits>
 #include <utility>
 
@@ -133,7 +133,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align);
 /// Makes a prepared goroutine runnable (the caller's processor `runnext`, or the global queue from
 /// a plain thread). `run` is called once on the goroutine with the closure storage, then `destroy`.
 void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
-                  const std::source_location& where) noexcept;
+                  const gort::source_location& where) noexcept;
 
 /// Returns a prepared goroutine record whose closure failed to construct. Any thread.
 void spawn_abort(goroutine* g) noexcept;
