@@ -31,7 +31,7 @@ namespace gort::sched {
 
 namespace bctx = boost::context::detail;
 
-[[noreturn]] void report_stack_overflow(const goroutine* g) noexcept;  // overflow.cpp
+[[noreturn]] void report_stack_overflow(const goroutine* g, const void* fault) noexcept;  // overflow.cpp
 
 namespace {
 
@@ -77,7 +77,7 @@ inline void restore_eh(machine* m, const eh_state& saved) noexcept {
 // the guard zone must be untouched (stack_pool.hpp).
 [[gnu::always_inline]] inline void check_canary(goroutine* g, stack_slot* st) noexcept {
   const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
-  if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
+  if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g, nullptr);
 }
 
 // Every goroutine arrives here (or in goroutine_entry) right after a jump to it, with t.data its

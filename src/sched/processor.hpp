@@ -25,6 +25,7 @@ struct stack_slot;
 enum class p_status : std::uint32_t { idle = 0, running = 1, syscall = 2, gcstop = 3, dead = 4 };
 
 inline constexpr int k_stack_cache = 32;  // slots a P keeps; it exchanges halves with the pool
+inline constexpr int k_stack_credit_max = 32;  // promises a P keeps; above, it returns a batch
 inline constexpr int k_gfree_max = 64;    // Go's gfput: above this, move to global until < 32
 inline constexpr int k_gfree_keep = 32;
 inline constexpr std::uint64_t k_goid_batch = 16;  // Go's _GoidCacheBatch
@@ -53,6 +54,9 @@ struct processor {
   int gfree_count = 0;
   stack_slot* stacks[k_stack_cache] = {};
   std::atomic<int> stack_count{0};  // owner writes; stats read
+  // Stack promises held for spawns to come (stack_pool.hpp, "Promises"): a spawn takes one, a
+  // goroutine that starts on a cached slot gives its promise to this processor.
+  int stack_credit = 0;
   std::uint64_t goid_next = 0;
   std::uint64_t goid_end = 0;
 

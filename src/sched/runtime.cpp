@@ -229,6 +229,10 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
         "gort::go from a plain thread)");
   }
   auto* s = new scheduler(make_config(opts, false));
+  if (s->stacks.promise(1) == 0) {  // main's stack
+    delete s;
+    throw std::bad_alloc();
+  }
   machine* m0 = adopt_calling_thread(*s);
   s->m0 = m0;
   {

@@ -50,7 +50,9 @@ void fatal(const char* msg) noexcept {
 scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
-      stacks(cfg.slot_size, cfg.debug.stackguard ? -1 : 0) {
+      stacks(cfg.slot_size, cfg.debug.stackguard == 0   ? stack_pool::guard_policy::none
+                            : cfg.debug.stackguard == 2 ? stack_pool::guard_policy::mprotect_only
+                                                        : stack_pool::guard_policy::automatic) {
   allp.reserve(static_cast<std::size_t>(gomaxprocs));
   for (int i = 0; i < gomaxprocs; ++i) {
     auto p = std::make_unique<processor>();

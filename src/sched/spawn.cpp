@@ -4,6 +4,9 @@
 // global list; an empty one refills up to 32 from it), backed by slabs that live until shutdown.
 // Stacks: per-P caches of up to 32 slots exchanging halves with the stack pool. A goroutine gets
 // its stack when it first runs (execute) and returns it when it exits, so recycling is immediate.
+// The spawn takes a stack *promise* (stack_pool.hpp) so that exhaustion is reported to the
+// spawner as std::bad_alloc, never at first run: processors hold promises as credit and refill it
+// a batch at a time; a goroutine starting on a cached slot hands its promise to its processor.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +53,47 @@ goroutine* new_slab_locked(scheduler& s) {
 
 void publish_gfree_count(scheduler& s) {
   s.gfree_count.store(static_cast<std::int64_t>(s.gfree.size()), std::memory_order_relaxed);
+}
+
+// Refills p's stack credit (p null: a plain thread takes one promise for itself). Throws
+// std::bad_alloc when the address space holds no stack for another goroutine. The spawner.
+[[gnu::noinline]] void take_stack_promise_slow(scheduler& s, processor* p) {
+  if (p == nullptr) {
+    if (s.stacks.promise(1) == 0) throw std::bad_alloc();
+    return;
+  }
+  std::size_t n = s.stacks.promise(k_stack_batch);
+  if (n == 0) {
+    // Slots cached here are outside the promise accounting: hand them back and try again.
+    const int cached = p->stack_count.load(std::memory_order_relaxed);
+    if (cached > 0) {
+      s.stacks.put_batch(p->stacks, static_cast<std::size_t>(cached), sys::nanotime());
+      p->stack_count.store(0, std::memory_order_relaxed);
+      n = s.stacks.promise(k_stack_batch);
+    }
+    if (n == 0) throw std::bad_alloc();
+  }
+  p->stack_credit = static_cast<int>(n) - 1;
+}
+
+inline void take_stack_promise(scheduler& s, processor* p) {
+  if (p != nullptr && p->stack_credit > 0) {
+    --p->stack_credit;
+    return;
+  }
+  take_stack_promise_slow(s, p);
+}
+
+// A promise comes back to p (a goroutine started on a cached slot, or a spawn was abandoned).
+inline void give_stack_promise(scheduler& s, processor* p) noexcept {
+  if (p == nullptr) {
+    s.stacks.unpromise(1);
+    return;
+  }
+  if (++p->stack_credit > k_stack_credit_max) {
+    p->stack_credit -= k_stack_batch;
+    s.stacks.unpromise(k_stack_batch);
+  }
 }
 
 }  // namespace
@@ -123,17 +167,17 @@ std::uint64_t next_goid(scheduler& s, processor* p) {
 }
 
 stack_slot* stack_get(scheduler& s, processor* p) {
+  // The goroutine holds a promise (taken at spawn).
   int n = p->stack_count.load(std::memory_order_relaxed);
   if (n == 0) {
-    try {
-      n = static_cast<int>(s.stacks.get_batch(p->stacks, k_stack_batch));
-    } catch (const std::bad_alloc&) {
-      n = 0;
-    }
-    if (n == 0) fatal("out of memory: cannot reserve a goroutine stack");
+    // Redeems the promise: at least one slot is guaranteed (stack_pool.hpp, "Promises").
+    n = static_cast<int>(s.stacks.get_batch(p->stacks, k_stack_batch, 1));
+    if (n == 0) fatal("stack pool: a promised goroutine stack was not available");
     // The pool hands out ascending addresses; the cache pops from its end, so reverse it to keep
     // using them in ascending order (stack_pool.hpp: canaries and TLB shootdowns).
     std::reverse(p->stacks, p->stacks + n);
+  } else {
+    give_stack_promise(s, p);  // a cached slot: the promise becomes this processor's credit
   }
   --n;
   p->stack_count.store(n, std::memory_order_relaxed);
@@ -221,7 +265,14 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   scheduler& s = ensure_runtime();
   machine* m = current_machine();
   processor* p = m != nullptr ? m->p : nullptr;
-  goroutine* g = gfget(s, p);
+  take_stack_promise(s, p);
+  goroutine* g = nullptr;
+  try {
+    g = gfget(s, p);
+  } catch (...) {
+    give_stack_promise(s, p);
+    throw;
+  }
   void* mem = g->inline_closure;
   if (size > k_inline_closure || align > sched::k_inline_closure_align) {
     try {
@@ -235,6 +286,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
       }
     } catch (...) {
       gfput(s, p, g);
+      give_stack_promise(s, p);
       throw;
     }
   }
@@ -272,7 +324,9 @@ void spawn_abort(goroutine* g) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   free_heap_closure(g);
   machine* m = current_machine();
-  gfput(s, m != nullptr ? m->p : nullptr, g);
+  processor* p = m != nullptr ? m->p : nullptr;
+  gfput(s, p, g);
+  give_stack_promise(s, p);
 }
 
 }  // namespace gort::detail
