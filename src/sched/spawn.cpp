@@ -1,12 +1,19 @@
 // sched/spawn.cpp — goroutine records and stacks: allocation, caching, spawn, body, exit.
 //
 // Records: per-P free caches of up to 64 pointers (Go's gfget/gfput: a full cache gives 32 to the
-// global list; an empty one refills up to 32 from it), backed by slabs that live until shutdown.
+// global list; an empty one refills up to 32 from it), backed by slabs that belong to a runtime
+// until it shuts down. Slab memory is type-stable: mapped in chunks that are never unmapped while
+// the process lives, handed from a retired runtime to the next one with their pages returned to
+// the OS (MADV_DONTNEED) in between. A plain thread that took a goroutine record from a wait queue
+// before shutdown may call ready() on it after the runtime is gone (park.cpp, ready_from_thread);
+// reading the record's kind then hits mapped memory, never freed memory.
 // Stacks: per-P caches of up to 32 slots exchanging halves with the stack pool. A goroutine gets
 // its stack when it first runs (execute) and returns it when it exits, so recycling is immediate.
 // The spawn takes a stack *promise* (stack_pool.hpp) so that exhaustion is reported to the
 // spawner as std::bad_alloc, never at first run: processors hold promises as credit and refill it
 // a batch at a time; a goroutine starting on a cached slot hands its promise to its processor.
+#include <sys/mman.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +33,40 @@ namespace {
 
 constexpr int k_stack_batch = k_stack_cache / 2;
 
+// ---- type-stable record slabs (see the file comment) ----
+
+constexpr std::size_t k_slab_bytes = k_slab_records * sizeof(goroutine);
+constexpr std::size_t k_slabs_per_map = 16;  // one mmap per 2,048 records
+
+std::mutex g_slab_lock;
+// Never destroyed: a retired runtime's slabs must stay mapped for the life of the process.
+std::vector<goroutine*>& free_slabs() {
+  static auto* slabs = new std::vector<goroutine*>;
+  return *slabs;
+}
+
+// A slab of k_slab_records default-constructed records. Any thread. Throws std::bad_alloc.
+goroutine* acquire_record_slab() {
+  goroutine* base = nullptr;
+  {
+    std::lock_guard<std::mutex> l(g_slab_lock);
+    std::vector<goroutine*>& free = free_slabs();
+    if (free.empty()) {
+      free.reserve(free.size() + k_slabs_per_map);
+      void* mem = ::mmap(nullptr, k_slabs_per_map * k_slab_bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mem == MAP_FAILED) throw std::bad_alloc();
+      for (std::size_t i = k_slabs_per_map; i-- > 0;) {
+        free.push_back(reinterpret_cast<goroutine*>(static_cast<char*>(mem) + i * k_slab_bytes));
+      }
+    }
+    base = free.back();
+    free.pop_back();
+  }
+  for (std::size_t i = 0; i < k_slab_records; ++i) ::new (&base[i]) goroutine;
+  return base;
+}
+
 // Only the first cache line is reset; the second is written by spawn before publication.
 void reset_record(goroutine* g) {
   g->ctx = nullptr;
@@ -41,13 +82,14 @@ void reset_record(goroutine* g) {
 // Carves a slab and returns one record; the rest go to the global free list. Requires
 // s.gfree_lock.
 goroutine* new_slab_locked(scheduler& s) {
-  auto slab = std::make_unique<goroutine[]>(k_slab_records);
-  goroutine* base = slab.get();
+  s.slabs.reserve(s.slabs.size() + 1);
+  s.gfree.reserve(s.gfree.size() + k_slab_records);
+  goroutine* base = acquire_record_slab();
   for (std::size_t i = k_slab_records; i-- > 1;) {
     base[i].status.store(g_status::dead, std::memory_order_relaxed);
     s.gfree.push_back(&base[i]);
   }
-  s.slabs.push_back(std::move(slab));
+  s.slabs.push_back(base);
   return base;
 }
 
@@ -97,6 +139,13 @@ inline void give_stack_promise(scheduler& s, processor* p) noexcept {
 }
 
 }  // namespace
+
+void release_record_slab(goroutine* base) noexcept {
+  for (std::size_t i = 0; i < k_slab_records; ++i) base[i].~goroutine();
+  ::madvise(base, k_slab_bytes, MADV_DONTNEED);  // zero-filled when read again
+  std::lock_guard<std::mutex> l(g_slab_lock);
+  free_slabs().push_back(base);  // capacity reserved when the slab was mapped
+}
 
 void free_heap_closure(goroutine* g) noexcept {
   if ((g->flags & goroutine::k_overaligned_closure) != 0) {
@@ -212,19 +261,29 @@ void goroutine_exited(scheduler& s, machine* m, goroutine* g) {
 
 namespace {
 
-void print_uncaught(const goroutine* g, const std::exception_ptr& e) {
-  const char* what = "unknown exception (not derived from std::exception)";
-  std::string holder;
+std::string describe(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    holder = ex.what();
-    what = holder.c_str();
+    return ex.what();
   } catch (...) {
   }
-  std::fprintf(stderr,
-               "goroutine %llu [exception]: %s\n\ncreated by %s\n\t%s:%u\n",
-               static_cast<unsigned long long>(g->id), what, g->created_at.function_name(),
+  return "unknown exception (not derived from std::exception)";
+}
+
+// Go's panic report: the exception, then (when the on_exception handler itself threw) the
+// handler's, then where the goroutine was created.
+void print_uncaught(const goroutine* g, const std::exception_ptr& e,
+                    const std::exception_ptr& from_handler) {
+  const std::string what = describe(e);
+  std::fprintf(stderr, "goroutine %llu [exception]: %s\n", static_cast<unsigned long long>(g->id),
+               what.c_str());
+  if (from_handler) {
+    const std::string again = describe(from_handler);
+    std::fprintf(stderr, "gort::options::on_exception threw while handling it: %s\n",
+                 again.c_str());
+  }
+  std::fprintf(stderr, "\ncreated by %s\n\t%s:%u\n", g->created_at.function_name(),
                g->created_at.file_name(), static_cast<unsigned>(g->created_at.line()));
   std::fflush(stderr);
 }
@@ -238,13 +297,17 @@ void run_goroutine_body(goroutine* g) {
     scheduler* s = g_sched.load(std::memory_order_acquire);
     if (g->is_main()) {
       s->main_exception = std::current_exception();  // rethrown by run() after shutdown
+    } else if (!s->cfg.on_exception) {
+      print_uncaught(g, std::current_exception(), nullptr);
+      std::terminate();  // inside the handler: the terminate handler sees the exception
     } else {
-      if (s->cfg.on_exception) {
-        goroutine_exception info{g->id, std::current_exception(), g->created_at};
-        s->cfg.on_exception(info);  // a handler that throws terminates: we are noexcept below
-      } else {
-        print_uncaught(g, std::current_exception());
-        std::terminate();  // inside the handler: the terminate handler sees the exception
+      goroutine_exception info{g->id, std::current_exception(), g->created_at};
+      try {
+        s->cfg.on_exception(info);
+      } catch (...) {
+        // Both are reported; the process ends as for an unhandled exception.
+        print_uncaught(g, info.error, std::current_exception());
+        std::terminate();
       }
     }
   }
@@ -259,18 +322,26 @@ namespace gort::detail {
 
 using namespace gort::sched;
 
-scheduler& ensure_runtime();  // runtime.cpp
-
+// A spawn from a goroutine (or a machine's scheduler context) uses the running runtime; from a
+// plain thread it holds the gate (runtime.cpp) from spawn_prepare to spawn_commit or spawn_abort,
+// so the runtime cannot be freed in between; the caller's thread tells which (a plain thread stays
+// one, a goroutine stays on some machine across a park in the closure's constructor).
 void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
-  scheduler& s = ensure_runtime();
   machine* m = current_machine();
+  scheduler& s = m != nullptr ? *g_sched.load(std::memory_order_acquire)
+                              : gate_enter_or_start("gort::go");
   processor* p = m != nullptr ? m->p : nullptr;
-  take_stack_promise(s, p);
   goroutine* g = nullptr;
   try {
-    g = gfget(s, p);
+    take_stack_promise(s, p);
+    try {
+      g = gfget(s, p);
+    } catch (...) {
+      give_stack_promise(s, p);
+      throw;
+    }
   } catch (...) {
-    give_stack_promise(s, p);
+    if (m == nullptr) gate_leave();
     throw;
   }
   void* mem = g->inline_closure;
@@ -287,6 +358,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
     } catch (...) {
       gfput(s, p, g);
       give_stack_promise(s, p);
+      if (m == nullptr) gate_leave();
       throw;
     }
   }
@@ -317,6 +389,7 @@ void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexc
   } else {
     s.thread_spawned.fetch_add(1, std::memory_order_relaxed);
     global_put(s, g);
+    if (m == nullptr) gate_leave();
   }
 }
 
@@ -327,6 +400,7 @@ void spawn_abort(goroutine* g) noexcept {
   processor* p = m != nullptr ? m->p : nullptr;
   gfput(s, p, g);
   give_stack_promise(s, p);
+  if (m == nullptr) gate_leave();
 }
 
 }  // namespace gort::detail
