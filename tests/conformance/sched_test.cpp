@@ -10,6 +10,7 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
+#include "stack/stack_pool.hpp"
 
 namespace {
 
@@ -242,14 +243,30 @@ TEST_P(Sched, TestGoroutineParallelism) {
 
 // A busy goroutine holding the only processor's sibling in runnext can only make progress if an
 // idle processor steals it: steals happen and are counted.
+// The goroutine waits in main's runnext while main spins without a scheduling point; it can only
+// run on another thread if an idle processor stole it, and the thief counts the steal before it
+// runs the goroutine (same thread: the count happens-before the flag). If sysmon's preemption
+// request (main's slice may already be 10 ms old on a loaded machine) made go() yield, main's own
+// processor ran the goroutine on main's thread: try again.
 TEST_P(Sched, IdleProcessorStealsRunnext) {
   if (procs() == 1) GTEST_SKIP() << "needs a second processor";
   run([] {
-    std::atomic<bool> flag{false};
-    gort::go([&] { flag.store(true, std::memory_order_release); });
-    // Spin without a scheduling point: the goroutine above sits in our runnext.
-    while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
-    EXPECT_GE(gort::stats().steals, 1u);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::atomic<bool> flag{false};
+      std::thread::id ran_on;
+      const std::thread::id main_thread = std::this_thread::get_id();
+      const std::uint64_t steals_before = gort::stats().steals;
+      gort::go([&] {
+        ran_on = std::this_thread::get_id();
+        flag.store(true, std::memory_order_release);
+      });
+      // Spin without a scheduling point: the goroutine above sits in our runnext.
+      while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
+      if (ran_on == main_thread) continue;  // preempted at go(): not a steal
+      EXPECT_GE(gort::stats().steals, steals_before + 1);
+      return;
+    }
+    ADD_FAILURE() << "the goroutine never ran on another processor's thread";
   });
 }
 
@@ -311,6 +328,11 @@ TEST_P(Sched, MillionConcurrentGoroutines) {
         [n] {
           EXPECT_EQ(gort::num_goroutines(), n + 1);
           EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
+          // Guard markers give every stack a real guard page without new mappings.
+          if (gort::sched::stack_pool::guard_markers_supported()) {
+            EXPECT_GE(gort::stats().stacks_guarded, static_cast<std::uint64_t>(n));
+            EXPECT_LT(gort_test::map_count(), 1000);
+          }
         });
   });
 }
