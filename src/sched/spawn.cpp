@@ -39,7 +39,10 @@ constexpr std::size_t k_slab_bytes = k_slab_records * sizeof(goroutine);
 constexpr std::size_t k_slabs_per_map = 16;  // one mmap per 2,048 records
 
 std::mutex g_slab_lock;
-// Never destroyed: a retired runtime's slabs must stay mapped for the life of the process.
+std::size_t g_slabs_mapped = 0;  // guarded by g_slab_lock
+
+// Never destroyed: a retired runtime's slabs must stay mapped for the life of the process. Its
+// capacity covers every slab ever mapped, so release_record_slab never allocates.
 std::vector<goroutine*>& free_slabs() {
   static auto* slabs = new std::vector<goroutine*>;
   return *slabs;
@@ -52,10 +55,11 @@ goroutine* acquire_record_slab() {
     std::lock_guard<std::mutex> l(g_slab_lock);
     std::vector<goroutine*>& free = free_slabs();
     if (free.empty()) {
-      free.reserve(free.size() + k_slabs_per_map);
+      free.reserve(g_slabs_mapped + k_slabs_per_map);
       void* mem = ::mmap(nullptr, k_slabs_per_map * k_slab_bytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (mem == MAP_FAILED) throw std::bad_alloc();
+      g_slabs_mapped += k_slabs_per_map;
       for (std::size_t i = k_slabs_per_map; i-- > 0;) {
         free.push_back(reinterpret_cast<goroutine*>(static_cast<char*>(mem) + i * k_slab_bytes));
       }
@@ -144,7 +148,7 @@ void release_record_slab(goroutine* base) noexcept {
   for (std::size_t i = 0; i < k_slab_records; ++i) base[i].~goroutine();
   ::madvise(base, k_slab_bytes, MADV_DONTNEED);  // zero-filled when read again
   std::lock_guard<std::mutex> l(g_slab_lock);
-  free_slabs().push_back(base);  // capacity reserved when the slab was mapped
+  free_slabs().push_back(base);  // within the capacity reserved when the slab was mapped
 }
 
 void free_heap_closure(goroutine* g) noexcept {
