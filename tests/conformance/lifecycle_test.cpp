@@ -206,49 +206,48 @@ TEST(LifecycleDeathTest, StackOverflowIsReportedWithGuardPage) {
                "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
 }
 
+// Runs `overflow` on a goroutine spawned once `neighbours` goroutines are parked: their stacks lie
+// below its own, where an overflow runs.
+void overflow_above_parked(int neighbours, void (*overflow)(), gort::options o) {
+  gort::run(
+      [neighbours, overflow] {
+        gort_test::with_parked_goroutines(neighbours, [] {}, [overflow] {
+          gort::wait_group wg;
+          wg.add(1);
+          gort::go([overflow] { overflow(); });
+          wg.wait();
+        });
+      },
+      o);
+}
+
+void infinite_recursion() {
+  volatile char sink;
+  recurse(0, &sink);
+}
+
 // More goroutines than the pre-6.13 scheme could guard (a quarter of vm.max_map_count / 2, about
 // 8,000): with guard markers the last one's stack still has a real guard page. In the fallback
 // (stackguard=2), its unguarded stack lets the recursion run down through its neighbours' stacks
 // until it faults in a guarded one; the fault lies in the stack arena and is reported all the same.
-void overflow_beyond_the_old_guard_budget(const char* debug) {
-  gort::run(
-      [] {
-        gort::wait_group parked;
-        gort::wait_group gate;
-        gate.add(1);
-        constexpr int n = 9000;
-        parked.add(n);
-        for (int i = 0; i < n; ++i) {
-          gort::go([&] {
-            parked.done();
-            gate.wait();
-          });
-        }
-        parked.wait();
-        gort::wait_group wg;
-        wg.add(1);
-        gort::go([] {
-          volatile char sink;
-          recurse(0, &sink);
-        });
-        wg.wait();
-      },
-      {.maxprocs = 1, .stack_size = 16 * 1024, .debug = debug});
-}
-
 TEST(LifecycleDeathTest, StackOverflowBeyondTheOldGuardBudgetIsReported) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan supports at most 8,128 fibers";
   if (!gort::sched::stack_pool::guard_markers_supported()) {
     GTEST_SKIP() << "no guard markers on this kernel (Linux 6.13+)";
   }
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(overflow_beyond_the_old_guard_budget(""),
+  EXPECT_DEATH(overflow_above_parked(9000, &infinite_recursion,
+                                     {.maxprocs = 1, .stack_size = 16 * 1024}),
                "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
 }
 
 TEST(LifecycleDeathTest, FallbackReportsAnOverflowThatRanThroughItsNeighbours) {
   if (gort_test::k_asan) GTEST_SKIP() << "ASan reports the deliberate overrun first";
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan supports at most 8,128 fibers";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(overflow_beyond_the_old_guard_budget("stackguard=2"),
+  EXPECT_DEATH(overflow_above_parked(9000, &infinite_recursion,
+                                     {.maxprocs = 1, .stack_size = 16 * 1024,
+                                      .debug = "stackguard=2"}),
                "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
 }
 
@@ -268,25 +267,7 @@ TEST(LifecycleDeathTest, FrameLargerThanTheStackIsReported) {
     GTEST_SKIP() << "no guard markers on this kernel (Linux 6.13+)";
   }
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(gort::run(
-                   [] {
-                     gort::wait_group parked;
-                     gort::wait_group gate;
-                     gate.add(1);
-                     parked.add(100);
-                     for (int i = 0; i < 100; ++i) {  // neighbours below the overflowing stack
-                       gort::go([&] {
-                         parked.done();
-                         gate.wait();
-                       });
-                     }
-                     parked.wait();
-                     gort::wait_group wg;
-                     wg.add(1);
-                     gort::go([] { (void)big_zeroed_frame(3); });
-                     wg.wait();
-                   },
-                   {.maxprocs = 1}),
+  EXPECT_DEATH(overflow_above_parked(100, [] { (void)big_zeroed_frame(3); }, {.maxprocs = 1}),
                "goroutine [0-9]+: stack overflow");
 }
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <cstring>
 #include <string>
@@ -68,18 +69,27 @@ TEST(StackPool, GuardPagesWithinBudget) {
   pool.put_batch(s.data(), s.size(), 0);
 }
 
+// Takes one slot from a pool of this policy and writes one byte below its stack. The death tests'
+// child.
+void write_below_a_fresh_stack(policy p) {
+  stack_pool pool(4 * stack_pool::page_size(), p, 1);
+  stack_slot* s = nullptr;
+  pool.get_batch(&s, 1);
+  if (!s->guarded || s->marker != (p == policy::automatic)) std::_Exit(2);
+  *reinterpret_cast<volatile char*>(s->usable - 1) = 1;
+  std::_Exit(3);
+}
+
+// Died of the fault: SIGSEGV, or a sanitizer's report of it (which exits with an error status).
+bool died_of_segv(int status) {
+  if (gort_test::k_sanitized) return WIFEXITED(status) && WEXITSTATUS(status) != 0;
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+}
+constexpr const char* k_segv_report = gort_test::k_sanitized ? "SEGV" : "";
+
 TEST(StackPoolDeathTest, GuardPageFaults) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const std::size_t page = stack_pool::page_size();
-  EXPECT_DEATH(
-      {
-        stack_pool pool(4 * page, policy::mprotect_only, 1);
-        stack_slot* s = nullptr;
-        pool.get_batch(&s, 1);
-        if (!s->guarded) std::abort();
-        *reinterpret_cast<volatile char*>(s->usable - 1) = 1;  // one byte below the stack
-      },
-      "");
+  EXPECT_EXIT(write_below_a_fresh_stack(policy::mprotect_only), died_of_segv, k_segv_report);
 }
 
 // Every slot that goes out carries a guard marker, and the markers cost no mappings.
@@ -124,16 +134,7 @@ TEST(StackPool, MillionGuardedSlotsStayUnderTheMapLimit) {
 TEST(StackPoolDeathTest, GuardMarkerFaults) {
   SKIP_WITHOUT_MARKERS();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const std::size_t page = stack_pool::page_size();
-  EXPECT_DEATH(
-      {
-        stack_pool pool(4 * page);
-        stack_slot* s = nullptr;
-        pool.get_batch(&s, 1);
-        if (!s->marker) std::abort();
-        *reinterpret_cast<volatile char*>(s->usable - 1) = 1;  // one byte below the stack
-      },
-      "");
+  EXPECT_EXIT(write_below_a_fresh_stack(policy::automatic), died_of_segv, k_segv_report);
 }
 
 // The scavenger's MADV_DONTNEED releases a marker slot's guard page with the rest (adjacent slots
@@ -163,20 +164,21 @@ TEST(StackPoolDeathTest, GuardMarkerFaultsAfterScavengeAndReuse) {
   SKIP_WITHOUT_MARKERS();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const std::size_t page = stack_pool::page_size();
-  EXPECT_DEATH(
+  EXPECT_EXIT(
       {
         stack_pool pool(8 * page);
         stack_slot* s = nullptr;
         pool.get_batch(&s, 1);
         std::memset(s->usable, 1, s->usable_size());
         pool.put_batch(&s, 1, 0);
-        if (pool.scavenge(0, 0) == 0) std::abort();
+        if (pool.scavenge(0, 0) == 0) std::_Exit(2);
         stack_slot* again = nullptr;
         pool.get_batch(&again, 1);
-        if (again != s) std::abort();
+        if (again != s) std::_Exit(3);
         *reinterpret_cast<volatile char*>(again->usable - 1) = 1;
+        std::_Exit(4);
       },
-      "");
+      died_of_segv, k_segv_report);
 }
 
 // The SIGSEGV handler recognizes any address inside a reservation and the slot it falls in.
@@ -228,47 +230,44 @@ TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
   pool.put_batch(s, 2, 0);
 }
 
-// A slot about to become a stack commits its canary zone (commit_canary: at most the one page the
-// slot underneath commits anyway); after that, checking canaries costs no resident memory, on
-// kernels with the shared zero page and on kernels that commit a page on every first read alike.
-TEST(StackPool, CanaryChecksCostNoResidentMemory) {
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "TSan's shadow memory grows with every address read";
-#endif
+// KiB of resident memory that reading the canaries of 20,000 fresh slots adds (after writing
+// their canary zones first, as a slot about to become a stack does, when `committed`).
+long canary_read_growth_kib(bool committed) {
   const std::size_t page = stack_pool::page_size();
   stack_pool pool(4 * page, policy::none);
   std::vector<stack_slot*> s(20000);
-  ASSERT_EQ(pool.get_batch(s.data(), s.size()), s.size());
-  for (stack_slot* x : s) stack_pool::commit_canary(x);
+  EXPECT_EQ(pool.get_batch(s.data(), s.size()), s.size());
+  if (committed) {
+    for (stack_slot* x : s) stack_pool::commit_canary(x);
+  }
   const long before = gort_test::rss_kib();
   for (int round = 0; round < 3; ++round) {
-    for (stack_slot* x : s) ASSERT_TRUE(stack_pool::canary_intact(x));
+    for (stack_slot* x : s) EXPECT_TRUE(stack_pool::canary_intact(x));
   }
   const long grown = gort_test::rss_kib() - before;
-  // 20,000 zones of 4 KiB would be 80,000 KiB if the reads committed anything.
-  EXPECT_LT(grown, 8000) << "KiB";
   pool.put_batch(s.data(), s.size(), 0);
+  return grown;
+}
+
+// A slot about to become a stack commits its canary zone (commit_canary: at most the one page the
+// slot underneath commits anyway); after that, checking canaries costs no resident memory, on
+// kernels with the shared zero page and on kernels that commit a page on every first read alike.
+// 20,000 zones of 4 KiB would be 80,000 KiB if the reads committed anything.
+TEST(StackPool, CanaryChecksCostNoResidentMemory) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan's shadow memory grows with every address read";
+  EXPECT_LT(canary_read_growth_kib(true), 8000) << "KiB";
 }
 
 // Reading a never-touched canary zone is free only where the kernel maps the zero page; the pool
 // never relies on it (commit_canary), and this test states which kind of kernel this is.
 TEST(StackPool, CanaryReadOfUntouchedMemoryDependsOnTheKernel) {
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "TSan's shadow memory grows with every address read";
-#endif
-  const std::size_t page = stack_pool::page_size();
-  stack_pool pool(4 * page, policy::none);
-  std::vector<stack_slot*> s(20000);
-  ASSERT_EQ(pool.get_batch(s.data(), s.size()), s.size());
-  const long before = gort_test::rss_kib();
-  for (stack_slot* x : s) ASSERT_TRUE(stack_pool::canary_intact(x));
-  const long grown = gort_test::rss_kib() - before;
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan's shadow memory grows with every address read";
+  const long grown = canary_read_growth_kib(false);
   if (gort_test::reads_map_zero_page()) {
     EXPECT_LT(grown, 8000) << "KiB (the zero page serves these reads)";
   } else {
     EXPECT_GE(grown, 40000) << "KiB (this kernel commits a page on a read; the detector said so)";
   }
-  pool.put_batch(s.data(), s.size(), 0);
 }
 
 TEST(StackPool, ScavengeReturnsPagesToTheOs) {
