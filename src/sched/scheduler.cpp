@@ -52,6 +52,9 @@ scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
       seed(sys::random_seed()),
+      stack_credit_batch(static_cast<int>(std::clamp<std::size_t>(
+          k_stack_credit_bytes / cfg.slot_size, 1, std::size_t{k_stack_credit_batch_max}))),
+      stack_credit_max(2 * stack_credit_batch),
       stacks(cfg.slot_size, cfg.debug.stackguard == 0   ? stack_pool::guard_policy::none
                             : cfg.debug.stackguard == 2 ? stack_pool::guard_policy::mprotect_only
                                                         : stack_pool::guard_policy::automatic) {

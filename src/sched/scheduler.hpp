@@ -90,6 +90,8 @@ struct scheduler {
   std::atomic<std::uint64_t> preemptions{0};
 
   const std::uint64_t seed;  // from the OS (sys/random.hpp): machines' fastrand states derive from it
+  const int stack_credit_batch;  // stack promises a processor takes at once (processor.hpp)
+  const int stack_credit_max;    // and keeps at most: two batches
 
   stack_pool stacks;
 

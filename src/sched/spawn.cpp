@@ -108,14 +108,14 @@ void publish_gfree_count(scheduler& s) {
     if (s.stacks.promise(1) == 0) throw std::bad_alloc();
     return;
   }
-  std::size_t n = s.stacks.promise(k_stack_batch);
+  std::size_t n = s.stacks.promise(static_cast<std::size_t>(s.stack_credit_batch));
   if (n == 0) {
     // Slots cached here are outside the promise accounting: hand them back and try again.
     const int cached = p->stack_count.load(std::memory_order_relaxed);
     if (cached > 0) {
       s.stacks.put_batch(p->stacks, static_cast<std::size_t>(cached), sys::nanotime());
       p->stack_count.store(0, std::memory_order_relaxed);
-      n = s.stacks.promise(k_stack_batch);
+      n = s.stacks.promise(static_cast<std::size_t>(s.stack_credit_batch));
     }
     if (n == 0) throw std::bad_alloc();
   }
@@ -136,9 +136,9 @@ inline void give_stack_promise(scheduler& s, processor* p) noexcept {
     s.stacks.unpromise(1);
     return;
   }
-  if (++p->stack_credit > k_stack_credit_max) {
-    p->stack_credit -= k_stack_batch;
-    s.stacks.unpromise(k_stack_batch);
+  if (++p->stack_credit > s.stack_credit_max) {
+    p->stack_credit -= s.stack_credit_batch;
+    s.stacks.unpromise(static_cast<std::size_t>(s.stack_credit_batch));
   }
 }
 
