@@ -78,11 +78,14 @@ constexpr std::uint32_t k_gate_count = k_gate_cleared - 1;
 
 std::atomic<std::uint32_t> g_gate{k_gate_closed};
 
+// Start paths, under g_start_lock, after g_sched is published (protocol step 4).
 void gate_open() noexcept {
   // release: publishes g_sched (stored before) to every thread whose enter reads from this RMW.
   g_gate.fetch_and(k_gate_count, std::memory_order_release);
 }
 
+// acq_rel: the gate is one location, so enters and the drain order themselves by its modification
+// order (protocol step 3); acquire/release here only orders this thread's own shutdown steps.
 void gate_close() noexcept { g_gate.fetch_or(k_gate_closed, std::memory_order_acq_rel); }
 
 // Waits until no plain thread is inside. The gate must be closed. Any thread outside the gate.
@@ -95,6 +98,7 @@ void gate_drain() noexcept {
   }
 }
 
+// retire only, after clear_timers (protocol step 5).
 void gate_mark_cleared() noexcept {
   // release: pairs with gate_enter_always's acquire load (protocol step 5).
   g_gate.fetch_or(k_gate_cleared, std::memory_order_release);
@@ -106,6 +110,7 @@ void atfork_prepare() { g_start_lock.lock(); }
 void atfork_parent() { g_start_lock.unlock(); }
 void atfork_child() {
   g_start_lock.unlock();  // the forking thread held it; it is the child's only thread
+  // relaxed throughout: the child has one thread until it creates more, after these stores.
   if (g_sched.load(std::memory_order_relaxed) != nullptr) {
     g_forked.store(true, std::memory_order_relaxed);
     // No plain thread of the child may enter: the count copied from the parent counts threads
@@ -282,7 +287,8 @@ void shutdown_implicit() {
 }
 
 // Starts the implicit runtime if none runs and one may start; returns when one is open (perhaps
-// started by another thread meanwhile). Throws otherwise (see gate_enter_or_start).
+// started by another thread meanwhile). Throws otherwise (see gate_enter_or_start). Plain threads
+// outside the gate only (it takes g_start_lock).
 void start_implicit(const char* what) {
   std::unique_lock<std::mutex> start(g_start_lock);
   if (g_forked.load(std::memory_order_relaxed)) {
@@ -377,7 +383,7 @@ scheduler& gate_enter_or_start(const char* what) {
 
 runtime_access::runtime_access() noexcept {
   if (current_machine() != nullptr) {
-    s_ = g_sched.load(std::memory_order_acquire);
+    s_ = g_sched.load(std::memory_order_acquire);  // pairs with the start's release store
   } else {
     s_ = gate_enter();
     entered_ = s_ != nullptr;

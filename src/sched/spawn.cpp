@@ -122,6 +122,7 @@ void publish_gfree_count(scheduler& s) {
   p->stack_credit = static_cast<int>(n) - 1;
 }
 
+// p's owner, or any thread when p is null.
 inline void take_stack_promise(scheduler& s, processor* p) {
   if (p != nullptr && p->stack_credit > 0) {
     --p->stack_credit;
@@ -131,6 +132,7 @@ inline void take_stack_promise(scheduler& s, processor* p) {
 }
 
 // A promise comes back to p (a goroutine started on a cached slot, or a spawn was abandoned).
+// p's owner, or any thread when p is null.
 inline void give_stack_promise(scheduler& s, processor* p) noexcept {
   if (p == nullptr) {
     s.stacks.unpromise(1);
@@ -144,6 +146,7 @@ inline void give_stack_promise(scheduler& s, processor* p) noexcept {
 
 }  // namespace
 
+// Retiring a runtime only (runtime.cpp, retire): nothing else refers to the slab's records.
 void release_record_slab(goroutine* base) noexcept {
   for (std::size_t i = 0; i < k_slab_records; ++i) base[i].~goroutine();
   ::madvise(base, k_slab_bytes, MADV_DONTNEED);  // zero-filled when read again
@@ -332,6 +335,7 @@ using namespace gort::sched;
 // one, a goroutine stays on some machine across a park in the closure's constructor).
 void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   machine* m = current_machine();
+  // acquire: pairs with the start's release store (a machine's runtime outlives it).
   scheduler& s = m != nullptr ? *g_sched.load(std::memory_order_acquire)
                               : gate_enter_or_start("gort::go");
   processor* p = m != nullptr ? m->p : nullptr;

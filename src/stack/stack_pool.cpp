@@ -61,8 +61,12 @@ struct arena_entry {
 };
 
 arena_entry g_arenas[k_arena_entries];
-std::atomic<int> g_arena_high{0};  // entries [0, high) may be in use
+// Entries [0, high) may be in use. relaxed: a lookup that misses a just-raised bound also misses
+// that entry's `lo`, which publishes it; only a reservation being registered can be missed, and
+// no stack lives in it yet.
+std::atomic<int> g_arena_high{0};
 
+// A pool carving a reservation (any thread; the table itself is lock-free).
 int register_arena(const char* base, std::size_t bytes, const char* first, std::size_t slot) {
   for (int i = 0; i < k_arena_entries; ++i) {
     arena_entry& e = g_arenas[i];
@@ -83,6 +87,7 @@ int register_arena(const char* base, std::size_t bytes, const char* first, std::
   return -1;
 }
 
+// A pool being destroyed, before it unmaps the reservation.
 void unregister_arena(int i) {
   if (i >= 0) g_arenas[i].lo.store(0, std::memory_order_release);  // pairs with find_in_arena
 }
