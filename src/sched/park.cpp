@@ -47,6 +47,7 @@ void park_thread(goroutine* g, detail::wait_reason why, bool (*unlock)(void*), v
   }
   // acquire: pairs with ready()'s release store, so the waker's writes are visible.
   while (g->wake_word.load(std::memory_order_acquire) == 0) sys::futex_wait(g->wake_word, 0);
+  sanitizer::acquire(g);  // the same edge for TSan, which cannot see an uninstrumented gort
   g->status.store(g_status::running, std::memory_order_relaxed);
   g->reason = detail::wait_reason::zero;
 }
@@ -147,6 +148,7 @@ inline void make_ready(machine* m, goroutine* g) {
     bad_ready(g, expected);
   }
   if (g->kind == g_kind::thread) {
+    sanitizer::release(g);
     // release: pairs with the acquire loop in park_thread.
     g->wake_word.store(1, std::memory_order_release);
     sys::futex_wake(g->wake_word, 1);
