@@ -16,12 +16,22 @@
 #     against each uninstrumented install, with each compiler, runs without a sanitizer report:
 #     gort's fiber and hand-off annotations find the application's sanitizer runtime.
 #
-# GORT_PACKAGING_COMPILERS overrides the compilers (default: "g++ clang++").
+# The compilers: g++, clang++ (Debian's default, the oldest supported clang) and g++-11 (the
+# oldest supported g++) when it is installed; GORT_PACKAGING_COMPILERS overrides the list.
 set -eu
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-compilers=${GORT_PACKAGING_COMPILERS:-g++ clang++}
+if [ -z "${GORT_PACKAGING_COMPILERS:-}" ]; then
+  compilers="g++ clang++"
+  if command -v g++-11 >/dev/null 2>&1; then
+    compilers="$compilers g++-11"
+  else
+    echo "packaging: g++-11 is not installed; checking with $compilers only"
+  fi
+else
+  compilers=$GORT_PACKAGING_COMPILERS
+fi
 warn="-Wall -Wextra -Wpedantic -Werror"
 rm -rf "$2"
 mkdir -p "$2"
