@@ -1,6 +1,7 @@
 // examples/pipeline.cpp — a fan-out/fan-in pipeline with select, a quit channel and timeouts.
 //
-//   ./pipeline [jobs] [workers] [deadline-ms]      (defaults: 400 jobs, 8 workers, 250 ms)
+//   ./pipeline [jobs] [workers] [deadline-ms] [slow-fetch-ms]
+//              (defaults: 400 jobs, 8 workers, 250 ms deadline, 200 ms slow fetches)
 //
 // The shape of a Go service's batch stage, in gort:
 //
@@ -10,7 +11,7 @@
 //
 //  * generate sends job ids on an unbuffered channel until all are sent or `quit` is closed;
 //  * each worker ranges over `jobs`, "fetches" the job (a timer standing in for an I/O call of
-//    1–20 ms; every 50th job is slow, 200 ms) and counts the primes in the job's block of numbers,
+//    1–20 ms; every 50th job is slow: 200 ms, or slow-fetch-ms) and counts the primes in the job's block of numbers,
 //    then sends the result. The fetch and the send are selects on `quit` as well: a worker gives
 //    up the moment `quit` closes, even in the middle of a slow fetch;
 //  * a closer goroutine closes `results` once every worker has returned (wait_group), so main's
@@ -87,10 +88,11 @@ bool fetch(std::chrono::milliseconds d, const gort::chan<int>& quit) {
   return fetched;
 }
 
-// Processes jobs until `jobs` is closed or `quit` is closed.
-void work(gort::chan<int> jobs, gort::chan<result> results, gort::chan<int> quit, losses& l) {
+// Processes jobs until `jobs` is closed or `quit` is closed; every 50th job's fetch takes `slow`.
+void work(gort::chan<int> jobs, gort::chan<result> results, gort::chan<int> quit,
+          std::chrono::milliseconds slow, losses& l) {
   for (int j : jobs) {
-    if (!fetch(j % 50 == 49 ? 200ms : std::chrono::milliseconds(1 + j * 7 % 20), quit)) {
+    if (!fetch(j % 50 == 49 ? slow : std::chrono::milliseconds(1 + j * 7 % 20), quit)) {
       l.cancelled.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -104,7 +106,8 @@ void work(gort::chan<int> jobs, gort::chan<result> results, gort::chan<int> quit
   }
 }
 
-int pipeline(int jobs, int workers, std::chrono::milliseconds deadline) {
+int pipeline(int jobs, int workers, std::chrono::milliseconds deadline,
+             std::chrono::milliseconds slow) {
   std::printf("pipeline: %d jobs, %d workers, %lld ms deadline, %d processors\n", jobs, workers,
               static_cast<long long>(deadline.count()), gort::maxprocs());
   gort::chan<int> job_ids(0);
@@ -114,7 +117,7 @@ int pipeline(int jobs, int workers, std::chrono::milliseconds deadline) {
   losses lost;
   gort::wait_group working;
   working.go([&] { generate(jobs, job_ids, quit, lost); });
-  for (int w = 0; w < workers; ++w) working.go([&] { work(job_ids, results, quit, lost); });
+  for (int w = 0; w < workers; ++w) working.go([&] { work(job_ids, results, quit, slow, lost); });
   gort::go([&working, results] {
     working.wait();
     results.close();
@@ -173,7 +176,8 @@ int arg(int argc, char** argv, int i, int fallback) {
   if (argc <= i) return fallback;
   const int v = std::atoi(argv[i]);
   if (v <= 0) {
-    std::fprintf(stderr, "usage: %s [jobs] [workers] [deadline-ms]   (positive integers)\n",
+    std::fprintf(stderr,
+                 "usage: %s [jobs] [workers] [deadline-ms] [slow-fetch-ms]   (positive integers)\n",
                  argv[0]);
     std::exit(2);
   }
@@ -186,5 +190,9 @@ int main(int argc, char** argv) {
   const int jobs = arg(argc, argv, 1, 400);
   const int workers = arg(argc, argv, 2, 8);
   const int deadline_ms = arg(argc, argv, 3, 250);
-  return gort::run([&] { return pipeline(jobs, workers, std::chrono::milliseconds(deadline_ms)); });
+  const int slow_ms = arg(argc, argv, 4, 200);
+  return gort::run([&] {
+    return pipeline(jobs, workers, std::chrono::milliseconds(deadline_ms),
+                    std::chrono::milliseconds(slow_ms));
+  });
 }
