@@ -106,7 +106,6 @@ inline void arrived(bctx::transfer_t t) noexcept {
 // exception state.
 inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noexcept {
   if (sanitizer::asan()) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
-  sanitizer::acquire(g);  // whoever made g runnable released on it
   arrived(t);
   restore_eh(static_cast<machine*>(t.data), saved);
 }
@@ -115,7 +114,6 @@ inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noe
 void goroutine_entry(bctx::transfer_t t) {
   sanitizer::finish_switch(nullptr, nullptr, nullptr);
   auto* m = static_cast<machine*>(t.data);
-  sanitizer::acquire(m->curg);  // its spawner released on it (the closure is complete)
   arrived(t);
   goroutine* g = m->curg;
   run_goroutine_body(g);
@@ -157,7 +155,7 @@ void destroy_goroutine_context(goroutine* g) {
 void switch_to_goroutine(machine* m, goroutine* g) {
   stack_slot* st = g->stack;
   sanitizer::start_switch(&m->g0_fake_stack, st->usable, st->usable_size());
-  sanitizer::tsan_switch(st->tsan_fiber);
+  sanitizer::tsan_switch_to_goroutine(st->tsan_fiber, g);
   bctx::transfer_t t = bctx::jump_fcontext(g->ctx, m);
   sanitizer::finish_switch(m->g0_fake_stack, nullptr, nullptr);
   // The goroutine that switched back (goroutines may have handed the machine on directly).
@@ -179,7 +177,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
         prepare_run(s, m, next, inherit);
         const eh_state saved = save_eh(m);
         if (unguarded) check_canary(g, g->stack);
-        sanitizer::tsan_switch(next->stack->tsan_fiber);
+        sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);
         bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
         resumed(g, saved, t);
         return;

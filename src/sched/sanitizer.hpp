@@ -16,9 +16,13 @@
 // Protocol around every switch (context_switch.cpp): start_switch(target) before the jump,
 // finish_switch() first thing after control returns; tsan_switch(target) right before the jump.
 // Hand-offs (happens-before that TSan cannot see in uninstrumented code): whoever makes a
-// goroutine runnable (spawn, ready, the run-queue puts in scheduler.hpp/.cpp) calls
-// release(g) first, and the goroutine calls acquire(g) each time it starts or resumes running; a
-// plain thread woken by ready() does the same on its stand-in record (park.cpp).
+// goroutine runnable (spawn, ready: the run-queue puts in scheduler.hpp/.cpp) calls release(g)
+// first, and every switch to g acquires on g right before it (tsan_switch_to_goroutine), so g
+// starts or resumes with everything its wakers did; a plain thread woken by ready() does the same
+// on its stand-in record (park.cpp). A stack slot is released when its goroutine's context is
+// destroyed and acquired before the next one is made on it (context_switch.cpp).
+// Without a sanitizer runtime this costs a handful of never-taken branches per switch, each on an
+// address that is known when the program is loaded.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +41,8 @@ extern "C" {
 [[gnu::weak]] void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 [[gnu::weak]] void __tsan_acquire(void* addr);
 [[gnu::weak]] void __tsan_release(void* addr);
+[[gnu::weak]] void AnnotateIgnoreWritesBegin(const char* file, int line);
+[[gnu::weak]] void AnnotateIgnoreWritesEnd(const char* file, int line);
 }
 
 namespace gort::sched::sanitizer {
@@ -91,15 +97,64 @@ inline void tsan_switch(void* fiber) {
   if (tsan()) __tsan_switch_to_fiber(fiber, 0);
 }
 
+/// Right before jumping to goroutine `g` on `fiber`: the switching context takes what was released
+/// on g (by whoever made it runnable), and the switch hands it all to g.
+inline void tsan_switch_to_goroutine(void* fiber, void* g) {
+  if (tsan()) {
+    __tsan_acquire(g);
+    __tsan_switch_to_fiber(fiber, 0);
+  }
+}
+
 /// Everything the caller did so far happens-before an acquire(obj) that follows: called by
 /// whoever makes goroutine (or stand-in record) `obj` runnable.
 inline void release(void* obj) {
   if (__builtin_expect(&__tsan_release != nullptr, 0)) __tsan_release(obj);
 }
 
-/// Called by goroutine (or plain thread) `obj` when it starts or resumes running.
+/// Called by a plain thread's stand-in record `obj` when it wakes, and for stack slots.
 inline void acquire(void* obj) {
   if (__builtin_expect(&__tsan_acquire != nullptr, 0)) __tsan_acquire(obj);
 }
+
+/// While it lives, TSan checks no memory access of the calling context, frees included. Only
+/// around gort's release of the last reference to an object the application also used, which
+/// gort's reference count makes exclusive: TSan, blind to an uninstrumented gort's atomics, would
+/// report the free as racing with the application's own release of its reference.
+class ignore_accesses {
+ public:
+  ignore_accesses() noexcept {
+    if (__builtin_expect(&AnnotateIgnoreWritesBegin != nullptr, 0)) {
+      AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+    }
+  }
+  ~ignore_accesses() {
+    if (__builtin_expect(&AnnotateIgnoreWritesEnd != nullptr, 0)) {
+      AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
+    }
+  }
+  ignore_accesses(const ignore_accesses&) = delete;
+  ignore_accesses& operator=(const ignore_accesses&) = delete;
+};
+
+/// A lock whose critical sections ThreadSanitizer orders even when gort is uninstrumented (it
+/// cannot see the atomics inside `Lock`): each lock() acquires what the previous unlock()
+/// released. Otherwise `Lock` itself; for the locks that user-visible work crosses, such as a
+/// timer heap's (a callback's writes, then the owner's stop).
+template <class Lock>
+class visible_lock {
+ public:
+  void lock() noexcept {
+    lock_.lock();
+    acquire(this);
+  }
+  void unlock() noexcept {
+    release(this);
+    lock_.unlock();
+  }
+
+ private:
+  Lock lock_;
+};
 
 }  // namespace gort::sched::sanitizer
