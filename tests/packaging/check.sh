@@ -14,7 +14,9 @@
 #     checks), and installing the parent installs nothing of gort unless GORT_INSTALL=ON.
 #  4. The README's example, built with -fsanitize=thread and with -fsanitize=address,undefined
 #     against each uninstrumented install, with each compiler, runs without a sanitizer report:
-#     gort's fiber and hand-off annotations find the application's sanitizer runtime.
+#     gort's fiber and hand-off annotations find the application's sanitizer runtime. So do the
+#     pipeline and jobqueue examples (timers, after(), select, a pool, context sleeps) with
+#     -fsanitize=thread against the static install, with g++ and clang++.
 #
 # The compilers: g++, clang++ (Debian's default, the oldest supported clang) and g++-11 (the
 # oldest supported g++) when it is installed; GORT_PACKAGING_COMPILERS overrides the list.
@@ -136,6 +138,24 @@ for cxx in $compilers; do
         fail "$cxx -fsanitize=$san, $kind gort: the README example did not run cleanly"
       fi
     done
+  done
+done
+for cxx in g++ clang++; do
+  libdir=$(libdir_of "$work/static")
+  flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs gort)
+  for example in "pipeline" "jobqueue --jobs 300 --workers 4"; do
+    # shellcheck disable=SC2086
+    set -- $example
+    name=$1
+    shift
+    step "$cxx: examples/$name.cpp with -fsanitize=thread against the static install"
+    exe="$work/$name-thread-$cxx"
+    # shellcheck disable=SC2086
+    quiet "$cxx" $warn -O1 -g -fsanitize=thread "$root/examples/$name.cpp" -o "$exe" $flags
+    if ! "$exe" "$@" >"$log" 2>&1 || grep -q "Sanitizer" "$log"; then
+      cat "$log" >&2
+      fail "$cxx -fsanitize=thread, static gort: examples/$name.cpp did not run cleanly"
+    fi
   done
 done
 step "all checks passed"
