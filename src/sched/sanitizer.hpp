@@ -20,7 +20,10 @@
 // first, and every switch to g acquires on g right before it (tsan_switch_to_goroutine), so g
 // starts or resumes with everything its wakers did; a plain thread woken by ready() does the same
 // on its stand-in record (park.cpp). A stack slot is released when its goroutine's context is
-// destroyed and acquired before the next one is made on it (context_switch.cpp).
+// destroyed and acquired before the next one is made on it (context_switch.cpp). Timers
+// (src/time): a heap's lock is a visible_lock, a stop that finds its timer already fired acquires
+// what the callback released, and after()'s node drops what may be its channel's last reference
+// inside ignore_accesses.
 // Without a sanitizer runtime this costs a handful of never-taken branches per switch, each on an
 // address that is known when the program is loaded.
 #pragma once
