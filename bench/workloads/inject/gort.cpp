@@ -48,9 +48,11 @@ bool run_config(int threads) {
       start_line.wait();
       for (std::int64_t i = 0; i < k_per_thread; ++i) {
         gort::go([&counter, &finished, total] {
-          // relaxed: the increments only count; the last one's done() publishes to main
-          // (wait_group's release/acquire), and the counter is read again after the wait.
-          if (counter.fetch_add(1, std::memory_order_relaxed) + 1 == total) finished.done();
+          // acq_rel: the increments form one chain of read-modify-writes, so the last one has
+          // acquired every goroutine's increment and its done() hands them all to main (the
+          // wait_group's release/acquire) before main reads the counter or reuses its memory.
+          // (lock xadd on x86 whatever the order: it costs nothing.)
+          if (counter.fetch_add(1, std::memory_order_acq_rel) + 1 == total) finished.done();
         });
       }
     });
@@ -62,7 +64,7 @@ bool run_config(int threads) {
   const auto stop = bench::clock::now();
   for (auto& t : submitters) t.join();
 
-  const bool ok = counter.load(std::memory_order_relaxed) == total;
+  const bool ok = counter.load(std::memory_order_relaxed) == total;  // ordered by the wait
   const std::string config = std::to_string(threads);
   bench::report("inject", bench::elapsed_ns(start, stop) / static_cast<double>(total), "ns", ok,
                 config.c_str());
