@@ -56,11 +56,11 @@ struct options {
   /// main. Empty: print "goroutine N [exception]: what()" and its creation site to stderr, then
   /// std::terminate, like an unrecovered Go panic. main's exception is rethrown by run(). A handler
   /// that throws: both exceptions and the creation site are printed, then std::terminate.
-  std::function<void(const goroutine_exception&)> on_exception;
+  std::function<void(const goroutine_exception&)> on_exception{};
 
   /// GORTDEBUG-style settings, e.g. "schedtrace=1000,scheddetail=1". Empty: the GORTDEBUG
   /// environment variable. Unknown keys are ignored (as Go's GODEBUG does).
-  std::string debug;
+  std::string debug{};
 };
 
 namespace detail {

@@ -54,6 +54,7 @@ void park_thread(goroutine* g, detail::wait_reason why, bool (*unlock)(void*), v
     check_not_forked();  // in a fork child no goroutine would ever run to wake us
     sys::futex_wait(g->wake_word, 0);
   }
+  sanitizer::acquire(g);  // the same edge for TSan, which cannot see an uninstrumented gort
   g->status.store(g_status::running, std::memory_order_relaxed);
   g->reason = detail::wait_reason::zero;
 }
@@ -157,6 +158,7 @@ inline void claim_parked(goroutine* g) {
 
 // Wakes a plain thread parked in park_thread (after claim_parked).
 inline void wake_thread(goroutine* g) {
+  sanitizer::release(g);  // pairs with park_thread's sanitizer::acquire
   // release: pairs with the acquire loop in park_thread.
   g->wake_word.store(1, std::memory_order_release);
   sys::futex_wake(g->wake_word, 1);

@@ -427,6 +427,7 @@ void wakep_slow(scheduler& s) {
 }
 
 void global_put(scheduler& s, goroutine* g) {
+  sanitizer::release(g);
   {
     std::lock_guard<std::mutex> l(s.lock);
     s.runq.push_back(g);
@@ -435,6 +436,7 @@ void global_put(scheduler& s, goroutine* g) {
 }
 
 void runq_put(scheduler& s, processor* p, goroutine* g, bool next) {
+  sanitizer::release(g);
   p->runq.put(g, next, [&s](goroutine* const* gs, std::size_t n) {
     std::lock_guard<std::mutex> l(s.lock);
     s.runq.push_back_batch(gs, n);

@@ -34,6 +34,7 @@
 #include "sched/goroutine.hpp"
 #include "sched/machine.hpp"
 #include "sched/processor.hpp"
+#include "sched/sanitizer.hpp"
 #include "sched/steal_order.hpp"
 #include "stack/stack_pool.hpp"
 #include "sys/debug_settings.hpp"
@@ -206,6 +207,7 @@ void runq_put(scheduler& s, processor* p, goroutine* g, bool next);
 /// runq_put(s, p, g, true) with the common case inline: `g` takes runnext, and only a goroutine
 /// it displaces goes through the ring (out of line). Owner of `p` only.
 inline void runq_put_next(scheduler& s, processor* p, goroutine* g) {
+  sanitizer::release(g);
   if (goroutine* old = p->runq.swap_runnext(g)) runq_put(s, p, old, false);
 }
 

@@ -97,7 +97,10 @@ bool stop_locked(detail::timer_node* t) noexcept {
   for (;;) {
     // acquire: pairs with the heap's release store when it took the node.
     auto* h = static_cast<timer_heap*>(t->heap.load(std::memory_order_acquire));
-    if (h == nullptr) return false;
+    if (h == nullptr) {
+      sanitizer::acquire(t);  // ordered after a callback that already ran (timer_heap::run)
+      return false;
+    }
     h->lock.lock();
     if (t->heap.load(std::memory_order_relaxed) == h) {
       h->erase_locked(t);
@@ -210,16 +213,21 @@ void send_time(const chan<clock::time_point>& c, std::int64_t now) noexcept {
 chan<clock::time_point> after(clock::duration d) {
   struct after_node : detail::timer_node {
     chan<clock::time_point> c;
+    // The node may hold the channel's last reference (a select that took another case dropped
+    // the caller's): for TSan that free is gort's alone (sanitizer::ignore_accesses).
+    static void destroy(detail::timer_node* t) noexcept {
+      sched::sanitizer::ignore_accesses exclusive;
+      delete static_cast<after_node*>(t);
+    }
   };
   chan<clock::time_point> c(1);
   auto* n = new after_node;
   n->c = c;
   n->fire = [](detail::timer_node* t, std::int64_t now) noexcept {
-    auto* a = static_cast<after_node*>(t);
-    send_time(a->c, now);
-    delete a;  // one-shot: already out of the heap
+    send_time(static_cast<after_node*>(t)->c, now);
+    after_node::destroy(t);  // one-shot: already out of the heap
   };
-  n->drop = [](detail::timer_node* t) noexcept { delete static_cast<after_node*>(t); };
+  n->drop = &after_node::destroy;
   try {
     detail::timer_start(n, detail::deadline_after(detail::to_ns(d)));
   } catch (...) {

@@ -285,6 +285,8 @@ TEST(LifecycleDeathTest, StackOverflowIsReportedByCanaryWithoutGuardPages) {
                          static void dive(int left, gort::wait_group* w) {
                            volatile char pad[256];
                            pad[0] = 1;
+                           // The whole array stays on the stack (clang keeps only the bytes used).
+                           asm volatile("" : : "r"(pad) : "memory");
                            if (left > 0) {
                              dive(left - 1, w);
                            } else {
@@ -317,7 +319,7 @@ TEST(LifecycleDeathTest, OverflowPastTheGuardZoneIsReportedAtTheNextSwitch) {
                        struct frame {
                          static int dive(int left) {
                            volatile char pad[200];
-                           for (char& c : const_cast<char(&)[200]>(pad)) c = 1;  // every byte
+                           for (volatile char& c : pad) c = 1;  // every byte, none optimized away
                            return left > 0 ? dive(left - 1) + pad[7] : pad[3];
                          }
                        };

@@ -321,11 +321,11 @@ TEST(SchedOrder, GlobalQueueIsNotStarvedByLocalWork) {
 // A million goroutines parked at once (the stack design's headline): all park, all wake.
 TEST_P(Sched, MillionConcurrentGoroutines) {
   if (procs() != 2 && procs() != 8) GTEST_SKIP() << "run at 2 and 8 processors only (memory, time)";
-  const std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
-  run([n] {
+  constexpr std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
+  run([] {
     gort_test::with_parked_goroutines(
         n, [] {},
-        [n] {
+        [] {
           EXPECT_EQ(gort::num_goroutines(), n + 1);
           EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
           // Guard markers give every stack a real guard page without new mappings (sanitizer
@@ -391,9 +391,9 @@ int fib(int n) {
 }
 
 TEST_P(Sched, ForkJoinFib) {
-  const int n = gort_test::k_sanitized ? 15 : 22;
+  constexpr int n = gort_test::k_sanitized ? 15 : 22;
   const int expected = n == 15 ? 610 : 17711;
-  EXPECT_EQ(run([n] { return fib(n); }), expected);
+  EXPECT_EQ(run([] { return fib(n); }), expected);
 }
 
 // A goroutine parked inside a catch block keeps its exception across the park, even when other
