@@ -424,48 +424,15 @@ inline std::string context::to_string() const {
 
 namespace detail {
 
-/// Parks the caller until nanotime `when` or until c is cancelled. Any thread.
+/// Parks the caller until nanotime `when` or until c is cancelled: the cancellable wait of
+/// detail/wait.hpp with no queue (only the deadline and the context can end it). Any thread.
 inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
-  struct sleeper : timer_node {
-    goroutine* g = nullptr;
-    std::atomic<std::uint8_t> claim{k_wake_pending};
-  } t;
-  t.g = current();
-  t.stoppable = true;
-  t.fire = [](timer_node* n, std::int64_t) noexcept {
-    auto* s = static_cast<sleeper*>(n);
-    std::uint8_t pending = k_wake_pending;
-    // acq_rel: as in cancel_one; the loser (the context) then leaves the sleeper alone.
-    if (s->claim.compare_exchange_strong(pending, k_wake_granted, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-      ready(s->g);
-    }
-  };
-  cancel_waiter link(t.g, &t.claim);
-  // Held until the unlock callback has armed both wakers: once the context is armed it may ready
-  // this goroutine while the callback still starts the timer, whose node is in this frame.
-  // The callback is a named object: a temporary would die when park() returns, which the
-  // goroutine may do while the callback still runs (up to gate.unlock()).
-  spinlock gate;
-  gate.lock();
-  auto arm_both = [&] {
-    if (!arm(c, &link)) {
-      t.claim.store(k_wake_canceled, std::memory_order_relaxed);  // nobody else can see it
-      gate.unlock();
-      return false;
-    }
-    timer_start(&t, when);
-    gate.unlock();
-    return true;
-  };
-  park(wait_reason::sleep, arm_both);
-  gate.lock();
-  gate.unlock();
-  timer_stop(&t);  // waits for a callback that is firing; a no-op when it fired
-  disarm(c, &link);
-  // acquire: pairs with the winning claim.
-  return t.claim.load(std::memory_order_acquire) == k_wake_granted ? std::error_code{}
-                                                                   : c->error_code();
+  struct no_lock {
+    void unlock() noexcept {}
+  } none;
+  waiter self(enter_op());
+  const std::uint32_t won = wait_for(self, wait_reason::sleep, none, c, when);
+  return won == k_claim_timeout ? std::error_code{} : c->error_code();
 }
 
 }  // namespace detail

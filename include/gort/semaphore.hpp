@@ -32,6 +32,8 @@
 #include "gort/detail/context_node.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 
 namespace gort {
@@ -60,7 +62,8 @@ class semaphore {
   [[nodiscard]] bool try_acquire(std::int64_t n = 1) {
     check(n);
     lock_.lock();
-    const bool ok = size_ - cur_ >= n && head_ == nullptr;
+    q_.validate();
+    const bool ok = size_ - cur_ >= n && q_.empty();
     if (ok) cur_ += n;
     lock_.unlock();
     return ok;
@@ -70,24 +73,22 @@ class semaphore {
   void release(std::int64_t n = 1) {
     check(n);
     lock_.lock();
+    q_.validate();
     if (cur_ - n < 0) {
       lock_.unlock();
       throw panic_error("semaphore: released more than held");
     }
     cur_ -= n;
-    waiter* woken = grant_locked();
+    detail::waiter* woken = grant_locked();
     lock_.unlock();
     ready_all(woken);
   }
 
  private:
-  struct waiter {
-    waiter(detail::goroutine* who, std::int64_t weight) noexcept : g(who), n(weight) {}
-    detail::goroutine* g;
+  struct waiter : detail::waiter {
+    waiter(detail::goroutine* who, std::int64_t weight) noexcept
+        : detail::waiter(who), n(weight) {}
     std::int64_t n;
-    waiter* prev = nullptr;
-    waiter* next = nullptr;
-    std::atomic<std::uint8_t> state{detail::k_wake_pending};
     bool granted = false;  // lock_
   };
 
@@ -97,12 +98,14 @@ class semaphore {
 
   std::error_code acquire_impl(detail::cancel_node* c, std::int64_t n) {
     check(n);
+    detail::goroutine* const me = detail::enter_op();
     lock_.lock();
+    q_.validate();
     if (c != nullptr && c->error_value() != 0) {  // x/sync: a done context never acquires
       lock_.unlock();
       return c->error_code();
     }
-    if (size_ - cur_ >= n && head_ == nullptr) {
+    if (size_ - cur_ >= n && q_.empty()) {
       cur_ += n;
       lock_.unlock();
       return {};
@@ -114,25 +117,16 @@ class semaphore {
       (void)c->done().recv();
       return c->error_code();
     }
-    waiter self(detail::current(), n);
-    push_back(&self);
-    if (c == nullptr) {
-      park(detail::wait_reason::semacquire, [this] { lock_.unlock(); });
-      return {};  // only a grant wakes it
+    waiter self(me, n);
+    q_.push_back(&self);
+    if (detail::wait_for(self, detail::wait_reason::semacquire, lock_, c) ==
+            detail::k_claim_granted &&
+        c == nullptr) {
+      return {};  // only a grant wakes a wait without a context
     }
-    detail::cancel_waiter link(self.g, &self.state);
-    // Still holding lock_ (see detail/sema.hpp: a context waker makes us wait for it); a named
-    // callback, which outlives park().
-    auto arm_and_unlock = [&] {
-      const bool armed = detail::arm(c, &link);
-      if (!armed) self.state.store(detail::k_wake_canceled, std::memory_order_relaxed);
-      lock_.unlock();
-      return armed;
-    };
-    park(detail::wait_reason::semacquire, arm_and_unlock);
-    detail::disarm(c, &link);
     lock_.lock();
-    waiter* woken = nullptr;
+    q_.validate();
+    detail::waiter* woken = nullptr;
     std::error_code result;
     if (self.granted) {
       if (c->error_value() != 0) {
@@ -143,8 +137,8 @@ class semaphore {
       }
     } else {
       // Still queued: leave; if we were first, the waiters behind us may fit now.
-      const bool front = head_ == &self;
-      remove(&self);
+      const bool front = q_.front() == &self;
+      q_.remove(&self);
       if (front && size_ > cur_) woken = grant_locked();
       result = c->error_code();
     }
@@ -154,64 +148,34 @@ class semaphore {
   }
 
   // Grants front waiters while they fit (no barging past one that does not). Requires lock_.
-  // Returns the ones to ready (chained through next) once the lock is released.
-  waiter* grant_locked() noexcept {
-    waiter* woken = nullptr;
-    while (head_ != nullptr && size_ - cur_ >= head_->n) {
-      waiter* w = head_;
+  // Returns the ones to ready (chained through `chain`) once the lock is released.
+  detail::waiter* grant_locked() noexcept {
+    detail::waiter* woken = nullptr;
+    while (!q_.empty() && size_ - cur_ >= q_.front()->n) {
+      waiter* w = q_.pop_front();
       cur_ += w->n;
-      remove(w);
       w->granted = true;
-      std::uint8_t pending = detail::k_wake_pending;
-      // acq_rel: pairs with the context's claim; if it won, it readies the waiter itself.
-      if (w->state.compare_exchange_strong(pending, detail::k_wake_granted,
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-        w->next = woken;
+      // Losing the claim means the context readied the waiter; it finds the grant under the lock.
+      if (w->claim.claim(detail::k_claim_granted)) {
+        w->chain = woken;
         woken = w;
       }
     }
     return woken;
   }
 
-  static void ready_all(waiter* w) {
+  static void ready_all(detail::waiter* w) {
     while (w != nullptr) {
-      waiter* next = w->next;  // read before ready(): the waiter lives on its goroutine's stack
+      detail::waiter* next = w->chain;  // read before ready(): the waiter lives on its stack
       detail::ready(w->g);
       w = next;
     }
   }
 
-  // Require lock_.
-  void push_back(waiter* w) noexcept {
-    w->prev = tail_;
-    w->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = w;
-    } else {
-      head_ = w;
-    }
-    tail_ = w;
-  }
-  void remove(waiter* w) noexcept {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail_ = w->prev;
-    }
-    w->prev = w->next = nullptr;
-  }
-
   detail::spinlock lock_;
   const std::int64_t size_;
-  std::int64_t cur_ = 0;     // tokens held; guarded by lock_
-  waiter* head_ = nullptr;   // FIFO of waiters; guarded by lock_
-  waiter* tail_ = nullptr;
+  std::int64_t cur_ = 0;              // tokens held; guarded by lock_
+  detail::wait_queues<waiter> q_;     // FIFO of waiters; guarded by lock_
 };
 
 }  // namespace gort

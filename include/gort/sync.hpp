@@ -19,6 +19,8 @@
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
@@ -228,18 +230,15 @@ class cond {
     // release, so a signaller that then takes the lock sees the ticket.
     const std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_acq_rel);
     l.unlock();
+    detail::goroutine* const me = detail::enter_op();
     lock_.lock();
+    q_.validate();
     if (notified(ticket)) {
       lock_.unlock();
     } else {
-      waiter self{detail::current(), ticket, nullptr};
-      if (tail_ != nullptr) {
-        tail_->next = &self;
-      } else {
-        head_ = &self;
-      }
-      tail_ = &self;
-      detail::park(detail::wait_reason::sync_cond_wait, [this] { lock_.unlock(); });
+      waiter self(me, ticket);
+      q_.push_back(&self);
+      (void)detail::wait_for(self, detail::wait_reason::sync_cond_wait, lock_);
     }
     l.lock();
   }
@@ -255,6 +254,7 @@ class cond {
     // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
     lock_.lock();
+    q_.validate();
     // notify_ is written only under lock_ (relaxed: the lock orders it); wait_'s acquire pairs
     // with wait()'s fetch_add.
     const std::uint32_t t = notify_.load(std::memory_order_relaxed);
@@ -265,15 +265,10 @@ class cond {
     notify_.store(t + 1, std::memory_order_relaxed);
     // Usually the head; a waiter that took its ticket but has not queued yet finds itself
     // notified instead.
-    waiter* prev = nullptr;
-    for (waiter* w = head_; w != nullptr; prev = w, w = w->next) {
+    for (waiter* w = q_.front(); w != nullptr; w = detail::wait_queues<waiter>::next_of(w)) {
       if (w->ticket != t) continue;
-      if (prev != nullptr) {
-        prev->next = w->next;
-      } else {
-        head_ = w->next;
-      }
-      if (tail_ == w) tail_ = prev;
+      q_.remove(w);
+      (void)w->claim.claim(detail::k_claim_granted);  // uncontested: only a signal wakes it
       detail::goroutine* g = w->g;
       lock_.unlock();
       detail::ready(g);
@@ -286,12 +281,15 @@ class cond {
   void broadcast() {
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
     lock_.lock();
+    q_.validate();
     notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
-    waiter* w = head_;
-    head_ = tail_ = nullptr;
+    waiter* w = q_.take_all();
+    for (waiter* x = w; x != nullptr; x = detail::wait_queues<waiter>::next_of(x)) {
+      (void)x->claim.claim(detail::k_claim_granted);
+    }
     lock_.unlock();
     while (w != nullptr) {
-      waiter* next = w->next;  // read before ready(): the waiter lives on its goroutine's stack
+      waiter* next = detail::wait_queues<waiter>::next_of(w);  // before ready(): w is on its stack
       detail::ready(w->g);
       w = next;
     }
@@ -302,10 +300,9 @@ class cond {
   void notify_all() { broadcast(); }
 
  private:
-  struct waiter {
-    detail::goroutine* g;
+  struct waiter : detail::waiter {
+    waiter(detail::goroutine* who, std::uint32_t t) noexcept : detail::waiter(who), ticket(t) {}
     std::uint32_t ticket;
-    waiter* next;
   };
 
   // Requires lock_. Tickets wrap: compare by distance, as Go's less().
@@ -316,8 +313,7 @@ class cond {
   std::atomic<std::uint32_t> wait_{0};    // next ticket
   std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
   detail::spinlock lock_;
-  waiter* head_ = nullptr;  // guarded by lock_; in ticket order
-  waiter* tail_ = nullptr;
+  detail::wait_queues<waiter> q_;  // guarded by lock_; roughly in ticket order (signal searches)
 };
 
 }  // namespace gort

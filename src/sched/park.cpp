@@ -8,9 +8,12 @@
 //   park:  running -> waiting (release), after which `unlock` publishes the record to wakers.
 //   ready: CAS waiting -> runnable (acq_rel); failure means the record was not parked — a double
 //          ready or a ready of a running goroutine — which is reported as a fatal error.
+#include <cstddef>
 #include <cstdio>
 #include <thread>
+#include <type_traits>
 
+#include "gort/detail/wait.hpp"
 #include "gort/go.hpp"
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
@@ -77,6 +80,9 @@ const char* wait_reason_string(wait_reason r) noexcept {
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::io_wait: return "IO wait";
     case wait_reason::forever: return "forever";
+    case wait_reason::pool_worker_idle: return "pool worker idle";
+    case wait_reason::pool_submit: return "pool submit";
+    case wait_reason::future_wait: return "future wait";
   }
   return "";
 }
@@ -93,6 +99,12 @@ bool on_goroutine() noexcept {
 }
 
 std::uint64_t goroutine_id(const goroutine* g) noexcept { return g->id; }
+
+static_assert(std::is_standard_layout_v<goroutine> &&
+                  offsetof(goroutine, kind) == k_record_kind_offset &&
+                  static_cast<unsigned char>(g_kind::thread) == k_record_kind_thread &&
+                  sizeof(g_kind) == 1,
+              "waist.hpp's is_plain_thread reads the record's kind at this offset");
 
 void park(wait_reason why, bool (*unlock)(void*), void* arg) {
   machine* m = current_machine();

@@ -2,12 +2,15 @@
 //
 // Go's hchan and sudog, on the park/ready waist:
 //  * chan_base: a lock, a ring buffer of `cap` elements, the closed flag and two FIFO wait
-//    queues (receivers, senders). Everything below `lock` is guarded by it.
-//  * chan_waiter: one blocked operation, living on the blocked goroutine's stack while it waits.
-//    `elem` points at the value to send (T*) or at the receiver's destination (std::optional<T>*).
-//    A waiter belonging to a select carries the select's shared state; whoever dequeues it must
-//    win the select's CAS (`fired`: -1 -> case index) to wake it, otherwise it is stale (another
-//    case of that select fired) and is discarded.
+//    queues (receivers, senders: the wait list of detail/wait_list.hpp). Everything below `lock`
+//    is guarded by it. The queues are validated (wait_list.hpp's epoch) by the methods that
+//    follow or link a node, not by every holder of the lock: a send into the buffer, which finds
+//    no receiver queued, pays nothing for it.
+//  * chan_waiter: one blocked operation (a detail/wait.hpp waiter), living on the blocked
+//    goroutine's stack while it waits. `elem` points at the value to send (T*) or at the
+//    receiver's destination (std::optional<T>*). The waiters of one select share the select's
+//    claim; whoever dequeues a waiter must win its claim (the case it fires) to wake it,
+//    otherwise it is stale (another case of that select fired) and is discarded.
 //  * Values move directly from a sender to a waiting receiver (or into the buffer), always under
 //    the channel lock; wakers release the lock before ready().
 // Element moves run under the channel lock, so element types must be nothrow-move-constructible
@@ -31,94 +34,26 @@
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 
 namespace gort::detail {
 
-struct select_state {
-  // -1 until a case fires; then the index of that case. Written once by the winning waker's CAS.
-  std::atomic<std::int32_t> fired{-1};
-};
-
-struct chan_waiter {
-  goroutine* g = nullptr;
-  chan_waiter* next = nullptr;
-  chan_waiter* prev = nullptr;
+struct chan_waiter : waiter {
+  chan_waiter() noexcept : waiter(nullptr) {}  // a select's: init() before use
+  explicit chan_waiter(goroutine* self) noexcept : waiter(self) {}
   void* elem = nullptr;
-  select_state* sel = nullptr;
-  std::int32_t case_index = 0;
+  // A select's waiter: the select's claim, which a waker must win with `fires` (k_claim_first_case
+  // + the case). Null for a plain send or receive, which only its channel's waker can end (so
+  // that waker neither claims nor waits for anyone).
+  wake_claim* shared = nullptr;
+  std::uint32_t fires;
   bool success = false;  // set by the waker: a value moved (false: woken by close)
-  bool queued = false;
 };
 
-/// A FIFO of waiters (doubly linked for O(1) removal of a select's stale entries). Requires the
-/// owning channel's lock, except waiting_hint().
-class wait_queue {
- public:
-  void push_back(chan_waiter* w) noexcept {
-    w->next = nullptr;
-    w->prev = last_;
-    if (last_ != nullptr) {
-      last_->next = w;
-    } else {
-      set_first(w);
-    }
-    last_ = w;
-    w->queued = true;
-  }
-
-  /// Removes w if it is still queued.
-  void remove(chan_waiter* w) noexcept {
-    if (!w->queued) return;
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      set_first(w->next);
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      last_ = w->prev;
-    }
-    w->next = w->prev = nullptr;
-    w->queued = false;
-  }
-
-  /// Pops the first waiter that can still be woken (Go's waitq.dequeue). Stale select waiters are
-  /// unlinked and skipped.
-  chan_waiter* dequeue() noexcept {
-    for (;;) {
-      chan_waiter* w = first();
-      if (w == nullptr) return nullptr;
-      remove(w);
-      if (w->sel != nullptr) {
-        std::int32_t expected = -1;
-        // acq_rel: winning publishes nothing by itself (ready() does), but losing must see the
-        // winner's claim so this waiter is treated as stale.
-        if (!w->sel->fired.compare_exchange_strong(expected, w->case_index,
-                                                   std::memory_order_acq_rel,
-                                                   std::memory_order_acquire)) {
-          continue;
-        }
-      }
-      return w;
-    }
-  }
-
-  bool empty() const noexcept { return first() == nullptr; }
-
-  /// Whether anyone waits (stale select entries included); readable without the lock as a hint.
-  bool waiting_hint() const noexcept { return first_.load(std::memory_order_relaxed) != nullptr; }
-
- private:
-  // first_ is atomic only so that waiting_hint() may read it without the lock; every access
-  // under the lock is relaxed (the lock orders them).
-  chan_waiter* first() const noexcept { return first_.load(std::memory_order_relaxed); }
-  void set_first(chan_waiter* w) noexcept { first_.store(w, std::memory_order_relaxed); }
-
-  std::atomic<chan_waiter*> first_{nullptr};
-  chan_waiter* last_ = nullptr;
-};
+inline constexpr std::size_t k_recvq = 0;
+inline constexpr std::size_t k_sendq = 1;
 
 /// Per-element-type operations, all noexcept (elements are nothrow-movable).
 struct chan_ops {
@@ -146,11 +81,13 @@ inline constexpr chan_ops chan_ops_for{
     sizeof(T)};
 
 // Layout: everything an unbuffered operation touches — the lock, the closed flag, the capacity
-// and count, both wait queues and the element operations — shares the first cache line; the
-// buffer's address and head index (buffered channels only) follow on the second. Measured on
-// `threadring` (one hand-off per hop touches one channel line instead of two).
+// and count, the queues' epoch stamp, the element operations and both wait queues — shares the
+// first cache line; the buffer's address and head index (buffered channels only) follow on the
+// second. Measured on `threadring` (one hand-off per hop touches one channel line instead of two).
 class alignas(64) chan_base {
  public:
+  using queues = basic_wait_queues<chan_waiter, 2>;
+
   chan_base(const chan_ops* ops, std::size_t cap, unsigned char* buf) noexcept
       : cap_(static_cast<std::uint32_t>(cap)), ops_(ops), buf_(buf) {}
   chan_base(const chan_base&) = delete;
@@ -164,10 +101,10 @@ class alignas(64) chan_base {
   // decide which channel to lock first, never to decide that nothing is ready ----
   bool recv_looks_ready() const noexcept {
     return count_.load(std::memory_order_relaxed) > 0 || closed_.load(std::memory_order_relaxed) ||
-           sendq.waiting_hint();
+           q_.waiting_hint(k_sendq);
   }
   bool send_looks_ready() const noexcept {
-    return closed_.load(std::memory_order_relaxed) || recvq.waiting_hint() ||
+    return closed_.load(std::memory_order_relaxed) || q_.waiting_hint(k_recvq) ||
            count_.load(std::memory_order_relaxed) < cap_;
   }
 
@@ -176,13 +113,39 @@ class alignas(64) chan_base {
  private:
   std::atomic<bool> closed_{false};  // written under lock; relaxed reads are hints
   const std::uint32_t cap_;           // chan<T> limits capacity to INT32_MAX
+  std::atomic<std::uint32_t> count_{0};  // written under lock; relaxed reads are hints
+  std::uint32_t stamp_ = 0;              // q_'s waiter epoch; lock
+  const chan_ops* ops_;
+  queues q_;  // [k_recvq] receivers, [k_sendq] senders; lock
 
  public:
   // ---- everything below requires `lock` ----
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
   std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
-  wait_queue recvq;
-  wait_queue sendq;
+
+  // The three ways to touch a node: each validates the queues first (nothing else of a channel
+  // counts its waiters, so a rebuild needs no other repair). An empty queue needs no validation
+  // to be found empty.
+
+  /// Links w into queue q (k_recvq / k_sendq).
+  void enqueue(chan_waiter* w, std::size_t q) noexcept {
+    (void)q_.validate(stamp_);
+    q_.push_back(w, q);
+  }
+  /// Unlinks w if a waker has not already.
+  void withdraw(chan_waiter* w) noexcept {
+    (void)q_.validate(stamp_);
+    q_.remove_if_linked(w);
+  }
+
+  /// Pops the first waiter of queue q that can still be woken, having claimed it (Go's
+  /// waitq.dequeue). Stale select waiters (their select fired elsewhere) are unlinked and skipped.
+  chan_waiter* dequeue(std::size_t q) noexcept {
+    for (;;) {
+      chan_waiter* w = q_.validate_and_pop_front(q, stamp_);
+      if (w == nullptr || w->shared == nullptr || w->shared->claim(w->fires)) return w;
+    }
+  }
 
   void buffer_push(void* src) noexcept {
     const std::size_t n = count();
@@ -216,15 +179,14 @@ class alignas(64) chan_base {
  private:
   void* slot(std::size_t i) noexcept { return buf_ + i * ops_->size; }
 
-  std::atomic<std::uint32_t> count_{0};  // written under lock; relaxed reads are hints
-  const chan_ops* ops_;
   // ---- second line: the buffer (buffered channels only) ----
-  unsigned char* buf_;
+  alignas(64) unsigned char* buf_;
   std::size_t head_ = 0;
 };
 
-static_assert(sizeof(wait_queue) == 16 && sizeof(chan_base) == 128,
-              "chan_base: the first line holds the lock, flags, capacity, count, both queues and ops");
+static_assert(sizeof(chan_base::queues) == 40 && sizeof(chan_base) == 128,
+              "chan_base: the first line holds the lock, flags, capacity, count, stamp, ops and "
+              "both queues");
 
 /// Parks the caller for good (an operation on a nil channel, an empty select). Any thread.
 [[noreturn]] inline void block_forever(wait_reason why) {
@@ -245,7 +207,7 @@ inline bool chan_send(chan_base* c, void* src, bool block) {
     c->lock.unlock();
     throw panic_error("send on closed channel");
   }
-  if (chan_waiter* w = c->recvq.dequeue()) {
+  if (chan_waiter* w = c->dequeue(k_recvq)) {
     c->give(w->elem, src);
     w->success = true;
     goroutine* g = w->g;
@@ -262,11 +224,10 @@ inline bool chan_send(chan_base* c, void* src, bool block) {
     c->lock.unlock();
     return false;
   }
-  chan_waiter self;
-  self.g = me;
+  chan_waiter self(me);
   self.elem = src;
-  c->sendq.push_back(&self);
-  park(me, wait_reason::chan_send, [c] { c->lock.unlock(); });
+  c->enqueue(&self, k_sendq);
+  (void)wait_for(self, wait_reason::chan_send, c->lock);  // only a receiver or close wakes it
   if (!self.success) throw panic_error("send on closed channel");
   return true;
 }
@@ -301,7 +262,7 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
     c->clear(dst);
     return {true, false};
   }
-  if (chan_waiter* w = c->sendq.dequeue()) {
+  if (chan_waiter* w = c->dequeue(k_sendq)) {
     goroutine* g = chan_recv_from_sender(c, w, dst);
     c->lock.unlock();
     ready(me, g);
@@ -316,11 +277,10 @@ inline recv_outcome chan_recv(chan_base* c, void* dst, bool block) {
     c->lock.unlock();
     return {false, false};
   }
-  chan_waiter self;
-  self.g = me;
+  chan_waiter self(me);
   self.elem = dst;
-  c->recvq.push_back(&self);
-  park(me, wait_reason::chan_receive, [c] { c->lock.unlock(); });
+  c->enqueue(&self, k_recvq);
+  (void)wait_for(self, wait_reason::chan_receive, c->lock);  // only a sender or close wakes it
   if (!self.success) c->clear(dst);
   return {true, self.success};
 }
@@ -334,22 +294,19 @@ inline void chan_close(chan_base* c) {
     throw panic_error("close of closed channel");
   }
   c->mark_closed();
-  chan_waiter* woken = nullptr;  // chained through `next` once dequeued
-  while (chan_waiter* w = c->recvq.dequeue()) {
-    w->success = false;
-    w->next = woken;
-    woken = w;
-  }
-  while (chan_waiter* w = c->sendq.dequeue()) {
-    w->success = false;
-    w->next = woken;
-    woken = w;
+  waiter* woken = nullptr;  // chained through `chain` once dequeued
+  for (std::size_t q : {k_recvq, k_sendq}) {
+    while (chan_waiter* w = c->dequeue(q)) {
+      w->success = false;
+      w->chain = woken;
+      woken = w;
+    }
   }
   c->lock.unlock();
   goroutine* const me = woken != nullptr ? current() : nullptr;  // the waker's record
   while (woken != nullptr) {
-    chan_waiter* w = woken;
-    woken = w->next;  // read before ready(): the waiter lives on the woken goroutine's stack
+    waiter* w = woken;
+    woken = w->chain;  // read before ready(): the waiter lives on the woken goroutine's stack
     ready(me, w->g);
   }
 }
@@ -407,7 +364,9 @@ struct select_try {
 inline select_try select_try_locked(select_slot& cs) noexcept {
   chan_base* c = cs.c;
   if (cs.k == select_slot::kind::recv) {
-    if (chan_waiter* w = c->sendq.dequeue()) return {select_try::fired, chan_recv_from_sender(c, w, cs.elem)};
+    if (chan_waiter* w = c->dequeue(k_sendq)) {
+      return {select_try::fired, chan_recv_from_sender(c, w, cs.elem)};
+    }
     if (c->count() > 0) {
       c->buffer_pop(cs.elem);
       return {select_try::fired, nullptr};
@@ -419,7 +378,7 @@ inline select_try select_try_locked(select_slot& cs) noexcept {
     return {};
   }
   if (c->closed()) return {select_try::closed_send, nullptr};
-  if (chan_waiter* w = c->recvq.dequeue()) {
+  if (chan_waiter* w = c->dequeue(k_recvq)) {
     c->give(w->elem, cs.elem);
     w->success = true;
     return {select_try::fired, w->g};
@@ -518,7 +477,8 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
   }
 
   // 5. Nothing ready: wait on every case at once; the first to fire claims the select.
-  select_state state;
+  wake_claim claim;  // shared by this select's waiters: the case that fires claims it
+  claim.contest();
   chan_waiter inline_waiters[8];
   std::unique_ptr<chan_waiter[]> heap_waiters;
   chan_waiter* waiters = inline_waiters;
@@ -532,22 +492,22 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     const std::size_t i = order[k];
     select_slot& cs = cases[i];
     chan_waiter& w = waiters[i];
-    w.g = me;
+    w.init(me);
     w.elem = cs.elem;
-    w.sel = &state;
-    w.case_index = static_cast<std::int32_t>(i);
-    (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).push_back(&w);
+    w.shared = &claim;
+    w.fires = k_claim_first_case + static_cast<std::uint32_t>(i);
+    cs.c->enqueue(&w, cs.k == select_slot::kind::recv ? k_recvq : k_sendq);
   }
   park(me, wait_reason::select, [&] { unlock_all(); });
 
   // 6. Woken by the case that fired (its waker dequeued it); withdraw from the others. Unlike
   //    Go, each removal holds only its own channel's lock (a removal needs nothing else: a
-  //    concurrent dequeuer that meets one of our waiters loses the `fired` CAS and unlinks it
-  //    under that same lock), and the fired case's channel is not locked at all when no other
-  //    case uses it — its waker already unlinked our only waiter there and touches it no more.
+  //    concurrent dequeuer that meets one of our waiters loses the claim and unlinks it under
+  //    that same lock), and the fired case's channel is not locked at all when no other case
+  //    uses it — its waker already unlinked our only waiter there and touches it no more.
   //    Waking many selects on one channel (a context's done() closed under a million waiters)
   //    then does not make every one of them contend for the channel being closed.
-  const std::size_t fired = static_cast<std::size_t>(state.fired.load(std::memory_order_acquire));
+  const std::size_t fired = claim.outcome() - k_claim_first_case;
   chan_base* const fired_chan = cases[fired].c;
   bool fired_chan_shared = false;
   for (std::size_t i = 0; i < n && !fired_chan_shared; ++i) {
@@ -557,7 +517,7 @@ inline std::size_t select_impl(select_slot* cases, std::size_t n, bool has_defau
     select_slot& cs = cases[i];
     if (cs.c == nullptr || (i == fired && !fired_chan_shared)) continue;
     cs.c->lock.lock();
-    (cs.k == select_slot::kind::recv ? cs.c->recvq : cs.c->sendq).remove(&waiters[i]);
+    cs.c->withdraw(&waiters[i]);
     cs.c->lock.unlock();
   }
   if (!waiters[fired].success) {

@@ -12,10 +12,14 @@
 //  * A cancel_node's `err` goes from 0 to an errc value once, under `mu`; `cause` and, if not made
 //    yet, `done_ch` are written under `mu` before that release store and never change again, so
 //    whoever reads `err` != 0 with acquire may read `cause` without the lock.
-//  * Links (cancel_link) are weak: a cancel_node lists its cancellable children, after_func
-//    records and blocked waiters, in a doubly linked list guarded by its `mu`, together with each
-//    link's `linked` flag. A child holds a strong reference to its parent, so a node with linked
-//    children cannot be destroyed; a child unlinks itself when it is cancelled or destroyed.
+//  * Links (cancel_link) are weak: a cancel_node lists its cancellable children and after_func
+//    records in a doubly linked list guarded by its `mu`, together with each link's `linked`
+//    flag. A child holds a strong reference to its parent, so a node with linked children cannot
+//    be destroyed; a child unlinks itself when it is cancelled or destroyed.
+//  * Goroutines and threads blocked in a context-aware operation are on the node's own waiter
+//    list (`waiters`, the wait list of detail/wait_list.hpp, guarded by `mu`), separate from the
+//    links: their records live on goroutine stacks, which a runtime's end frees, and only that
+//    list knows how to forget them without reading them.
 //  * A deadline_node whose timer is pending holds a reference to itself (the timer's). Exactly
 //    one party drops it: the timer_stop() that returns true, the fire callback (which moves it
 //    into the goroutine that cancels), or the runtime's shutdown (`drop`). A node that is being
@@ -49,6 +53,7 @@
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
 #include "gort/errc.hpp"
 #include "gort/go.hpp"
 #include "gort/time.hpp"
@@ -56,8 +61,6 @@
 namespace gort::detail {
 
 using done_chan = chan<std::monostate>;
-
-inline constexpr std::int64_t k_no_deadline = INT64_MAX;
 
 enum class node_kind : std::uint8_t { todo, cancel, deadline, value, without_cancel };
 
@@ -135,27 +138,12 @@ class node_ref {
 /// An entry in a cancel_node's list. `prev`, `next` and `linked` are guarded by the lock of the
 /// node whose list it is in (and belong to the canceller once it has detached the link).
 struct cancel_link {
-  enum class link_type : std::uint8_t { child, after_func, waiter };
+  enum class link_type : std::uint8_t { child, after_func };
   explicit cancel_link(link_type k) noexcept : link_kind(k) {}
   cancel_link* prev = nullptr;
   cancel_link* next = nullptr;
   const link_type link_kind;
   bool linked = false;
-};
-
-// The wake-up claim of a blocked waiter that more than one party may wake (a wait queue's grant,
-// a context's cancellation, a timer): whoever moves it from pending wins and readies the waiter.
-inline constexpr std::uint8_t k_wake_pending = 0;
-inline constexpr std::uint8_t k_wake_granted = 1;
-inline constexpr std::uint8_t k_wake_canceled = 2;
-
-/// A goroutine blocked in a context-aware operation. Lives on the goroutine's stack; linked from
-/// park's unlock callback (arm) and unlinked after it resumes (disarm).
-struct cancel_waiter : cancel_link {
-  cancel_waiter(goroutine* who, std::atomic<std::uint8_t>* claim) noexcept
-      : cancel_link(link_type::waiter), g(who), state(claim) {}
-  goroutine* g;
-  std::atomic<std::uint8_t>* state;
 };
 
 inline constexpr std::uint8_t k_after_pending = 0;
@@ -235,6 +223,7 @@ struct cancel_node : node, cancel_link {
   error cause;                              // final once err != 0
   done_chan done_ch;                        // final once done_ready
   cancel_link* first = nullptr;             // the list; guarded by mu
+  wait_queues<ctx_link> waiters;  // blocked context-aware operations; guarded by mu
   cancel_node* registered_with = nullptr;   // the canceller whose list holds this node (immutable)
 };
 
@@ -267,24 +256,26 @@ inline void unlink_locked(cancel_node* p, cancel_link* l) noexcept {
   l->linked = false;
 }
 
-/// Links `w` to c's list unless c is already cancelled (false then). Any thread, including a
-/// scheduler context running park's unlock callback.
-inline bool arm(cancel_node* c, cancel_waiter* w) noexcept {
+/// Links waiter link `w` to c's waiter list unless c is already cancelled (false then). Any
+/// thread, including a scheduler context running park's unlock callback (wait_for's step 1).
+inline bool arm(cancel_node* c, ctx_link* w) noexcept {
   c->mu.lock();
+  c->waiters.validate();
   if (c->err.load(std::memory_order_relaxed) != 0) {
     c->mu.unlock();
     return false;
   }
-  link_locked(c, w);
+  c->waiters.push_back(w);
   c->mu.unlock();
   return true;
 }
 
-/// Unlinks `w` if cancellation has not already detached it. After this returns, c's canceller
-/// no longer touches `w` (it claims and detaches links only under c->mu).
-inline void disarm(cancel_node* c, cancel_waiter* w) noexcept {
+/// Unlinks `w` if cancellation has not already taken it. After this returns, c's canceller no
+/// longer touches `w` (it takes waiters only under c->mu).
+inline void disarm(cancel_node* c, ctx_link* w) noexcept {
   c->mu.lock();
-  if (w->linked) unlink_locked(c, w);
+  c->waiters.validate();
+  c->waiters.remove_if_linked(w);
   c->mu.unlock();
 }
 
@@ -299,7 +290,8 @@ inline void unlink_from_parent(cancel_node* n) noexcept {
 inline cancel_node::~cancel_node() {
   unlink_from_parent(this);
   // Only after_func records can be left: a linked child holds a reference to this node, and a
-  // blocked waiter holds a context handle for the duration of its call.
+  // blocked waiter holds a context handle for the duration of its call (a waiter abandoned by
+  // a runtime's end may still be listed: it is forgotten, never read).
   cancel_link* l = first;
   first = nullptr;
   while (l != nullptr) {
@@ -349,8 +341,8 @@ inline void close_done(chan_base* c) noexcept {
   for (;;) {
     std::size_t n = 0;
     while (n < k_batch) {
-      chan_waiter* w = c->recvq.dequeue();
-      if (w == nullptr) w = c->sendq.dequeue();  // a sender then throws "send on closed channel"
+      chan_waiter* w = c->dequeue(k_recvq);
+      if (w == nullptr) w = c->dequeue(k_sendq);  // a sender then throws "send on closed channel"
       if (w == nullptr) break;
       w->success = false;  // woken by close: a receive gets no value
       batch[n++] = w->g;
@@ -383,9 +375,18 @@ inline bool cancel_one(cancel_node* n, std::uint8_t e, const error& cause,
     n->done_ch = closed_done();
     n->done_ready.store(true, std::memory_order_release);  // pairs with done()'s acquire
   }
+  n->waiters.validate();
+  waiter* woken = nullptr;  // claimed waiters, chained through `chain`
+  while (ctx_link* link = n->waiters.pop_front()) {
+    // Losing the claim means the waiter's primitive (or its deadline) already woke it.
+    waiter* w = link->w;
+    if (w->claim.claim(k_claim_canceled)) {
+      w->chain = woken;
+      woken = w;
+    }
+  }
   cancel_link* l = n->first;
   n->first = nullptr;
-  cancel_link* woken = nullptr;  // claimed waiters, chained through next
   cancel_link* funcs = nullptr;  // after_func records (the list's reference), chained through next
   while (l != nullptr) {
     cancel_link* next = l->next;
@@ -400,18 +401,6 @@ inline bool cancel_one(cancel_node* n, std::uint8_t e, const error& cause,
           *work = l;
         }
         break;
-      case cancel_link::link_type::waiter: {
-        auto* w = static_cast<cancel_waiter*>(l);
-        std::uint8_t pending = k_wake_pending;
-        // acq_rel: winning the claim orders the waker's writes before the waiter's resumption
-        // (with ready()); losing means the wait queue already granted it.
-        if (w->state->compare_exchange_strong(pending, k_wake_canceled, std::memory_order_acq_rel,
-                                              std::memory_order_acquire)) {
-          l->next = woken;
-          woken = l;
-        }
-        break;
-      }
       case cancel_link::link_type::after_func:
         l->next = funcs;
         funcs = l;
@@ -423,8 +412,8 @@ inline bool cancel_one(cancel_node* n, std::uint8_t e, const error& cause,
 
   if (close) close_done(n->done_ch.base());
   while (woken != nullptr) {
-    auto* w = static_cast<cancel_waiter*>(woken);
-    woken = w->next;  // read before ready(): the waiter lives on the woken goroutine's stack
+    waiter* w = woken;
+    woken = w->chain;  // read before ready(): the waiter lives on the woken goroutine's stack
     ready(w->g);
   }
   while (funcs != nullptr) {
@@ -594,11 +583,13 @@ inline node* todo_node() noexcept {
   return &n;
 }
 
-/// Number of links (cancellable children, after_funcs, blocked waiters) in c's list. For tests.
+/// Number of links (cancellable children, after_funcs) plus blocked waiters of c. For tests.
 inline std::size_t links_count(cancel_node* c) noexcept {
   std::size_t k = 0;
   c->mu.lock();
+  c->waiters.validate();
   for (cancel_link* l = c->first; l != nullptr; l = l->next) ++k;
+  k += c->waiters.count();
   c->mu.unlock();
   return k;
 }

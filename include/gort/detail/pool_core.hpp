@@ -8,7 +8,8 @@
 //  * payload: what a task is — a pool_task (gort::pool) or an std::optional<Arg>
 //    (gort::pool_with_func<Arg>); `Runner` runs (and empties) one.
 //  * waiter: a submitter blocked because every worker is busy and the pool is at capacity. Its
-//    record (`waiter`) lives on its own stack and points at its payload, also on its stack.
+//    record (`waiter`, a detail/wait.hpp waiter in the pool's wait list) lives on its own stack
+//    and points at its payload, also on its stack.
 //  * accepted: a payload bound to a worker (handed to an idle one, carried by a new one, or taken
 //    from a waiter by a worker). An accepted payload runs exactly once; nothing else does.
 //
@@ -31,14 +32,16 @@
 //     unlock callback released the lock after it left its stack, so step 1 cannot see a worker
 //     that is still running, and step 4 readies it exactly once.
 //  W. a worker finishing a payload: (1) locks; (2) if closed or over capacity, exits; (3) if a
-//     waiter is queued, dequeues it (marks it accepted), unlocks, moves the waiter's payload into
-//     its own slot, wakes the waiter and runs the payload — one park/ready pair per task and no
-//     retry loop; (4) else pushes itself idle and parks, the unlock callback releasing the lock.
+//     waiter is queued, dequeues and claims it (marks it accepted), unlocks, moves the waiter's
+//     payload into its own slot, wakes the waiter and runs the payload — one park/ready pair per
+//     task and no retry loop; (4) else pushes itself idle and parks, the unlock callback
+//     releasing the lock.
 //  S. stopping an idle worker (purge, release, tune down): under the lock pop it, set `stop`,
 //     decrement workers_; after unlocking ready() it; it exits on waking.
-//  C. a context-aware waiter sleeps on a channel of its own (recv(ctx)); when the context ends
-//     the wait it locks the pool: still queued -> it leaves the queue and reports ctx.err();
-//     already dequeued -> a waker owns its payload, so it waits for the waker's message.
+//  C. a context-aware waiter is a cancellable wait (detail/wait.hpp): every waker dequeues a
+//     waiter and must win its claim before it touches the payload (a waiter whose claim is lost
+//     is skipped: its context won). A waiter its context woke locks the pool and, if still
+//     queued, leaves the queue; either way it reports ctx.err() and its payload was never taken.
 //  G. growing: a submitter that finds no idle worker and room under the capacity reserves the
 //     worker under the lock (workers_, alive_, container capacity) and spawns it after
 //     unlocking, the payload in its spawn closure; in a pool of k_spawn_yield_threshold workers
@@ -191,11 +194,10 @@ class pool_core {
     if (fast) return *fast;
     // 1. Wait: queue a waiter on this stack and park; the waker decides the outcome (W3, S, tune,
     //    release) and readies us exactly once.
-    waiter w;
-    w.g = self;
+    waiter w(self);
     w.payload = &p;
     enqueue_locked(&w);
-    park(self, wait_reason::sync_cond_wait, [this] { lock_.unlock(); });
+    (void)wait_for(w, wait_reason::pool_submit, lock_);
     return outcome(w);
   }
 
@@ -207,44 +209,31 @@ class pool_core {
       count_rejected();
       return e;
     }
-    if (!ctx.done()) {  // a context that cannot be cancelled
+    if (context_access::canceller(ctx) == nullptr) {  // a context that cannot be cancelled
       *status = submit(p);
       return {};
     }
     goroutine* self = enter_op();
-    chan<std::uint8_t> wake;  // made on the first attempt that must wait (not under the lock)
-    for (;;) {
-      lock_.lock();
-      std::optional<submit_status> fast = try_accept_locked(self, p);
-      if (fast) {
-        *status = *fast;
-        return {};
-      }
-      if (!wake) {
-        lock_.unlock();
-        wake = chan<std::uint8_t>(1);
-        continue;  // the pool may have changed meanwhile: decide again
-      }
-      waiter w;
-      w.wake = &wake;
-      w.payload = &p;
-      enqueue_locked(&w);
-      lock_.unlock();
-      recv_result<std::uint8_t> r = wake.recv(ctx);
-      if (!r.value) {
-        lock_.lock();
-        if (w.queued) {
-          unlink_locked(&w);
-          ++rejected_;
-          lock_.unlock();
-          return r.err;
-        }
-        lock_.unlock();
-        (void)wake.recv();  // a waker dequeued us and owns our payload: wait for its word
-      }
-      *status = outcome(w);
+    lock_.lock();
+    std::optional<submit_status> fast = try_accept_locked(self, p);
+    if (fast) {
+      *status = *fast;
       return {};
     }
+    waiter w(self);
+    w.payload = &p;
+    enqueue_locked(&w);
+    if (wait_for(w, wait_reason::pool_submit, lock_, context_access::canceller(ctx)) !=
+        k_claim_granted) {
+      // The context won: no waker took the payload (they claim before they touch it).
+      lock_.lock();
+      if (waiters_.is_linked(&w)) unlink_locked(&w);
+      ++rejected_;
+      lock_.unlock();
+      return ctx.err();
+    }
+    *status = outcome(w);
+    return {};
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -275,7 +264,7 @@ class pool_core {
     while (waiter* s = pop_waiter_locked()) {
       s->out = outcome_kind::closed;
       ++rejected_;
-      s->next = woken;
+      s->next_granted = woken;
       woken = s;
     }
     if (alive_ == 0) done = take_all_done_locked();
@@ -284,7 +273,7 @@ class pool_core {
     wake_stopped(stopped);
     while (woken != nullptr) {
       waiter* s = woken;
-      woken = s->next;  // read before waking: the record lives on the waiter's stack
+      woken = s->next_granted;  // read before waking: the record lives on the waiter's stack
       wake(s);
     }
     if (done) done.close();
@@ -411,7 +400,9 @@ class pool_core {
   // ---- records ------------------------------------------------------------------------------
 
   struct worker {
-    goroutine* g = nullptr;
+    explicit worker(goroutine* self) noexcept : w(self), g(self) {}
+    waiter w;  // parks through the wait helper; only a hand-off or a stop wakes it
+    goroutine* g;
     Payload slot{};
     worker* next = nullptr;  // links a list of workers being stopped (under lock_, then local)
     bool stop = false;       // set by the stopper before ready(); read by the worker on waking
@@ -419,14 +410,11 @@ class pool_core {
 
   enum class outcome_kind : std::uint8_t { pending, accepted, closed, no_memory };
 
-  struct waiter {
-    waiter* next = nullptr;
-    waiter* prev = nullptr;
-    goroutine* g = nullptr;                 // parked submitter; null for a context waiter
-    chan<std::uint8_t>* wake = nullptr;     // a context waiter's channel (protocol C)
-    Payload* payload = nullptr;             // in the submitter's frame
-    outcome_kind out = outcome_kind::pending;  // set by the waker before waking
-    bool queued = false;                    // guarded by lock_
+  struct waiter : detail::waiter {
+    explicit waiter(goroutine* self) noexcept : detail::waiter(self) {}
+    Payload* payload = nullptr;                // in the submitter's frame
+    outcome_kind out = outcome_kind::pending;  // set by the waker (who won the claim) before waking
+    waiter* next_granted = nullptr;            // grant_locked's list (a waker's, once claimed)
   };
 
   struct purge_node : timer_node {
@@ -462,6 +450,7 @@ class pool_core {
     }
     if (worker* w = pop_idle_locked()) {  // protocol H
       ++submitted_;
+      (void)w->w.claim.claim(k_claim_granted);  // uncontested: a worker waits for this alone
       lock_.unlock();
       w->slot = std::move(p);
       ready(self, w->g);
@@ -533,6 +522,12 @@ class pool_core {
     ++alive_;
   }
 
+  /// Requires lock_. Gives back a reservation nothing will use.
+  void unreserve_worker_locked() noexcept {
+    workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    --alive_;
+  }
+
   /// Spawns a worker whose slot was reserved, carrying `first` (may be empty). On failure the
   /// reservation is returned, `on_fail()` runs and the exception propagates. No lock held.
   template <class OnFail>
@@ -547,8 +542,7 @@ class pool_core {
     } catch (...) {
       chan<std::monostate> done;
       lock_.lock();
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-      --alive_;
+      unreserve_worker_locked();
       on_fail();
       if (closed_.load(std::memory_order_relaxed) && alive_ == 0) done = take_all_done_locked();
       // The returned slot may be the one a queued waiter needs (nobody else would free it).
@@ -562,8 +556,7 @@ class pool_core {
 
   /// The body of every worker goroutine (protocol W). `first` lives in the spawn closure.
   void worker_main(Payload& first) {
-    worker self;
-    self.g = current();
+    worker self(current());
     lock_.lock();
     members_.insert(self.g);  // capacity reserved by reserve_worker_locked: does not allocate
     lock_.unlock();
@@ -596,7 +589,8 @@ class pool_core {
         continue;
       }
       push_idle_locked(&self);  // W4
-      park(self.g, wait_reason::chan_receive, [this] { lock_.unlock(); });
+      self.w.claim.reset();
+      (void)wait_for(self.w, wait_reason::pool_worker_idle, lock_);
       if (self.stop) {  // protocol S: the stopper already uncounted us from workers_
         lock_.lock();
         exit_locked(self);
@@ -694,6 +688,7 @@ class pool_core {
   static void wake_stopped(worker* w) noexcept {
     while (w != nullptr) {
       worker* next = w->next;  // read before ready(): the record is on the worker's stack
+      (void)w->w.claim.claim(k_claim_granted);
       ready(w->g);
       w = next;
     }
@@ -702,52 +697,33 @@ class pool_core {
   // ---- waiters (requires lock_) ------------------------------------------------------------
 
   void enqueue_locked(waiter* w) noexcept {
-    w->prev = wait_tail_;
-    w->next = nullptr;
-    if (wait_tail_ != nullptr) {
-      wait_tail_->next = w;
-    } else {
-      wait_head_ = w;
-    }
-    wait_tail_ = w;
-    w->queued = true;
+    waiters_.push_back(w);
     waiting_.store(waiting_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   void unlink_locked(waiter* w) noexcept {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      wait_head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      wait_tail_ = w->prev;
-    }
-    w->next = w->prev = nullptr;
-    w->queued = false;
+    waiters_.remove(w);
     waiting_.store(waiting_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
+  /// Dequeues the oldest waiter whose claim this call wins (protocol C: a waiter its context
+  /// already claimed is unlinked and skipped; it reports its own rejection), or null.
   waiter* pop_waiter_locked() noexcept {
-    waiter* w = wait_head_;
-    if (w != nullptr) unlink_locked(w);
-    return w;
+    for (;;) {
+      waiter* w = waiters_.front();
+      if (w == nullptr) return nullptr;
+      unlink_locked(w);
+      if (w->claim.claim(k_claim_granted)) return w;
+    }
   }
 
-  /// Wakes a dequeued waiter whose outcome is set; `self` is the caller's record when known. No
-  /// lock held. After this the record may be gone.
+  /// Wakes a dequeued (claimed) waiter whose outcome is set; `self` is the caller's record when
+  /// known. No lock held. After this the record may be gone.
   static void wake(waiter* s, goroutine* self = nullptr) {
-    if (s->g != nullptr) {
-      if (self != nullptr) {
-        ready(self, s->g);
-      } else {
-        ready(s->g);
-      }
+    if (self != nullptr) {
+      ready(self, s->g);
     } else {
-      chan<std::uint8_t> c = *s->wake;  // our own reference: the waiter may return at once
-      (void)c.try_send(1);              // capacity 1, one message: never full
+      ready(s->g);
     }
   }
 
@@ -758,7 +734,7 @@ class pool_core {
     waiter* last = nullptr;
     for (;;) {
       const std::int64_t cap = capacity_.load(std::memory_order_relaxed);
-      if (wait_head_ == nullptr || (cap >= 0 && workers_.load(std::memory_order_relaxed) >= cap)) {
+      if (waiters_.empty() || (cap >= 0 && workers_.load(std::memory_order_relaxed) >= cap)) {
         break;
       }
       try {
@@ -767,10 +743,14 @@ class pool_core {
         break;  // out of memory: the rest stay queued for workers that finish
       }
       waiter* s = pop_waiter_locked();
+      if (s == nullptr) {  // every waiter left was claimed by its context: return the slot
+        unreserve_worker_locked();
+        break;
+      }
       ++submitted_;
-      s->next = nullptr;
+      s->next_granted = nullptr;
       if (last != nullptr) {
-        last->next = s;
+        last->next_granted = s;
       } else {
         granted = s;
       }
@@ -782,7 +762,7 @@ class pool_core {
   /// Spawns a worker for each granted waiter (FIFO order), then wakes it. No lock held.
   void spawn_granted(waiter* s) noexcept {
     while (s != nullptr) {
-      waiter* next = s->next;
+      waiter* next = s->next_granted;
       try {
         spawn_reserved(std::move(*s->payload), [this] { --submitted_; });
         s->out = outcome_kind::accepted;
@@ -907,8 +887,7 @@ class pool_core {
   std::uint64_t failed_ = 0;
   std::uint64_t rejected_ = 0;
   std::uint64_t inline_runs_ = 0;
-  waiter* wait_head_ = nullptr;
-  waiter* wait_tail_ = nullptr;
+  wait_queues<waiter> waiters_;  // blocked submitters, oldest first
 
   // Set at construction.
   pool_config cfg_;

@@ -7,7 +7,8 @@
 //
 // Invariants of the shared state
 //  * status_ goes empty -> {value, exception, broken} once, under lock_, and never changes again.
-//  * waiter_ is the one goroutine parked in wait()/get(), or null; set and cleared under lock_.
+//  * waiters_ holds the goroutines (or threads) parked in wait()/get() (one, for a single consumer);
+//    the wait list of detail/wait_list.hpp, guarded by lock_.
 //  * The state is freed when both the promise and the future have let go of it (refs_).
 //
 // Memory ordering: set_value()/set_exception() happen-before the return of the wait()/get() that
@@ -26,6 +27,8 @@
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 
 namespace gort {
 
@@ -64,11 +67,19 @@ class future_state {
   template <class Set>
   void complete(status s, Set&& set) {
     lock_.lock();
+    waiters_.validate();
     set();
     status_ = s;
-    goroutine* w = std::exchange(waiter_, nullptr);
+    waiter* w = waiters_.take_all();
+    for (waiter* x = w; x != nullptr; x = wait_queues<waiter>::next_of(x)) {
+      (void)x->claim.claim(k_claim_granted);  // uncontested: only completion wakes them
+    }
     lock_.unlock();
-    if (w != nullptr) ready(w);
+    while (w != nullptr) {
+      waiter* next = wait_queues<waiter>::next_of(w);  // before ready(): w is on its stack
+      ready(w->g);
+      w = next;
+    }
   }
 
   bool is_ready() noexcept {
@@ -78,16 +89,18 @@ class future_state {
     return r;
   }
 
-  /// Parks until the status is final. Only one waiter at a time (the future's owner).
+  /// Parks until the status is final. Any thread.
   void wait() {
     goroutine* self = enter_op();
     lock_.lock();
+    waiters_.validate();
     if (status_ != status::empty) {
       lock_.unlock();
       return;
     }
-    waiter_ = self;
-    park(self, wait_reason::chan_receive, [this] { lock_.unlock(); });
+    waiter w(self);
+    waiters_.push_back(&w);
+    (void)wait_for(w, wait_reason::future_wait, lock_);
     // complete() set the status before readying us (under the lock: visible here).
   }
 
@@ -99,7 +112,7 @@ class future_state {
   std::atomic<int> refs_{2};  // the promise and the future
   spinlock lock_;
   status status_ = status::empty;  // guarded by lock_
-  goroutine* waiter_ = nullptr;    // guarded by lock_
+  wait_queues<waiter> waiters_;    // guarded by lock_
 };
 
 }  // namespace detail

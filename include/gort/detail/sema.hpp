@@ -5,27 +5,26 @@
 // the front, Go's queueLifo), or stores it when nobody waits, so a release before the acquire is
 // never lost.
 //
-// Context-aware acquire (who may cancel a wait): the waiter is also linked to a context's
-// cancel_node. Both the semaphore and the context may then wake it; a claim word decides who
-// readies it (detail/context_node.hpp). Tokens still go to the head of the list whoever readied
-// the waiter, so the list and the token count never disagree; a waiter woken by its context
-// looks, under the lock, at what it has:
+// Context-aware acquire (who may cancel a wait): the cancellable wait of detail/wait.hpp. Both the
+// semaphore and the context may wake the waiter; its claim decides who readies it. Tokens still
+// go to the head of the list whoever readied the waiter, so the list and the token count never
+// disagree; a waiter woken by its context looks, under the lock, at what it has:
 //   * a token: the acquire succeeded (the caller decides what a success after cancellation means);
 //   * none: it may leave only if its owner can forget it (`uncount`, run under the lock: e.g. the
 //     mutex decrements its waiter count). If not — a token reserved for it is being released right
 //     now — it stays queued and waits for that token without the context.
 //
-// Invariants: a node is in the list iff `queued`; `has_token` is set once, under the lock, when
-// the node leaves the list by a release. Nodes live on the waiting goroutine's stack.
+// Invariants: `has_token` is set once, under the lock, when the node leaves the list by a release.
+// Nodes live on the waiting goroutine's stack (the wait list's rules).
 // Lock order: the semaphore's lock, then a cancel_node's lock (arming in park's unlock callback).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
-#include "gort/detail/context_node.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 
 namespace gort::detail {
 
@@ -37,15 +36,17 @@ class wakeup_sema {
   /// Blocks until a token is available and takes it. `lifo`: queue at the front (a waiter that
   /// has waited before, Go's re-queue). Any thread.
   void acquire(wait_reason why, bool lifo) {
+    goroutine* const me = enter_op();
     lock_.lock();
+    q_.validate();
     if (tokens_ > 0) {
       --tokens_;
       lock_.unlock();
       return;
     }
-    node self(current());
+    node self(me);
     push(&self, lifo);
-    park(why, [this] { lock_.unlock(); });
+    (void)wait_for(self, why, lock_);  // only a release wakes it, with a token
   }
 
   /// acquire() that c's cancellation can end. Returns true when a token was taken, false when
@@ -54,39 +55,32 @@ class wakeup_sema {
   /// this waiter. Any thread; c non-null.
   template <class Uncount>
   bool acquire(wait_reason why, bool lifo, cancel_node* c, Uncount&& uncount) {
+    goroutine* const me = enter_op();
     lock_.lock();
+    q_.validate();
     if (tokens_ > 0) {
       --tokens_;
       lock_.unlock();
       return true;
     }
-    node self(current());
+    node self(me);
     push(&self, lifo);
-    cancel_waiter link(self.g, &self.state);
-    // Still holding lock_: no release can see the node until it is unlocked, and a context waker
-    // that readies us early makes us wait for lock_ below before touching anything. The callback
-    // is a named object so that it outlives park(), which may return before it has finished.
-    auto arm_and_unlock = [&] {
-      const bool armed = arm(c, &link);
-      if (!armed) self.state.store(k_wake_canceled, std::memory_order_relaxed);
-      lock_.unlock();
-      return armed;
-    };
-    park(why, arm_and_unlock);
-    disarm(c, &link);
+    if (wait_for(self, why, lock_, c) == k_claim_granted) return true;
     lock_.lock();
-    if (self.has_token) {
+    q_.validate();
+    if (self.has_token) {  // a release raced with the context and handed us the token anyway
       lock_.unlock();
       return true;
     }
-    if (uncount(head_ == &self)) {
-      remove(&self);
+    if (uncount(q_.front() == &self)) {
+      q_.remove(&self);
       lock_.unlock();
       return false;
     }
-    // A token for us is on its way (our owner already counted us out): wait for it.
-    self.state.store(k_wake_pending, std::memory_order_relaxed);  // ordered by lock_
-    park(why, [this] { lock_.unlock(); });
+    // A token for us is on its way (our owner already counted us out): wait for it without the
+    // context. Still queued; the release that brings it claims us again.
+    self.claim.reset();
+    (void)wait_for(self, why, lock_);
     return true;
   }
 
@@ -94,84 +88,46 @@ class wakeup_sema {
   /// did), the rest are stored. Any thread.
   void release(std::uint32_t n) {
     lock_.lock();
-    node* woken = nullptr;
-    while (n > 0 && head_ != nullptr) {
-      node* w = head_;
-      remove(w);
+    q_.validate();
+    waiter* woken = nullptr;
+    while (n > 0) {
+      node* w = q_.pop_front();
+      if (w == nullptr) break;
       --n;
       w->has_token = true;
-      std::uint8_t pending = k_wake_pending;
-      // acq_rel: pairs with the context's claim (cancel_one); the loser leaves the waking to the
-      // winner.
-      if (w->state.compare_exchange_strong(pending, k_wake_granted, std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-        w->next = woken;
+      // Losing the claim means the context readied the waiter; it finds the token under the lock.
+      if (w->claim.claim(k_claim_granted)) {
+        w->chain = woken;
         woken = w;
       }
     }
     tokens_ += n;
     lock_.unlock();
     while (woken != nullptr) {
-      node* w = woken;
-      woken = w->next;  // read before ready(): the node lives on the parked goroutine's stack
+      waiter* w = woken;
+      woken = w->chain;  // read before ready(): the node lives on the parked goroutine's stack
       ready(w->g);
     }
   }
 
  private:
-  struct node {
-    explicit node(goroutine* who) noexcept : g(who) {}
-    goroutine* g;
-    node* prev = nullptr;
-    node* next = nullptr;
-    std::atomic<std::uint8_t> state{k_wake_pending};
-    bool queued = false;     // lock_
+  struct node : waiter {
+    explicit node(goroutine* who) noexcept : waiter(who) {}
     bool has_token = false;  // lock_
   };
 
-  // Require lock_.
+  // Requires lock_.
   void push(node* w, bool front) noexcept {
     if (front) {
-      w->prev = nullptr;
-      w->next = head_;
-      if (head_ != nullptr) {
-        head_->prev = w;
-      } else {
-        tail_ = w;
-      }
-      head_ = w;
+      q_.push_front(w);
     } else {
-      w->next = nullptr;
-      w->prev = tail_;
-      if (tail_ != nullptr) {
-        tail_->next = w;
-      } else {
-        head_ = w;
-      }
-      tail_ = w;
+      q_.push_back(w);
     }
-    w->queued = true;
-  }
-  void remove(node* w) noexcept {
-    if (!w->queued) return;
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail_ = w->prev;
-    }
-    w->prev = w->next = nullptr;
-    w->queued = false;
   }
 
   spinlock lock_;
   std::uint32_t tokens_ = 0;  // guarded by lock_
-  node* head_ = nullptr;      // guarded by lock_
-  node* tail_ = nullptr;      // guarded by lock_
+  wait_queues<node> q_;       // guarded by lock_
 };
 
 }  // namespace gort::detail
