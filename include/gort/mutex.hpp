@@ -39,6 +39,11 @@
 // Memory ordering: an unlock() (unlock_shared()) happens-before the lock() (lock()) that next
 // acquires the mutex; lock() of a writer is ordered after every earlier unlock_shared(), and
 // unlock() of a writer before every later lock_shared().
+//
+// Outliving a runtime (docs/api.md): goroutines waiting when their runtime ended are forgotten
+// (detail/sema.hpp's reconcile, at the start of the slow paths); a goroutine holding the mutex, or
+// a waiter the mutex had been handed to in starvation mode, or a writer of rw_mutex already
+// waiting for readers to leave, holds it for good.
 #pragma once
 
 #include <atomic>
@@ -149,6 +154,7 @@ class mutex {
 
   // Go's lockSlow; c: the context that may end the wait (null: none).
   std::error_code lock_slow(detail::cancel_node* c) {
+    check_epoch();
     std::int64_t wait_start = 0;
     bool starving = false;
     bool awoke = false;
@@ -221,6 +227,10 @@ class mutex {
   // Go's unlockSlow. `now` is the state after clearing the locked bit.
   void unlock_slow(std::int32_t now) noexcept {
     if (((now + k_locked) & k_locked) == 0) detail::sync_fatal("sync: unlock of unlocked mutex");
+    if (epoch_stale()) {
+      reconcile();
+      now = state_.load(std::memory_order_relaxed);
+    }
     if ((now & k_starving) != 0) {
       // Starvation mode: hand ownership to the first waiter (the locked bit stays clear; the
       // starving bit keeps newcomers out until it takes over).
@@ -278,7 +288,54 @@ class mutex {
     }
   }
 
+  // ---- outliving a runtime (detail/sema.hpp) ----
+
+  bool epoch_stale() const noexcept {
+    // relaxed stamp: a hint; reconcile() re-checks under the semaphore's lock. acquire: as the
+    // wait list's validate().
+    return stamp_.load(std::memory_order_relaxed) !=
+           detail::g_wait_epoch.load(std::memory_order_acquire);
+  }
+
+  void check_epoch() noexcept {
+    if (epoch_stale()) reconcile();
+  }
+
+  // A runtime ended since this mutex was last used: recompute the state word from the waiters
+  // that are left (plain threads): the locked bit stays (a holder, even an abandoned one, holds);
+  // a plain thread handed a wake-up keeps its role (woken, or in starvation mode the ownership
+  // hand-off, for which it is still counted); otherwise nobody is awake, and if the mutex is free
+  // while threads wait, the first of them is woken now (no unlock will come to do it).
+  [[gnu::cold]] [[gnu::noinline]] void reconcile() noexcept {
+    sema_.reconcile(stamp_, [this](detail::wakeup_sema::survivors& s) {
+      std::int32_t old = state_.load(std::memory_order_relaxed);
+      for (;;) {
+        std::int32_t next = old & k_locked;
+        std::int32_t waiters = static_cast<std::int32_t>(s.queued);
+        std::uint32_t wake = 0;
+        if (s.thread_grants > 0 && (old & k_starving) != 0) {
+          next |= k_starving;
+          waiters += static_cast<std::int32_t>(s.thread_grants);
+        } else if (s.thread_grants > 0) {
+          next |= k_woken;
+        } else if ((old & k_locked) == 0 && waiters > 0) {
+          next |= k_woken;
+          --waiters;
+          wake = 1;
+        }
+        next += waiters << k_waiter_shift;
+        // relaxed: the semaphore's lock orders this with the waiters it wakes.
+        if (state_.compare_exchange_weak(old, next, std::memory_order_relaxed,
+                                         std::memory_order_relaxed)) {
+          s.wake = wake;
+          return;
+        }
+      }
+    });
+  }
+
   std::atomic<std::int32_t> state_{0};
+  std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch state_ was last reconciled in
   detail::wakeup_sema sema_;
 };
 
@@ -317,6 +374,17 @@ class rw_mutex {
 
   /// Releases exclusive ownership and lets the readers that queued meanwhile in.
   void unlock() {
+    // Readers abandoned by a runtime's end while queued behind us are still counted: forget them
+    // first, or their wake-ups would be stored for readers that come later (reader_sem_'s
+    // reconcile, under its lock).
+    // relaxed stamp: a hint re-checked under the lock; acquire: as the wait list's validate().
+    if (stamp_.load(std::memory_order_relaxed) !=
+        detail::g_wait_epoch.load(std::memory_order_acquire)) {
+      reader_sem_.reconcile(stamp_, [this](detail::wakeup_sema::survivors& s) {
+        // relaxed: an atomic adjustment; the writer's release below publishes it.
+        reader_count_.fetch_sub(static_cast<std::int32_t>(s.dropped), std::memory_order_relaxed);
+      });
+    }
     // release: pairs with the acquire of readers that enter after us.
     const std::int32_t readers =
         reader_count_.fetch_add(k_max_readers, std::memory_order_release) + k_max_readers;
@@ -366,6 +434,7 @@ class rw_mutex {
   detail::wakeup_sema reader_sem_;  // readers wait here for the writer
   std::atomic<std::int32_t> reader_count_{0};  // readers inside; -k_max_readers while a writer is
   std::atomic<std::int32_t> reader_wait_{0};   // readers the pending writer still waits for
+  std::atomic<std::uint32_t> stamp_{0};        // the waiter epoch reader_count_ was reconciled in
 };
 
 }  // namespace gort

@@ -62,10 +62,11 @@ class semaphore {
   [[nodiscard]] bool try_acquire(std::int64_t n = 1) {
     check(n);
     lock_.lock();
-    q_.validate();
+    detail::waiter* woken = validate_locked();
     const bool ok = size_ - cur_ >= n && q_.empty();
     if (ok) cur_ += n;
     lock_.unlock();
+    ready_all(woken);
     return ok;
   }
 
@@ -73,7 +74,7 @@ class semaphore {
   void release(std::int64_t n = 1) {
     check(n);
     lock_.lock();
-    q_.validate();
+    (void)q_.validate();  // the grant below serves whoever a rebuild left at the front
     if (cur_ - n < 0) {
       lock_.unlock();
       throw panic_error("semaphore: released more than held");
@@ -100,7 +101,12 @@ class semaphore {
     check(n);
     detail::goroutine* const me = detail::enter_op();
     lock_.lock();
-    q_.validate();
+    if (detail::waiter* woken = validate_locked()) {
+      lock_.unlock();
+      ready_all(woken);
+      lock_.lock();
+      (void)q_.validate();
+    }
     if (c != nullptr && c->error_value() != 0) {  // x/sync: a done context never acquires
       lock_.unlock();
       return c->error_code();
@@ -125,26 +131,40 @@ class semaphore {
       return {};  // only a grant wakes a wait without a context
     }
     lock_.lock();
-    q_.validate();
-    detail::waiter* woken = nullptr;
+    detail::waiter* woken = validate_locked();  // our node is a live one: it stays
     std::error_code result;
     if (self.granted) {
       if (c->error_value() != 0) {
         // Granted, but the context is done by now: give the tokens back (x/sync).
         cur_ -= n;
-        woken = grant_locked();
+        woken = append(woken, grant_locked());
         result = c->error_code();
       }
     } else {
       // Still queued: leave; if we were first, the waiters behind us may fit now.
       const bool front = q_.front() == &self;
       q_.remove(&self);
-      if (front && size_ > cur_) woken = grant_locked();
+      if (front && size_ > cur_) woken = append(woken, grant_locked());
       result = c->error_code();
     }
     lock_.unlock();
     ready_all(woken);
     return result;
+  }
+
+  // Requires lock_. Validates the list (wait_list.hpp); when a runtime's end made it forget
+  // waiters at the front, the ones left may fit now: they are granted (returned for ready_all).
+  // Tokens held by an abandoned goroutine stay held.
+  detail::waiter* validate_locked() noexcept {
+    return q_.validate() ? grant_locked() : nullptr;
+  }
+
+  static detail::waiter* append(detail::waiter* a, detail::waiter* b) noexcept {
+    if (a == nullptr) return b;
+    detail::waiter* t = a;
+    while (t->chain != nullptr) t = t->chain;
+    t->chain = b;
+    return a;
   }
 
   // Grants front waiters while they fit (no barging past one that does not). Requires lock_.

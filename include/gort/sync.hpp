@@ -55,7 +55,11 @@ class wait_group {
     // acq_rel: release publishes this goroutine's work to the waiter that observes zero; acquire
     // makes the last done() see the others' work before it releases the waiters.
     const std::uint64_t old = state_.fetch_add(step, std::memory_order_acq_rel);
-    const std::uint64_t s = old + step;
+    std::uint64_t s = old + step;
+    if (static_cast<std::uint32_t>(s) != 0 && epoch_stale()) {
+      reconcile();  // some of the waiters counted may be gone with a runtime
+      s = state_.load(std::memory_order_acquire);
+    }
     const std::int64_t sum = static_cast<std::int64_t>(counter_of(old)) + delta;
     const std::uint32_t waiters = static_cast<std::uint32_t>(s);
     if (sum < 0 || sum > INT32_MAX) {
@@ -83,6 +87,7 @@ class wait_group {
 
   /// Blocks until the counter is zero. Returns at once when it already is.
   void wait() {
+    if (epoch_stale()) reconcile();
     // acquire: pairs with the acq_rel fetch_add of the done() that reached zero.
     std::uint64_t s = state_.load(std::memory_order_acquire);
     for (;;) {
@@ -109,6 +114,7 @@ class wait_group {
       wait();
       return {};
     }
+    if (epoch_stale()) reconcile();
     // acquire: as in wait().
     std::uint64_t s = state_.load(std::memory_order_acquire);
     for (;;) {
@@ -162,8 +168,37 @@ class wait_group {
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(s >> 32));
   }
 
+  bool epoch_stale() const noexcept {
+    // relaxed stamp: a hint re-checked under the semaphore's lock; acquire: as validate()'s.
+    return stamp_.load(std::memory_order_relaxed) !=
+           detail::g_wait_epoch.load(std::memory_order_acquire);
+  }
+
+  // A runtime ended since the group was last used: the waiter count becomes the plain threads
+  // still queued (detail/sema.hpp); were the counter already zero, they are released now.
+  [[gnu::cold]] [[gnu::noinline]] void reconcile() {
+    sema_.reconcile(stamp_, [this](detail::wakeup_sema::survivors& s) {
+      std::uint64_t old = state_.load(std::memory_order_relaxed);
+      for (;;) {
+        std::uint64_t next = (old & ~std::uint64_t{0xffffffff}) | s.queued;
+        std::uint32_t wake = 0;
+        if (counter_of(old) == 0 && s.queued > 0) {
+          next = 0;
+          wake = s.queued;
+        }
+        // acq_rel: as add()'s.
+        if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed)) {
+          s.wake = wake;
+          return;
+        }
+      }
+    });
+  }
+
   // high 32 bits: counter (signed); low 32 bits: number of waiters.
   std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch state_ was last reconciled in
   detail::wakeup_sema sema_;
 };
 
@@ -230,12 +265,16 @@ class cond {
     // release, so a signaller that then takes the lock sees the ticket.
     const std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_acq_rel);
     l.unlock();
-    detail::goroutine* const me = detail::enter_op();
+    // current(), not enter_op(): no preemption point between the ticket and the queue (a
+    // runtime's end abandons goroutines only there; see validate_locked).
+    detail::goroutine* const me = detail::current();
     lock_.lock();
-    q_.validate();
+    waiter* woken = validate_locked();
     if (notified(ticket)) {
       lock_.unlock();
+      ready_chain(woken);
     } else {
+      GORT_DCHECK(woken == nullptr);  // a rebuilt list notifies every ticket, ours included
       waiter self(me, ticket);
       q_.push_back(&self);
       (void)detail::wait_for(self, detail::wait_reason::sync_cond_wait, lock_);
@@ -254,7 +293,11 @@ class cond {
     // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
     lock_.lock();
-    q_.validate();
+    if (waiter* woken = validate_locked()) {  // a runtime ended: every waiter left is woken
+      lock_.unlock();
+      ready_chain(woken);
+      return;
+    }
     // notify_ is written only under lock_ (relaxed: the lock orders it); wait_'s acquire pairs
     // with wait()'s fetch_add.
     const std::uint32_t t = notify_.load(std::memory_order_relaxed);
@@ -281,18 +324,11 @@ class cond {
   void broadcast() {
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
     lock_.lock();
-    q_.validate();
+    (void)validate_locked();  // an epoch change wakes everyone left, as this call does anyway
     notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
-    waiter* w = q_.take_all();
-    for (waiter* x = w; x != nullptr; x = detail::wait_queues<waiter>::next_of(x)) {
-      (void)x->claim.claim(detail::k_claim_granted);
-    }
+    waiter* w = claim_all_locked();
     lock_.unlock();
-    while (w != nullptr) {
-      waiter* next = detail::wait_queues<waiter>::next_of(w);  // before ready(): w is on its stack
-      detail::ready(w->g);
-      w = next;
-    }
+    ready_chain(w);
   }
 
   /// std::condition_variable_any's names, for generic code.
@@ -304,6 +340,33 @@ class cond {
     waiter(detail::goroutine* who, std::uint32_t t) noexcept : detail::waiter(who), ticket(t) {}
     std::uint32_t ticket;
   };
+
+  // Requires lock_. Validates the list (wait_list.hpp). After a runtime's end every ticket taken
+  // so far counts as notified — their goroutines are gone, or they are plain threads, which are
+  // woken (a spurious wake-up, which cond allows: they re-check their condition). Returns those
+  // to ready once the lock is released, or null.
+  waiter* validate_locked() noexcept {
+    if (!q_.validate()) return nullptr;
+    notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
+    return claim_all_locked();
+  }
+
+  // Requires lock_. Unlinks every waiter and claims it; the list to ready (through next_of).
+  waiter* claim_all_locked() noexcept {
+    waiter* w = q_.take_all();
+    for (waiter* x = w; x != nullptr; x = detail::wait_queues<waiter>::next_of(x)) {
+      (void)x->claim.claim(detail::k_claim_granted);  // uncontested: only the cond wakes them
+    }
+    return w;
+  }
+
+  static void ready_chain(waiter* w) {
+    while (w != nullptr) {
+      waiter* next = detail::wait_queues<waiter>::next_of(w);  // before ready(): w is on its stack
+      detail::ready(w->g);
+      w = next;
+    }
+  }
 
   // Requires lock_. Tickets wrap: compare by distance, as Go's less().
   bool notified(std::uint32_t ticket) const noexcept {

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 #include "gort/go.hpp"
 #include "gort/runtime.hpp"
@@ -129,6 +130,9 @@ void join_machines(scheduler& s) {
 
 // Frees everything. No machine runs; called with g_start_lock held.
 void teardown(scheduler* s) {
+  // No goroutine of this runtime runs again: objects that outlive it forget the waiters on their
+  // stacks (detail/wait_list.hpp), before those stacks are freed.
+  detail::end_wait_epoch();
   clear_timers(*s);  // before stacks go: sleeping goroutines' timers live on them
   {
     std::lock_guard<std::mutex> l(s->gfree_lock);

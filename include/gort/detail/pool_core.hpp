@@ -25,6 +25,12 @@
 //     pool submitting into it, ants #197).
 //  5. closed_ => no waiter and no idle worker; every worker finishing a payload exits. When
 //     closed_ and alive_ reaches 0, all_done_ is closed (once per release).
+//  6. A pool that outlives a runtime (docs/api.md): every worker was a goroutine of it, so when a
+//     runtime has ended since the pool was last used (its epoch stamp, wait_list.hpp), the first
+//     call to a public entry point forgets them all — idle containers, members_, workers_ and
+//     alive_ (their records are never read) — and the waiters that were goroutines (waiters_ is a
+//     wait list); the purge timer, which died with its runtime, is re-armed with the next worker.
+//     Tasks that were accepted and not finished died with their workers.
 //
 // Protocols (numbered as in the code)
 //  H. hand-off to an idle worker: (1) the submitter pops it under the lock; (2) unlocks; (3)
@@ -189,6 +195,7 @@ class pool_core {
   /// Throws std::bad_alloc when a worker cannot be spawned (the payload is then not accepted).
   submit_status submit(Payload& p) {
     goroutine* self = enter_op();
+    ensure_epoch();
     lock_.lock();
     std::optional<submit_status> fast = try_accept_locked(self, p);  // unlocks when engaged
     if (fast) return *fast;
@@ -214,6 +221,7 @@ class pool_core {
       return {};
     }
     goroutine* self = enter_op();
+    ensure_epoch();
     lock_.lock();
     std::optional<submit_status> fast = try_accept_locked(self, p);
     if (fast) {
@@ -241,6 +249,7 @@ class pool_core {
   /// Closes the pool: idle workers stop, blocked submitters get `closed`, busy workers exit after
   /// their payload. False when it was already closed. Any thread.
   bool release() {
+    ensure_epoch();
     worker* stopped = nullptr;
     waiter* woken = nullptr;
     chan<std::monostate> done;
@@ -283,6 +292,7 @@ class pool_core {
   /// The channel closed once every worker has exited after a release (a fresh one after
   /// reboot). Any thread.
   chan<std::monostate> all_done() {
+    ensure_epoch();
     lock_.lock();
     chan<std::monostate> c = all_done_;
     lock_.unlock();
@@ -292,6 +302,7 @@ class pool_core {
   /// Reopens a closed pool (no effect on an open one): purge restarts and min_workers are
   /// started again. Workers still finishing payloads from before rejoin the pool. Any thread.
   void reboot() {
+    ensure_epoch();
     chan<std::monostate> fresh(0);  // allocated outside the lock; used if the old one was closed
     lock_.lock();
     if (!closed_.load(std::memory_order_relaxed)) {
@@ -316,6 +327,7 @@ class pool_core {
     if (n < cfg_.min_workers) n = cfg_.min_workers;
     waiter* granted = nullptr;
     worker* stopped = nullptr;
+    ensure_epoch();
     lock_.lock();
     const std::int64_t old = capacity_.load(std::memory_order_relaxed);
     if (old < 0 || n == old) {
@@ -338,6 +350,7 @@ class pool_core {
   /// Used by a pool destroyed where it cannot wait (on one of its own workers, or with no
   /// runtime). Requires a released pool.
   void orphan() noexcept {
+    ensure_epoch();
     lock_.lock();
     if (alive_ == 0) {
       lock_.unlock();
@@ -354,6 +367,7 @@ class pool_core {
   /// Whether the caller is one of this pool's workers. Any thread.
   bool called_from_worker() {
     goroutine* self = current();
+    ensure_epoch();
     lock_.lock();
     const bool member = members_.contains(self);
     lock_.unlock();
@@ -370,6 +384,7 @@ class pool_core {
   /// A consistent snapshot of every counter (taken under the lock).
   pool_counts counts() {
     pool_counts c;
+    ensure_epoch();
     lock_.lock();
     c.submitted = submitted_;
     c.completed = completed_;
@@ -385,6 +400,7 @@ class pool_core {
 
   /// Counts a submission refused before reaching the pool (a context already done).
   void count_rejected() noexcept {
+    ensure_epoch();
     lock_.lock();
     ++rejected_;
     lock_.unlock();
@@ -396,6 +412,61 @@ class pool_core {
   ~pool_core() = default;  // only through orphan() or destroy(): see pool.hpp
   template <class, class>
   friend struct pool_core_owner;
+
+  // ---- outliving a runtime (invariant 6) ----------------------------------------------------
+
+  /// The first thing every public entry point does (workers and the purge callback need not: they
+  /// run under the current runtime). No lock held; any thread.
+  void ensure_epoch() noexcept {
+    // relaxed stamp: a hint re-checked under the lock; acquire: as the wait list's validate().
+    if (stamp_.load(std::memory_order_relaxed) != g_wait_epoch.load(std::memory_order_acquire)) {
+      forget_dead_runtime();
+    }
+  }
+
+  [[gnu::cold]] [[gnu::noinline]] void forget_dead_runtime() noexcept {
+    chan<std::monostate> done;
+    lock_.lock();
+    const std::uint32_t e = g_wait_epoch.load(std::memory_order_acquire);
+    if (stamp_.load(std::memory_order_relaxed) != e) {
+      (void)waiters_.validate();  // keeps the plain threads' waiters
+      std::int64_t left = 0;
+      for (waiter* w = waiters_.front(); w != nullptr; w = wait_queues<waiter>::next_of(w)) ++left;
+      waiting_.store(left, std::memory_order_relaxed);
+      auto forget = [](worker*) noexcept {};  // never read: its stack is gone
+      if (fifo_) {
+        ring_.reset(forget);
+      } else {
+        stack_.reset(forget);
+      }
+      members_.clear();
+      workers_.store(0, std::memory_order_relaxed);
+      alive_ = 0;
+      if (closed_.load(std::memory_order_relaxed)) done = take_all_done_locked();
+      purge_lost_.store(true, std::memory_order_relaxed);
+      stamp_.store(e, std::memory_order_relaxed);
+    }
+    lock_.unlock();
+    if (done) done.close();
+  }
+
+  /// The purge timer died with a runtime (its heap was cleared): arm it again, now that a worker
+  /// (and so a runtime) exists. No lock held. Out of memory, it tries again with the next worker.
+  void restart_lost_purge() noexcept {
+    // relaxed: a flag; timer_gate_ orders the re-arming.
+    if (!purge_lost_.load(std::memory_order_relaxed) ||
+        !purge_lost_.exchange(false, std::memory_order_relaxed) || cfg_.disable_purge) {
+      return;
+    }
+    timer_gate_.lock();
+    purge_armed_ = false;
+    timer_gate_.unlock();
+    try {
+      start_purge();
+    } catch (...) {
+      purge_lost_.store(true, std::memory_order_relaxed);
+    }
+  }
 
   // ---- records ------------------------------------------------------------------------------
 
@@ -552,6 +623,7 @@ class pool_core {
       spawn_granted(granted);
       throw;
     }
+    restart_lost_purge();
   }
 
   /// The body of every worker goroutine (protocol W). `first` lives in the spawn closure.
@@ -906,6 +978,8 @@ class pool_core {
   spinlock timer_gate_;
   bool purge_armed_ = false;
   purge_node purge_;
+  std::atomic<bool> purge_lost_{false};  // set when a runtime's end took the timer (invariant 6)
+  std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch the state was last reconciled in
 };
 
 /// Destroys a released core from its owner once no worker touches it any more (pool.hpp).

@@ -215,6 +215,12 @@ class pointer_set {
     ++count_;
   }
 
+  /// Removes every entry (keeps the capacity).
+  void clear() noexcept {
+    for (std::size_t i = 0; i < cap_; ++i) slots_[i] = nullptr;
+    count_ = 0;
+  }
+
   /// Removes p if present.
   void erase(const void* p) noexcept {
     if (cap_ == 0) return;

@@ -14,13 +14,26 @@
 //     mutex decrements its waiter count). If not — a token reserved for it is being released right
 //     now — it stays queued and waits for that token without the context.
 //
-// Invariants: `has_token` is set once, under the lock, when the node leaves the list by a release.
-// Nodes live on the waiting goroutine's stack (the wait list's rules).
+// Owners that outlive a runtime (wait_list.hpp's epoch). The owners (mutex, rw_mutex,
+// wait_group) count their waiters in lock-free state words; goroutines abandoned by a runtime's end
+// are still counted there. Each owner keeps an epoch stamp and, at the start of its slow paths,
+// calls reconcile() when the stamp is stale: under this semaphore's lock, with the list already
+// rebuilt (goroutines' nodes forgotten, plain threads' kept), the owner recomputes its state from
+// what is left — the plain threads still queued (`queued`) and those handed a token that have not
+// run yet (`thread_grants`) — and may hand out tokens (`wake`) to waiters nobody else would wake.
+// The owners take care that no goroutine is abandoned between counting itself and queuing here:
+// acquire() contains no preemption point (a runtime ending abandons goroutines only there).
+//
+// Invariants (under the lock): `queued_` is the list's length; `thread_grants_` counts plain
+// threads that a release handed a token and that have not yet resumed (they take the lock again to
+// say so); `has_token` is set once, when the node leaves the list by a release; tokens_ > 0 only
+// while the list is empty. Nodes live on the waiting goroutine's stack (the wait list's rules).
 // Lock order: the semaphore's lock, then a cancel_node's lock (arming in park's unlock callback).
 #pragma once
 
 #include <cstdint>
 
+#include "gort/detail/dcheck.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
@@ -30,15 +43,23 @@ namespace gort::detail {
 
 class wakeup_sema {
  public:
+  /// What an owner's reconcile() callback sees and decides (see the file comment).
+  struct survivors {
+    std::uint32_t queued;         // plain threads still queued
+    std::uint32_t thread_grants;  // plain threads handed a token that have not run yet
+    std::uint32_t dropped;        // nodes forgotten since the previous reconcile (goroutines')
+    std::uint32_t wake = 0;       // set by the owner: tokens to hand to queued waiters now
+  };
+
   /// FIFO acquire, shown as "sync.WaitGroup.Wait" (wait_group's use). Any thread.
   void acquire() { acquire(wait_reason::wait_group, false); }
 
   /// Blocks until a token is available and takes it. `lifo`: queue at the front (a waiter that
-  /// has waited before, Go's re-queue). Any thread.
+  /// has waited before, Go's re-queue). Any thread; not a preemption point (see the file comment).
   void acquire(wait_reason why, bool lifo) {
-    goroutine* const me = enter_op();
+    goroutine* const me = current();
     lock_.lock();
-    q_.validate();
+    validate();
     if (tokens_ > 0) {
       --tokens_;
       lock_.unlock();
@@ -47,6 +68,7 @@ class wakeup_sema {
     node self(me);
     push(&self, lifo);
     (void)wait_for(self, why, lock_);  // only a release wakes it, with a token
+    if (self.thread) resumed();
   }
 
   /// acquire() that c's cancellation can end. Returns true when a token was taken, false when
@@ -55,9 +77,9 @@ class wakeup_sema {
   /// this waiter. Any thread; c non-null.
   template <class Uncount>
   bool acquire(wait_reason why, bool lifo, cancel_node* c, Uncount&& uncount) {
-    goroutine* const me = enter_op();
+    goroutine* const me = current();
     lock_.lock();
-    q_.validate();
+    validate();
     if (tokens_ > 0) {
       --tokens_;
       lock_.unlock();
@@ -65,15 +87,19 @@ class wakeup_sema {
     }
     node self(me);
     push(&self, lifo);
-    if (wait_for(self, why, lock_, c) == k_claim_granted) return true;
+    if (wait_for(self, why, lock_, c) == k_claim_granted) {
+      if (self.thread) resumed();
+      return true;
+    }
     lock_.lock();
-    q_.validate();
+    validate();
     if (self.has_token) {  // a release raced with the context and handed us the token anyway
+      if (self.thread) --thread_grants_;
       lock_.unlock();
       return true;
     }
     if (uncount(q_.front() == &self)) {
-      q_.remove(&self);
+      remove(&self);
       lock_.unlock();
       return false;
     }
@@ -81,6 +107,7 @@ class wakeup_sema {
     // context. Still queued; the release that brings it claims us again.
     self.claim.reset();
     (void)wait_for(self, why, lock_);
+    if (self.thread) resumed();
     return true;
   }
 
@@ -88,26 +115,35 @@ class wakeup_sema {
   /// did), the rest are stored. Any thread.
   void release(std::uint32_t n) {
     lock_.lock();
-    q_.validate();
-    waiter* woken = nullptr;
-    while (n > 0) {
-      node* w = q_.pop_front();
-      if (w == nullptr) break;
-      --n;
-      w->has_token = true;
-      // Losing the claim means the context readied the waiter; it finds the token under the lock.
-      if (w->claim.claim(k_claim_granted)) {
-        w->chain = woken;
-        woken = w;
-      }
-    }
+    validate();
+    waiter* woken = grant_locked(n);
     tokens_ += n;
     lock_.unlock();
-    while (woken != nullptr) {
-      waiter* w = woken;
-      woken = w->chain;  // read before ready(): the node lives on the parked goroutine's stack
-      ready(w->g);
+    ready_all(woken);
+  }
+
+  /// The owner's side of a runtime's end (file comment): under the lock, with the list validated,
+  /// calls fix(survivors&) if `stamp` (the owner's, read and written only here and by the owner's
+  /// lock-free check) is older than the current waiter epoch, then hands out `wake` tokens and
+  /// brings the stamp up to date. Any thread.
+  template <class Fix>
+  void reconcile(std::atomic<std::uint32_t>& stamp, Fix&& fix) {
+    lock_.lock();
+    validate();
+    // acquire: as validate()'s. relaxed stamp: written under this lock.
+    const std::uint32_t e = g_wait_epoch.load(std::memory_order_acquire);
+    waiter* woken = nullptr;
+    if (stamp.load(std::memory_order_relaxed) != e) {
+      survivors s{queued_, thread_grants_, dropped_};
+      dropped_ = 0;
+      fix(s);
+      std::uint32_t n = s.wake;
+      woken = grant_locked(n);
+      tokens_ += n;
+      stamp.store(e, std::memory_order_relaxed);
     }
+    lock_.unlock();
+    ready_all(woken);
   }
 
  private:
@@ -116,18 +152,74 @@ class wakeup_sema {
     bool has_token = false;  // lock_
   };
 
-  // Requires lock_.
+  // Requires lock_. The first thing under it: a list found stale is rebuilt from the plain
+  // threads' nodes; the tokens stored for goroutines that were on their way here are gone with
+  // them (none of the owners lets a goroutine be abandoned between counting itself and queuing).
+  void validate() noexcept {
+    if (!q_.validate()) return;
+    std::uint32_t left = 0;
+    for (node* n = q_.front(); n != nullptr; n = wait_queues<node>::next_of(n)) ++left;
+    dropped_ += queued_ - left;
+    queued_ = left;
+    tokens_ = 0;
+  }
+
+  // Requires lock_. Pops up to n waiters, giving each a token (n is decremented per token), and
+  // returns the ones whose claim this call won, chained through `chain`, for ready_all().
+  waiter* grant_locked(std::uint32_t& n) noexcept {
+    waiter* woken = nullptr;
+    while (n > 0) {
+      node* w = q_.pop_front();
+      if (w == nullptr) break;
+      --queued_;
+      --n;
+      w->has_token = true;
+      if (w->thread) ++thread_grants_;
+      // Losing the claim means the context readied the waiter; it finds the token under the lock.
+      if (w->claim.claim(k_claim_granted)) {
+        w->chain = woken;
+        woken = w;
+      }
+    }
+    return woken;
+  }
+
+  static void ready_all(waiter* w) {
+    while (w != nullptr) {
+      waiter* next = w->chain;  // read before ready(): the node lives on the parked goroutine's stack
+      ready(w->g);
+      w = next;
+    }
+  }
+
+  // A plain thread handed a token has run again. Threads only (goroutines need not say so).
+  void resumed() noexcept {
+    lock_.lock();
+    GORT_DCHECK(thread_grants_ > 0);
+    --thread_grants_;
+    lock_.unlock();
+  }
+
+  // Require lock_.
   void push(node* w, bool front) noexcept {
     if (front) {
       q_.push_front(w);
     } else {
       q_.push_back(w);
     }
+    ++queued_;
+  }
+  void remove(node* w) noexcept {
+    q_.remove(w);
+    --queued_;
   }
 
   spinlock lock_;
-  std::uint32_t tokens_ = 0;  // guarded by lock_
-  wait_queues<node> q_;       // guarded by lock_
+  std::uint32_t tokens_ = 0;         // guarded by lock_
+  std::uint32_t queued_ = 0;         // guarded by lock_
+  std::uint32_t thread_grants_ = 0;  // guarded by lock_
+  std::uint32_t dropped_ = 0;        // guarded by lock_
+  wait_queues<node> q_;              // guarded by lock_
 };
 
 }  // namespace gort::detail
