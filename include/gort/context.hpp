@@ -297,6 +297,16 @@ template <class T, class U>
   return c->cause;  // final once err is set (acquire above)
 }
 
+class after_func_handle;
+
+/// Arranges for f() to run on its own goroutine once ctx is done (at once if it already is);
+/// never for a context that cannot be cancelled. Cancellation does not wait for f. Go's
+/// AfterFunc, with an RAII handle (see after_func_handle). `where` is the goroutine's creation
+/// site (in an exception report). Throws std::bad_alloc.
+template <class F>
+[[nodiscard]] after_func_handle after_func(
+    const context& ctx, F&& f, gort::source_location where = gort::source_location::current());
+
 /// The registration made by after_func. RAII: destroying the handle stops the registration (as
 /// stop() would); detach() keeps it alive without a handle. Move-only.
 class after_func_handle {
@@ -346,7 +356,7 @@ class after_func_handle {
 
  private:
   template <class F>
-  friend after_func_handle after_func(const context& ctx, F&& f);
+  friend after_func_handle after_func(const context& ctx, F&& f, gort::source_location where);
   void reset() noexcept {
     (void)stop();
     detach();
@@ -355,14 +365,12 @@ class after_func_handle {
   detail::after_func_rec* rec_ = nullptr;
 };
 
-/// Arranges for f() to run on its own goroutine once ctx is done (at once if it already is);
-/// never for a context that cannot be cancelled. Cancellation does not wait for f. Go's
-/// AfterFunc, with an RAII handle (see after_func_handle). Throws std::bad_alloc.
 template <class F>
-[[nodiscard]] after_func_handle after_func(const context& ctx, F&& f) {
+after_func_handle after_func(const context& ctx, F&& f, gort::source_location where) {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&>, "gort::after_func: f() must be callable");
   auto* rec = new detail::after_func_impl<Fn>(Fn(std::forward<F>(f)));
+  rec->where = where;
   after_func_handle h;
   h.rec_ = rec;
   detail::cancel_node* c = detail::context_access::canceller(ctx);

@@ -23,6 +23,7 @@
 
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/source_location.hpp"
 
 namespace gort {
 
@@ -106,8 +107,10 @@ chan<clock::time_point> after(clock::duration d);
 class timer {
  public:
   explicit timer(clock::duration d);
-  /// Go's AfterFunc: runs f on its own goroutine after d; c() stays the nil channel.
-  timer(clock::duration d, std::function<void()> f);
+  /// Go's AfterFunc: runs f on its own goroutine after d; c() stays the nil channel. `where` is
+  /// that goroutine's creation site (in an exception report).
+  timer(clock::duration d, std::function<void()> f,
+        gort::source_location where = gort::source_location::current());
   ~timer();
   timer(const timer&) = delete;
   timer& operator=(const timer&) = delete;
@@ -127,6 +130,7 @@ class timer {
   struct node : detail::timer_node {
     chan<clock::time_point> c;
     std::function<void()> f;
+    gort::source_location where;
   };
   chan<clock::time_point> c_;
   node node_;

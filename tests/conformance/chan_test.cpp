@@ -660,6 +660,51 @@ TEST_P(Chan, PanicsCarryGoMessages) {
   });
 }
 
+// A send case moves its value only if it fires (docs/api.md): a move-only value passed with
+// std::move survives a select in which another case (or the default) fires, and several send
+// cases give up exactly the one value that was sent.
+TEST_P(Chan, SelectSendMovesTheValueOnlyIfItsCaseFires) {
+  run([] {
+    using up = std::unique_ptr<int>;
+    gort::chan<up> full(1);
+    ASSERT_TRUE(full.try_send(std::make_unique<int>(0)));
+    up x = std::make_unique<int>(1);
+    const std::size_t fired = gort::select(gort::send(full, std::move(x)), gort::default_case());
+    EXPECT_EQ(fired, 1u);
+    ASSERT_NE(x, nullptr) << "the default fired, yet the send case's value was moved from";
+    EXPECT_EQ(*x, 1);
+
+    // Blocking: another case fires while the send case waits.
+    gort::chan<up> never(0);
+    gort::chan<int> other(0);
+    gort::go([other] { other.send(5); });
+    int got = 0;
+    gort::select(gort::send(never, std::move(x)),
+                 gort::recv(other, [&](std::optional<int> v) { got = v.value_or(-1); }));
+    EXPECT_EQ(got, 5);
+    ASSERT_NE(x, nullptr) << "the receive fired, yet the waiting send case's value was moved from";
+
+    // Two send cases, one channel ready: only the fired case's value moves.
+    gort::chan<up> open(1);
+    up y = std::make_unique<int>(2);
+    const std::size_t which = gort::select(gort::send(never, std::move(x)),
+                                           gort::send(open, std::move(y)));
+    EXPECT_EQ(which, 1u);
+    EXPECT_NE(x, nullptr);
+    EXPECT_EQ(y, nullptr);
+    std::optional<up> r = open.recv();
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ(**r, 2);
+
+    // An lvalue is copied into the case and never moved from.
+    gort::chan<std::string> s(1);
+    std::string text = "keep me";
+    gort::select(gort::send(s, text));
+    EXPECT_EQ(text, "keep me");
+    EXPECT_EQ(s.recv(), "keep me");
+  });
+}
+
 // Element types that can only be moved travel through every path: unbuffered hand-off, the
 // buffer, select send and receive, try_send (not moved from on failure), close with values left.
 TEST_P(Chan, MoveOnlyElementType) {

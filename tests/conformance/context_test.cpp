@@ -1202,4 +1202,30 @@ TEST_P(Context, PlainThreadsWaitOnAndCancelContexts) {
   });
 }
 
+// An exception escaping an after_func function reports the after_func call as the goroutine's
+// creation site (not gort's own header).
+TEST_P(Context, AfterFuncExceptionReportsItsCaller) {
+  std::string file;
+  unsigned line = 0;
+  gort::chan<int> reported(1);
+  gort::options o;
+  o.on_exception = [&](const gort::goroutine_exception& e) {
+    file = e.created_at.file_name();
+    line = e.created_at.line();
+    (void)reported.try_send(1);
+  };
+  unsigned expected_line = 0;
+  run(
+      [&] {
+        std::pair<gort::context, gort::cancel_func> cc = gort::with_cancel(gort::background());
+        expected_line = __LINE__ + 1;
+        gort::after_func_handle h = gort::after_func(cc.first, [] { throw std::runtime_error("x"); });
+        cc.second();
+        EXPECT_EQ(reported.recv(), 1);
+      },
+      o);
+  EXPECT_NE(file.find("context_test.cpp"), std::string::npos) << file;
+  EXPECT_EQ(line, expected_line);
+}
+
 }  // namespace

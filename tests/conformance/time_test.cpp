@@ -3,6 +3,8 @@
 // GOMAXPROCS 1, 2, 4, 8. Durations are short; assertions are one-sided where timing is involved
 // (a timer never fires early; "did not fire" is checked against a later timer, not a sleep).
 #include <gtest/gtest.h>
+
+#include <string>
 #include <time.h>
 
 #include <algorithm>
@@ -342,6 +344,30 @@ TEST_P(Time, ManySleepers) {
     EXPECT_EQ(woke.load(), n);
     EXPECT_GE(gort::clock::now() - t0, 19ms);
   });
+}
+
+// An exception escaping a timer's function (Go's AfterFunc) reports the timer's constructor call
+// as the goroutine's creation site.
+TEST_P(Time, AfterFuncTimerExceptionReportsItsCaller) {
+  std::string file;
+  unsigned line = 0;
+  gort::chan<int> reported(1);
+  gort::options o;
+  o.on_exception = [&](const gort::goroutine_exception& e) {
+    file = e.created_at.file_name();
+    line = e.created_at.line();
+    (void)reported.try_send(1);
+  };
+  unsigned expected_line = 0;
+  run(
+      [&] {
+        expected_line = __LINE__ + 1;
+        gort::timer t(1ms, [] { throw std::runtime_error("x"); });
+        EXPECT_EQ(reported.recv(), 1);
+      },
+      o);
+  EXPECT_NE(file.find("time_test.cpp"), std::string::npos) << file;
+  EXPECT_EQ(line, expected_line);
 }
 
 }  // namespace

@@ -160,6 +160,7 @@ struct after_func_rec : cancel_link {
 
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint8_t> state{k_after_pending};
+  gort::source_location where;  // after_func's caller: the function's goroutine's creation site
 };
 
 inline void release(after_func_rec* r) noexcept {
@@ -313,7 +314,7 @@ inline void start_after_func(after_func_rec* r) noexcept {
     holder(const holder&) = delete;
     ~holder() { release(rec); }
   };
-  spawn(gort::source_location::current(), [h = holder(r)] { h.rec->invoke(); });
+  spawn(r->where, [h = holder(r)] { h.rec->invoke(); });
 }
 
 /// Cancels n alone with (e, cause). Requires a reference to n. Returns false when n was already
