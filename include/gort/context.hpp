@@ -339,11 +339,7 @@ class after_func_handle {
       return false;
     }
     if (detail::cancel_node* c = canceller_.get()) {
-      c->mu.lock();
-      const bool was_linked = rec_->linked;
-      if (was_linked) detail::unlink_locked(c, rec_);
-      c->mu.unlock();
-      if (was_linked) detail::release(rec_);  // the list's reference
+      if (detail::unregister_after_func(c, rec_)) detail::release(rec_);  // the list's reference
     }
     return true;
   }
@@ -377,73 +373,15 @@ after_func_handle after_func(const context& ctx, F&& f, gort::source_location wh
   if (c == nullptr) return h;
   detail::retain(c);
   h.canceller_ = detail::node_ref<detail::cancel_node>(c);
-  c->mu.lock();
-  if (c->err.load(std::memory_order_relaxed) == 0) {
-    rec->refs.fetch_add(1, std::memory_order_relaxed);  // the list's reference
-    detail::link_locked(c, rec);
-    c->mu.unlock();
-    return h;
-  }
-  c->mu.unlock();
+  rec->refs.fetch_add(1, std::memory_order_relaxed);  // the list's reference
+  if (detail::register_after_func(c, rec)) return h;
+  rec->refs.fetch_sub(1, std::memory_order_relaxed);  // not linked: c is already cancelled
   rec->state.store(detail::k_after_started, std::memory_order_relaxed);  // nobody else sees it yet
   detail::start_after_func(rec);
   return h;
 }
 
-inline std::string context::to_string() const {
-  std::vector<const detail::node*> path;
-  for (const detail::node* n = n_; n != nullptr; n = n->parent) path.push_back(n);
-  std::string s = "context.Background";
-  for (std::size_t i = path.size(); i-- > 0;) {
-    const detail::node* n = path[i];
-    switch (n->kind) {
-      case detail::node_kind::todo:
-        s = "context.TODO";
-        break;
-      case detail::node_kind::cancel:
-        s += ".WithCancel";
-        break;
-      case detail::node_kind::deadline: {
-        char buf[96];
-        std::snprintf(buf, sizeof buf, ".WithDeadline(steady+%.9gs [%.9gs])",
-                      static_cast<double>(n->deadline) / 1e9,
-                      static_cast<double>(n->deadline - detail::nanotime()) / 1e9);
-        s += buf;
-        break;
-      }
-      case detail::node_kind::value: {
-        auto* v = static_cast<const detail::value_node_base*>(n);
-        s += ".WithValue(";
-        s += v->key_name;
-        s += ", ";
-        s += v->describe_value();
-        s += ")";
-        break;
-      }
-      case detail::node_kind::without_cancel:
-        s += ".WithoutCancel";
-        break;
-    }
-  }
-  return s;
-}
-
 // ---- context-aware blocking forms ----
-
-namespace detail {
-
-/// Parks the caller until nanotime `when` or until c is cancelled: the cancellable wait of
-/// detail/wait.hpp with no queue (only the deadline and the context can end it). Any thread.
-inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
-  struct no_lock {
-    void unlock() noexcept {}
-  } none;
-  waiter self(enter_op());
-  const std::uint32_t won = wait_for(self, wait_reason::sleep, none, c, when);
-  return won == k_claim_timeout ? std::error_code{} : c->error_code();
-}
-
-}  // namespace detail
 
 /// sleep_for that returns early with ctx.err() when ctx is cancelled first ({} after the full
 /// duration). Returns ctx.err() at once if ctx is already done. A plain thread blocks.

@@ -71,14 +71,6 @@ namespace detail {
   std::abort();
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 /// Go's sync_runtime_canSpin, as far as the waist can tell: fewer than 4 rounds, more than one
 /// CPU, and more than one processor (the holder may then be running right now). Go also requires
 /// that a processor be running something else (GOMAXPROCS > idle + spinning + 1) and that the
@@ -93,7 +85,7 @@ inline bool mutex_can_spin(int iter) noexcept {
 }
 
 inline void mutex_spin() noexcept {
-  for (int i = 0; i < 30; ++i) cpu_relax();  // Go's active_spin_cnt
+  for (int i = 0; i < 30; ++i) spinlock::pause();  // Go's active_spin_cnt
 }
 
 }  // namespace detail

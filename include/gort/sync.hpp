@@ -277,6 +277,7 @@ class cond {
       GORT_DCHECK(woken == nullptr);  // a rebuilt list notifies every ticket, ours included
       waiter self(me, ticket);
       q_.push_back(&self);
+      ++queued_;
       (void)detail::wait_for(self, detail::wait_reason::sync_cond_wait, lock_);
     }
     l.lock();
@@ -311,6 +312,7 @@ class cond {
     for (waiter* w = q_.front(); w != nullptr; w = detail::wait_queues<waiter>::next_of(w)) {
       if (w->ticket != t) continue;
       q_.remove(w);
+      --queued_;
       (void)w->claim.claim(detail::k_claim_granted);  // uncontested: only a signal wakes it
       detail::goroutine* g = w->g;
       lock_.unlock();
@@ -347,6 +349,11 @@ class cond {
   // to ready once the lock is released, or null.
   waiter* validate_locked() noexcept {
     if (!q_.validate()) return nullptr;
+    std::uint32_t kept = 0;
+    for (waiter* w = q_.front(); w != nullptr; w = detail::wait_queues<waiter>::next_of(w)) ++kept;
+    const bool dropped = kept != queued_;  // goroutines' waiters were forgotten
+    queued_ = kept;
+    if (!dropped) return nullptr;  // e.g. a cond first used after a runtime ended: nothing to do
     notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
     return claim_all_locked();
   }
@@ -354,6 +361,7 @@ class cond {
   // Requires lock_. Unlinks every waiter and claims it; the list to ready (through next_of).
   waiter* claim_all_locked() noexcept {
     waiter* w = q_.take_all();
+    queued_ = 0;
     for (waiter* x = w; x != nullptr; x = detail::wait_queues<waiter>::next_of(x)) {
       (void)x->claim.claim(detail::k_claim_granted);  // uncontested: only the cond wakes them
     }
@@ -377,6 +385,7 @@ class cond {
   std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
   detail::spinlock lock_;
   detail::wait_queues<waiter> q_;  // guarded by lock_; roughly in ticket order (signal searches)
+  std::uint32_t queued_ = 0;       // q_'s length; guarded by lock_
 };
 
 }  // namespace gort

@@ -170,6 +170,8 @@ class pool_core {
         ring_(cfg_.pre_alloc ? static_cast<std::size_t>(cfg_.capacity) : 0),
         all_done_(0) {
     capacity_.store(cfg_.capacity, std::memory_order_relaxed);
+    // relaxed: a fresh pool belongs to the current epoch (its workers are not to be forgotten).
+    stamp_.store(g_wait_epoch.load(std::memory_order_acquire), std::memory_order_relaxed);
     if (!cfg_.logger) cfg_.logger = &pool_default_log;
     purge_.core = this;
     purge_.stoppable = true;
