@@ -5,28 +5,31 @@
 //
 // This header is Go's sync package: wait_group, once and cond here, mutex and rw_mutex from
 // gort/mutex.hpp, plus x/sync's weighted semaphore from gort/semaphore.hpp. x/sync's errgroup and
-// singleflight are gort/errgroup.hpp and gort/singleflight.hpp.
+// singleflight are gort/errgroup.hpp and gort/singleflight.hpp. The context-aware forms
+// (wait_group::wait(ctx)) are declared here and need gort/context.hpp only where they are called.
+//
+// The uncontended paths (wait_group::add/done, cond's "nobody waits" checks, once) are inline;
+// everything that can wait or wake is compiled in the library (src/sync/sync.cpp).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
-#include "gort/source_location.hpp"
 #include <system_error>
 #include <utility>
 
-#include "gort/context.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
-#include "gort/error.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
 #include "gort/semaphore.hpp"
+#include "gort/source_location.hpp"
 
 namespace gort {
+
+class context;  // gort/context.hpp
 
 /// Go's sync.WaitGroup: wait() blocks until the counter, moved by add()/done(), returns to zero.
 ///
@@ -48,101 +51,27 @@ class wait_group {
 
   /// Adds `delta` (may be negative) to the counter; releases all waiters when it reaches zero.
   void add(std::int64_t delta) {
-    if (delta > INT32_MAX || delta < -static_cast<std::int64_t>(INT32_MAX)) {
-      throw panic_error("sync: WaitGroup delta out of range");
-    }
+    if (delta > INT32_MAX || delta < -static_cast<std::int64_t>(INT32_MAX)) throw_delta_range();
     const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
     // acq_rel: release publishes this goroutine's work to the waiter that observes zero; acquire
     // makes the last done() see the others' work before it releases the waiters.
     const std::uint64_t old = state_.fetch_add(step, std::memory_order_acq_rel);
-    std::uint64_t s = old + step;
-    if (static_cast<std::uint32_t>(s) != 0 && epoch_stale()) {
-      reconcile();  // some of the waiters counted may be gone with a runtime
-      s = state_.load(std::memory_order_acquire);
-    }
     const std::int64_t sum = static_cast<std::int64_t>(counter_of(old)) + delta;
-    const std::uint32_t waiters = static_cast<std::uint32_t>(s);
-    if (sum < 0 || sum > INT32_MAX) {
-      state_.fetch_sub(step, std::memory_order_relaxed);  // undo; the group was misused anyway
-      throw panic_error(sum < 0 ? "sync: negative WaitGroup counter"
-                                : "sync: WaitGroup counter overflow");
-    }
-    if (waiters != 0 && delta > 0 && sum == delta) {
-      state_.fetch_sub(step, std::memory_order_relaxed);
-      throw panic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
-    }
-    if (sum > 0 || waiters == 0) return;
-    // The counter reached zero with waiters. From here nobody may add or start waiting (wait()
-    // does not register itself once it sees zero), so the state can be reset and the waiters
-    // released.
-    if (state_.load(std::memory_order_relaxed) != s) {
-      throw panic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
-    }
-    state_.store(0, std::memory_order_relaxed);  // ordered before the waiters by sema_'s lock
-    sema_.release(waiters);
+    // Nobody waits and the counter is in range: nothing else to do (the common case).
+    if (static_cast<std::uint32_t>(old + step) == 0 && sum >= 0 && sum <= INT32_MAX) return;
+    add_slow(old, delta);
   }
 
   /// add(-1).
   void done() { add(-1); }
 
   /// Blocks until the counter is zero. Returns at once when it already is.
-  void wait() {
-    if (epoch_stale()) reconcile();
-    // acquire: pairs with the acq_rel fetch_add of the done() that reached zero.
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if (counter_of(s) == 0) return;
-      // acq_rel: registering as a waiter must be ordered with the add() that will see it.
-      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        sema_.acquire();
-        if (state_.load(std::memory_order_acquire) != 0) {
-          throw panic_error("sync: WaitGroup is reused before previous Wait has returned");
-        }
-        return;
-      }
-    }
-  }
+  void wait();
 
   /// wait() that gives up when ctx is done: {} once the counter is zero; ctx.err() if ctx is done
   /// first, or already done at the call. A waiter that gives up is no longer counted, so the
   /// group's later releases and reuse are unaffected. Misuse throws as wait() does.
-  [[nodiscard]] std::error_code wait(const context& ctx) {
-    if (std::error_code e = ctx.err()) return e;
-    detail::cancel_node* c = detail::context_access::canceller(ctx);
-    if (c == nullptr) {
-      wait();
-      return {};
-    }
-    if (epoch_stale()) reconcile();
-    // acquire: as in wait().
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if (counter_of(s) == 0) return {};
-      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
-        continue;
-      }
-      const bool released = sema_.acquire(detail::wait_reason::wait_group, false, c, [this](bool) {
-        // Forget this waiter unless the counter already reached zero: add() is then releasing
-        // a token for it, which it must take.
-        // relaxed load: the CAS below re-checks; acq_rel CAS: ordered with add() like wait()'s.
-        std::uint64_t cur = state_.load(std::memory_order_relaxed);
-        while (counter_of(cur) > 0 && static_cast<std::uint32_t>(cur) > 0) {
-          if (state_.compare_exchange_weak(cur, cur - 1, std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
-            return true;
-          }
-        }
-        return false;
-      });
-      if (!released) return c->error_code();
-      if (state_.load(std::memory_order_acquire) != 0) {
-        throw panic_error("sync: WaitGroup is reused before previous Wait has returned");
-      }
-      return {};
-    }
-  }
+  [[nodiscard]] std::error_code wait(const context& ctx);
 
   /// Go 1.25's WaitGroup.Go: add(1), run f on a new goroutine, done() when it returns or throws.
   template <class F>
@@ -168,33 +97,11 @@ class wait_group {
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(s >> 32));
   }
 
-  bool epoch_stale() const noexcept {
-    // relaxed stamp: a hint re-checked under the semaphore's lock; acquire: as validate()'s.
-    return stamp_.load(std::memory_order_relaxed) !=
-           detail::g_wait_epoch.load(std::memory_order_acquire);
-  }
-
-  // A runtime ended since the group was last used: the waiter count becomes the plain threads
-  // still queued (detail/sema.hpp); were the counter already zero, they are released now.
-  [[gnu::cold]] [[gnu::noinline]] void reconcile() {
-    sema_.reconcile(stamp_, [this](detail::wakeup_sema::survivors& s) {
-      std::uint64_t old = state_.load(std::memory_order_relaxed);
-      for (;;) {
-        std::uint64_t next = (old & ~std::uint64_t{0xffffffff}) | s.queued;
-        std::uint32_t wake = 0;
-        if (counter_of(old) == 0 && s.queued > 0) {
-          next = 0;
-          wake = s.queued;
-        }
-        // acq_rel: as add()'s.
-        if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed)) {
-          s.wake = wake;
-          return;
-        }
-      }
-    });
-  }
+  // Compiled (src/sync/sync.cpp).
+  [[noreturn]] static void throw_delta_range();
+  void add_slow(std::uint64_t old, std::int64_t delta);  // misuse, waiters, release
+  bool epoch_stale() const noexcept;
+  void reconcile();
 
   // high 32 bits: counter (signed); low 32 bits: number of waiters.
   std::atomic<std::uint64_t> state_{0};
@@ -221,12 +128,17 @@ class once {
   void call(F&& f) {
     // acquire: pairs with the release store after f; f's effects are then visible.
     if (done_.load(std::memory_order_acquire)) return;
-    std::lock_guard<mutex> lock(m_);
+    m_.lock();
+    struct finish {
+      once& o;
+      bool ran = false;
+      ~finish() {
+        if (ran) o.done_.store(true, std::memory_order_release);  // also when f throws
+        o.m_.unlock();
+      }
+    } guard{*this};
     if (done_.load(std::memory_order_relaxed)) return;  // relaxed: m_ orders it with the store
-    struct mark_done {
-      std::atomic<bool>& flag;
-      ~mark_done() { flag.store(true, std::memory_order_release); }  // also when f throws
-    } mark{done_};
+    guard.ran = true;
     std::forward<F>(f)();
   }
 
@@ -265,21 +177,7 @@ class cond {
     // release, so a signaller that then takes the lock sees the ticket.
     const std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_acq_rel);
     l.unlock();
-    // current(), not enter_op(): no preemption point between the ticket and the queue (a
-    // runtime's end abandons goroutines only there; see validate_locked).
-    detail::goroutine* const me = detail::current();
-    lock_.lock();
-    waiter* woken = validate_locked();
-    if (notified(ticket)) {
-      lock_.unlock();
-      ready_chain(woken);
-    } else {
-      GORT_DCHECK(woken == nullptr);  // a rebuilt list notifies every ticket, ours included
-      waiter self(me, ticket);
-      q_.push_back(&self);
-      ++queued_;
-      (void)detail::wait_for(self, detail::wait_reason::sync_cond_wait, lock_);
-    }
+    wait_ticket(ticket);
     l.lock();
   }
 
@@ -293,44 +191,13 @@ class cond {
   void signal() {
     // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
-    lock_.lock();
-    if (waiter* woken = validate_locked()) {  // a runtime ended: every waiter left is woken
-      lock_.unlock();
-      ready_chain(woken);
-      return;
-    }
-    // notify_ is written only under lock_ (relaxed: the lock orders it); wait_'s acquire pairs
-    // with wait()'s fetch_add.
-    const std::uint32_t t = notify_.load(std::memory_order_relaxed);
-    if (wait_.load(std::memory_order_acquire) == t) {
-      lock_.unlock();
-      return;
-    }
-    notify_.store(t + 1, std::memory_order_relaxed);
-    // Usually the head; a waiter that took its ticket but has not queued yet finds itself
-    // notified instead.
-    for (waiter* w = q_.front(); w != nullptr; w = detail::wait_queues<waiter>::next_of(w)) {
-      if (w->ticket != t) continue;
-      q_.remove(w);
-      --queued_;
-      (void)w->claim.claim(detail::k_claim_granted);  // uncontested: only a signal wakes it
-      detail::goroutine* g = w->g;
-      lock_.unlock();
-      detail::ready(g);
-      return;
-    }
-    lock_.unlock();
+    signal_slow();
   }
 
   /// Wakes every current waiter.
   void broadcast() {
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
-    lock_.lock();
-    (void)validate_locked();  // an epoch change wakes everyone left, as this call does anyway
-    notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
-    waiter* w = claim_all_locked();
-    lock_.unlock();
-    ready_chain(w);
+    broadcast_slow();
   }
 
   /// std::condition_variable_any's names, for generic code.
@@ -343,43 +210,14 @@ class cond {
     std::uint32_t ticket;
   };
 
-  // Requires lock_. Validates the list (wait_list.hpp). After a runtime's end every ticket taken
-  // so far counts as notified — their goroutines are gone, or they are plain threads, which are
-  // woken (a spurious wake-up, which cond allows: they re-check their condition). Returns those
-  // to ready once the lock is released, or null.
-  waiter* validate_locked() noexcept {
-    if (!q_.validate()) return nullptr;
-    std::uint32_t kept = 0;
-    for (waiter* w = q_.front(); w != nullptr; w = detail::wait_queues<waiter>::next_of(w)) ++kept;
-    const bool dropped = kept != queued_;  // goroutines' waiters were forgotten
-    queued_ = kept;
-    if (!dropped) return nullptr;  // e.g. a cond first used after a runtime ended: nothing to do
-    notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
-    return claim_all_locked();
-  }
-
-  // Requires lock_. Unlinks every waiter and claims it; the list to ready (through next_of).
-  waiter* claim_all_locked() noexcept {
-    waiter* w = q_.take_all();
-    queued_ = 0;
-    for (waiter* x = w; x != nullptr; x = detail::wait_queues<waiter>::next_of(x)) {
-      (void)x->claim.claim(detail::k_claim_granted);  // uncontested: only the cond wakes them
-    }
-    return w;
-  }
-
-  static void ready_chain(waiter* w) {
-    while (w != nullptr) {
-      waiter* next = detail::wait_queues<waiter>::next_of(w);  // before ready(): w is on its stack
-      detail::ready(w->g);
-      w = next;
-    }
-  }
-
-  // Requires lock_. Tickets wrap: compare by distance, as Go's less().
-  bool notified(std::uint32_t ticket) const noexcept {
-    return static_cast<std::int32_t>(ticket - notify_.load(std::memory_order_relaxed)) < 0;
-  }
+  // Compiled (src/sync/sync.cpp).
+  void wait_ticket(std::uint32_t ticket);  // queue unless notified, park
+  void signal_slow();
+  void broadcast_slow();
+  waiter* validate_locked() noexcept;
+  waiter* claim_all_locked() noexcept;
+  static void ready_chain(waiter* w);
+  bool notified(std::uint32_t ticket) const noexcept;
 
   std::atomic<std::uint32_t> wait_{0};    // next ticket
   std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
