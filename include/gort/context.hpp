@@ -242,22 +242,11 @@ struct cancel_func_access {
   return with_deadline_cause(parent, d, {});
 }
 
-namespace detail {
-/// d in nanoseconds, saturating at the int64 range instead of overflowing (hours::max()).
-template <class Rep, class Period>
-std::int64_t saturating_ns(std::chrono::duration<Rep, Period> d) noexcept {
-  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
-  if (ns >= static_cast<long double>(INT64_MAX)) return INT64_MAX;
-  if (ns <= static_cast<long double>(INT64_MIN)) return INT64_MIN;
-  return static_cast<std::int64_t>(ns);
-}
-}  // namespace detail
-
 /// with_deadline(parent, now + timeout), saturating (Go's WithTimeoutCause).
 template <class Rep, class Period>
 [[nodiscard]] std::pair<context, cancel_func> with_timeout_cause(
     const context& parent, std::chrono::duration<Rep, Period> timeout, error why) {
-  const std::int64_t when = detail::deadline_after(detail::saturating_ns(timeout));
+  const std::int64_t when = detail::deadline_after(detail::to_ns(timeout));
   return with_deadline_cause(parent, detail::to_time_point(when), std::move(why));
 }
 
@@ -388,7 +377,7 @@ after_func_handle after_func(const context& ctx, F&& f, gort::source_location wh
 template <class Rep, class Period>
 [[nodiscard]] std::error_code sleep_for(const context& ctx, std::chrono::duration<Rep, Period> d) {
   if (std::error_code e = ctx.err()) return e;
-  const std::int64_t ns = detail::saturating_ns(d);
+  const std::int64_t ns = detail::to_ns(d);
   if (ns <= 0) return {};
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) {

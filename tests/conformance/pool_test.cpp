@@ -13,6 +13,8 @@
 // abandoned without unwinding, which ASan reports as a leak).
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <time.h>
 
 #include <algorithm>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "sync/pool_workers.hpp"
 #include "procs.hpp"
 
 namespace {

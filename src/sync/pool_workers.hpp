@@ -1,4 +1,4 @@
-// gort/detail/pool_workers.hpp — the containers a gort::pool keeps its workers in.
+// sync/pool_workers.hpp — the containers a gort::pool keeps its workers in.
 //
 //  * worker_stack<W>       idle workers, LIFO (ants' workerStack, the default): the most recently
 //                          used worker is reused first, so hot workers (warm stacks and caches)
