@@ -21,7 +21,6 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -220,7 +219,8 @@ class promise {
     } else if constexpr (std::is_reference_v<T>) {
       static_assert(sizeof...(A) == 1, "promise<T&>::set_value takes one reference");
       T& ref = (a, ...);
-      s_->complete(st::value, [&] { s_->value = std::addressof(ref); });
+      // __builtin_addressof: std::addressof without including <memory>.
+      s_->complete(st::value, [&] { s_->value = __builtin_addressof(ref); });
     } else {
       // Constructed before taking the lock, so a throwing constructor leaves the state empty.
       std::optional<T> v(std::in_place, std::forward<A>(a)...);

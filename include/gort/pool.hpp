@@ -51,7 +51,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <optional>
 #include "gort/source_location.hpp"
 #include <string>
@@ -601,10 +600,15 @@ class basic_multi_pool {
       throw config_error(make_error_code(pool_errc::invalid_load_balancing_strategy).message());
     }
     pools_.reserve(static_cast<std::size_t>(size));
-    for (std::int64_t i = 0; i < size; ++i) {
-      pools_.push_back(std::make_unique<Pool>(extra..., per_pool, where));
+    try {
+      for (std::int64_t i = 0; i < size; ++i) pools_.push_back(new Pool(extra..., per_pool, where));
+    } catch (...) {
+      destroy_pools();
+      throw;
     }
   }
+
+  ~basic_multi_pool() { destroy_pools(); }
 
   /// Submits p to the chosen pool; a round-robin pick that is overloaded retries once on the
   /// least-tasks pick (ants).
@@ -652,7 +656,12 @@ class basic_multi_pool {
     return {((*pools_[static_cast<std::size_t>(i)]).*f)(), {}};
   }
 
-  std::vector<std::unique_ptr<Pool>> pools_;
+  void destroy_pools() noexcept {
+    for (Pool* p : pools_) delete p;
+    pools_.clear();
+  }
+
+  std::vector<Pool*> pools_;  // owned
   const load_balancing lb_;
   std::atomic<std::uint32_t> index_{UINT32_MAX};  // round robin: the first pick is pool 0
   std::atomic<bool> closed_{false};

@@ -21,16 +21,13 @@
 // otherwise — nothing else is locked while holding it, and ready() runs after it is released.
 #pragma once
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/waist.hpp"
@@ -179,9 +176,23 @@ class alignas(64) chan_base {
  private:
   void* slot(std::size_t i) noexcept { return buf_ + i * ops_->size; }
 
-  // ---- second line: the buffer (buffered channels only) ----
+  // ---- second line: the buffer (buffered channels only) and the handles' reference count ----
   alignas(64) unsigned char* buf_;
   std::size_t head_ = 0;
+  std::atomic<std::uint32_t> refs_{1};
+
+ public:
+  /// A chan<T> handle's reference count (a copy retains, the last release frees). Any thread.
+  void retain() noexcept {
+    // relaxed: the caller already holds a reference; nothing is published by taking another.
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// True when this was the last reference (the caller then deletes the channel).
+  bool release() noexcept {
+    // acq_rel: release orders this handle's uses before the destruction; acquire makes the last
+    // owner see every other owner's (as std::shared_ptr does).
+    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
 };
 
 static_assert(sizeof(chan_base::queues) == 40 && sizeof(chan_base) == 128,
