@@ -314,9 +314,9 @@ class basic_pool {
   }
 
  protected:
-  basic_pool(const pool_options& o, std::function<void(void*)> run,
-             const gort::source_location& where)
-      : core_(pool_create(make_pool_config(o, where), &payload_ops_for<Payload>, std::move(run))) {}
+  /// Takes ownership of `run` (also when it throws: invalid options, std::bad_alloc).
+  basic_pool(const pool_options& o, pool_runner run, const gort::source_location& where)
+      : core_(make_core(o, run, where)) {}
 
   std::error_code submit_payload(Payload& p) { return to_error_code(pool_submit(core_, &p)); }
   std::error_code submit_payload(Payload& p, const context& ctx) {
@@ -330,6 +330,18 @@ class basic_pool {
  private:
   template <class>
   friend class basic_multi_pool;
+
+  static pool_core* make_core(const pool_options& o, pool_runner run,
+                              const gort::source_location& where) {
+    pool_config cfg;
+    try {
+      cfg = make_pool_config(o, where);
+    } catch (...) {
+      if (run.destroy != nullptr) run.destroy(run.state);
+      throw;
+    }
+    return pool_create(std::move(cfg), &payload_ops_for<Payload>, run);
+  }
 };
 
 /// submit_future's task: runs f and fulfils the promise with its result or exception.
@@ -374,7 +386,7 @@ class pool : public detail::basic_pool<detail::pool_task> {
   /// the purge timer. `where` is shown as the workers' creation site. Throws std::bad_alloc.
   explicit pool(const pool_options& options = {},
                 gort::source_location where = gort::source_location::current())
-      : base(options, [](void* t) { static_cast<detail::pool_task*>(t)->run(); }, where) {}
+      : base(options, {[](void*, void* t) { static_cast<detail::pool_task*>(t)->run(); }}, where) {}
 
   /// Runs f() on a worker: {} once accepted; pool_errc::overload or pool_errc::closed when
   /// refused (f is then destroyed unrun). Waits while the pool is full (see the file comment).
@@ -443,16 +455,20 @@ class pool_with_func : public detail::basic_pool<std::optional<Arg>> {
 
  private:
   // Runs fn(arg) for an std::optional<Arg> payload, leaving it empty (also when fn throws).
-  static std::function<void(void*)> checked(std::function<void(Arg)> fn) {
+  // The core owns fn (a heap copy) and frees it with itself.
+  static detail::pool_runner checked(std::function<void(Arg)> fn) {
     if (!fn) throw config_error(make_error_code(pool_errc::lack_pool_func).message());
-    return [fn = std::move(fn)](void* payload) {
-      std::optional<Arg>& a = *static_cast<std::optional<Arg>*>(payload);
-      struct empty_after {
-        std::optional<Arg>& a;
-        ~empty_after() { a.reset(); }
-      } guard{a};
-      fn(std::move(*a));
-    };
+    using fn_type = std::function<void(Arg)>;
+    return {[](void* state, void* payload) {
+              std::optional<Arg>& a = *static_cast<std::optional<Arg>*>(payload);
+              struct empty_after {
+                std::optional<Arg>& a;
+                ~empty_after() { a.reset(); }
+              } guard{a};
+              (*static_cast<fn_type*>(state))(std::move(*a));
+            },
+            new fn_type(std::move(fn)),
+            [](void* state) noexcept { delete static_cast<fn_type*>(state); }};
   }
 };
 

@@ -49,9 +49,10 @@ void pool_default_log(std::string_view message) noexcept {
 
 class pool_core {
  public:
-  pool_core(pool_config cfg, const pool_payload_ops* ops, std::function<void(void*)> run)
+  pool_core(pool_config cfg, const pool_payload_ops* ops, pool_runner run)
       : cfg_(std::move(cfg)),
         ops_(ops),
+        move_into_empty_(ops->move_into_empty),
         run_(std::move(run)),
         fifo_(cfg_.pre_alloc),
         ring_(cfg_.pre_alloc ? static_cast<std::size_t>(cfg_.capacity) : 0),
@@ -298,7 +299,9 @@ class pool_core {
   const pool_config& config() const noexcept { return cfg_; }
 
  private:
-  ~pool_core() = default;  // only through orphan() or destroy()
+  ~pool_core() {  // only through orphan() or pool_destroy()
+    if (run_.destroy != nullptr) run_.destroy(run_.state);
+  }
   friend void pool_destroy(pool_core* c) noexcept;
 
   // ---- outliving a runtime (invariant 6) ----------------------------------------------------
@@ -411,7 +414,7 @@ class pool_core {
       ++submitted_;
       (void)w->w.claim.claim(k_claim_granted);  // uncontested: a worker waits for this alone
       lock_.unlock();
-      ops_->move_assign(w->slot, p);
+      move_into_empty_(w->slot, p);  // a worker's slot is empty while it is idle
       ready(self, w->g);
       return submit_status::ok;
     }
@@ -539,7 +542,7 @@ class pool_core {
         s->out = outcome_kind::accepted;
         ++submitted_;
         lock_.unlock();
-        ops_->move_assign(self.slot, s->payload);
+        move_into_empty_(self.slot, s->payload);  // run() left the slot empty
         wake(s, self.g);
         ran = true;
         continue;
@@ -573,7 +576,7 @@ class pool_core {
   /// Runs a payload, reporting an exception it throws. True when it threw.
   bool run_guarded(void* p) noexcept {
     try {
-      run_(p);
+      run_.run(run_.state, p);
       return false;
     } catch (...) {
       ops_->reset(p);
@@ -849,7 +852,8 @@ class pool_core {
   // Set at construction.
   pool_config cfg_;
   const pool_payload_ops* ops_;
-  std::function<void(void*)> run_;  // runs (and empties) one payload
+  void (*const move_into_empty_)(void*, void*) noexcept;  // ops_->move_into_empty, one load nearer
+  pool_runner run_;  // runs (and empties) one payload
   const bool fifo_;
 
   // Guarded by lock_ (colder).
@@ -871,9 +875,14 @@ class pool_core {
 
 void pool_worker_main(pool_core* core, void* first) { core->worker_main(first); }
 
-pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops,
-                       std::function<void(void*)> run) {
-  auto* core = new pool_core(std::move(cfg), ops, std::move(run));
+pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops, pool_runner run) {
+  pool_core* core;
+  try {
+    core = new pool_core(std::move(cfg), ops, run);
+  } catch (...) {
+    if (run.destroy != nullptr) run.destroy(run.state);
+    throw;
+  }
   try {
     core->start();
   } catch (...) {

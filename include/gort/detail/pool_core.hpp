@@ -122,13 +122,21 @@ class pool_core;  // src/sync/pool.cpp
 /// The payload type's operations, all but spawn_worker noexcept (payloads are nothrow-movable:
 /// they move outside the pool's lock with no failure path).
 struct pool_payload_ops {
-  void (*move_assign)(void* dst, void* src) noexcept;  // *dst = std::move(*src)
+  void (*move_into_empty)(void* dst, void* src) noexcept;  // *dst (empty) = std::move(*src)
   void (*reset)(void* p) noexcept;                      // p->reset(): empties it
   bool (*engaged)(const void* p) noexcept;              // static_cast<bool>(*p)
   /// Spawns a worker goroutine whose closure holds the payload moved from *first (an empty one
   /// when first is null) and calls pool_worker_main(core, &that payload). Throws what spawning
   /// throws (std::bad_alloc).
   void (*spawn_worker)(pool_core* core, void* first, const gort::source_location& where);
+};
+
+/// How the core runs one payload (and empties it): run(state, payload) may throw (the pool reports
+/// it); destroy(state) frees the state with the core (null: nothing to free).
+struct pool_runner {
+  void (*run)(void* state, void* payload) = nullptr;
+  void* state = nullptr;
+  void (*destroy)(void* state) noexcept = nullptr;
 };
 
 /// The body of every worker goroutine. Called only by spawn_worker's closure.
@@ -148,19 +156,29 @@ void spawn_pool_worker(pool_core* core, void* first, const gort::source_location
   }
 }
 
+/// A payload type may provide `static void move_into_empty(P& dst, P& src) noexcept` (pool_task
+/// does: no reset of a destination known to be empty); otherwise move assignment is used.
+template <class P>
+void payload_move_into_empty(void* dst, void* src) noexcept {
+  if constexpr (requires(P& d, P& s) { P::move_into_empty(d, s); }) {
+    P::move_into_empty(*static_cast<P*>(dst), *static_cast<P*>(src));
+  } else {
+    *static_cast<P*>(dst) = std::move(*static_cast<P*>(src));
+  }
+}
+
 template <class P>
 inline constexpr pool_payload_ops payload_ops_for{
-    [](void* dst, void* src) noexcept { *static_cast<P*>(dst) = std::move(*static_cast<P*>(src)); },
+    &payload_move_into_empty<P>,
     [](void* p) noexcept { static_cast<P*>(p)->reset(); },
     [](const void* p) noexcept { return static_cast<bool>(*static_cast<const P*>(p)); },
     &spawn_pool_worker<P>};
 
 // ---- the pool's entry points (src/sync/pool.cpp); any thread unless said otherwise ----
 
-/// Makes a core and starts its min_workers and purge timer. `run` runs one payload (it may
-/// throw; the pool reports it). Throws std::bad_alloc (nothing is left behind then).
-pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops,
-                       std::function<void(void*)> run);
+/// Makes a core and starts its min_workers and purge timer; the core owns `run` from now on
+/// (also when this throws). Throws std::bad_alloc (nothing is left behind then).
+pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops, pool_runner run);
 
 /// The destructor of a pool: release(), then waits until every worker has exited and frees the
 /// core — unless called from one of its own workers or with no runtime running, where the last

@@ -77,6 +77,9 @@ class pool_task {
 
   explicit operator bool() const noexcept { return vt_ != nullptr; }
 
+  /// dst = std::move(src) for a dst known to be empty (the pool's worker slots): no reset.
+  static void move_into_empty(pool_task& dst, pool_task& src) noexcept { dst.take(src); }
+
   /// Invokes the callable once and leaves this task empty (the callable is destroyed even when it
   /// throws; the exception propagates). Precondition: not empty.
   void run() {
