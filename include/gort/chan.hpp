@@ -7,7 +7,8 @@
 //   for (int x : c) { ... }           // until closed and drained
 //
 // A chan<T> is a cheap copyable handle, like Go's reference type: copies share one channel and
-// compare equal; operations are const (they act on the channel, not the handle). Semantics are Go's (go-semantics.md §2.1), with Go's panics as gort::panic_error:
+// compare equal; operations are const (they act on the channel, not the handle). Semantics are
+// Go's (src/runtime/chan.go), with Go's panics as gort::panic_error:
 //   send on a closed channel           "send on closed channel" (also a sender blocked at close)
 //   close of a closed / nil channel    "close of closed channel" / "close of nil channel"
 //   negative or absurd capacity        "makechan: size out of range"

@@ -9,7 +9,7 @@
 // A gort::context is an immutable, cheaply copyable handle (one pointer, reference counted) to a
 // node of a tree. Derive contexts with with_cancel, with_deadline, with_timeout (and their _cause
 // forms), with_value and without_cancel; the root is background() (or todo()). Semantics are
-// Go's (go-semantics.md §3):
+// Go's (src/context/context.go):
 //  * done() is a channel that is closed when the context is cancelled, usable in gort::select;
 //    it is the nil channel (never ready) for a context that cannot be cancelled.
 //  * err() is {} until done() is closed, then errc::canceled or errc::deadline_exceeded forever.

@@ -269,8 +269,11 @@ class basic_pool {
   /// Submitters currently blocked in submit/invoke (ants' Waiting).
   [[nodiscard]] std::int64_t waiting() const noexcept { return pool_waiting(core_); }
 
-  /// The capacity, or -1 when unlimited (ants' Cap).
-  [[nodiscard]] std::int64_t cap() const noexcept { return pool_cap(core_); }
+  /// The capacity, or -1 when unlimited. The same name as chan::capacity().
+  [[nodiscard]] std::int64_t capacity() const noexcept { return pool_cap(core_); }
+
+  /// capacity(), under ants' name (Cap).
+  [[nodiscard]] std::int64_t cap() const noexcept { return capacity(); }
 
   /// ants' Tune: sets the capacity to n. No effect on an unlimited or pre_alloc pool, for n <= 0
   /// or n == cap(); values below min_workers are raised to it. Growing lets blocked submitters in
@@ -527,9 +530,11 @@ class basic_multi_pool {
   /// Sums over the pools (cap() and free() are -1 when the pools are unlimited).
   [[nodiscard]] std::int64_t running() const noexcept { return sum(&Pool::running); }
   [[nodiscard]] std::int64_t waiting() const noexcept { return sum(&Pool::waiting); }
-  [[nodiscard]] std::int64_t cap() const noexcept {
-    return pools_.front()->cap() < 0 ? -1 : sum(&Pool::cap);
+  [[nodiscard]] std::int64_t capacity() const noexcept {
+    return pools_.front()->capacity() < 0 ? -1 : sum(&Pool::capacity);
   }
+  /// capacity(), under ants' name (Cap).
+  [[nodiscard]] std::int64_t cap() const noexcept { return capacity(); }
   [[nodiscard]] std::int64_t free() const noexcept {
     return pools_.front()->cap() < 0 ? -1 : sum(&Pool::free);
   }

@@ -4,7 +4,7 @@
 //   if (auto e = sem.acquire(ctx, 3)) return e; // waits for 3 tokens, or until ctx is done
 //   ... sem.release(3);
 //
-// Semantics are x/sync's (go-semantics.md §4.2):
+// Semantics are x/sync's (golang.org/x/sync/semaphore/semaphore.go):
 //  * Waiters are served strictly in FIFO order and nobody barges: acquire(n) takes tokens at once
 //    only if n are free *and nobody waits*; release() grants waiters from the front and stops at
 //    the first one that does not fit, so a large request is never starved by small ones.

@@ -3,7 +3,7 @@
 //   gort::singleflight<config> sf;
 //   auto [cfg, err, shared] = sf.call("cfg", [] { return load_config(); });
 //
-// Semantics are x/sync's (go-semantics.md §4.4):
+// Semantics are x/sync's (golang.org/x/sync/singleflight/singleflight.go):
 //  * call(key, fn): the first caller for a key runs fn (on its own goroutine or thread); callers
 //    with the same key that arrive while it runs wait for it and receive the same result.
 //    `shared` is true when the result went to more than one caller (the first one included).

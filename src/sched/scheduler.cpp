@@ -1,9 +1,10 @@
 // sched/scheduler.cpp — find-runnable, the spinning protocol, machine start/stop, execute.
 //
 // Follows Go 1.19's proc.go (schedule, findrunnable, stealWork, wakep, startm, stopm,
-// resetspinning, globrunqget), minus what gort does not have yet (netpoll, timers, GC). The
-// numbered steps in find_runnable are Go's. Who may call each function is stated at its
-// declaration in scheduler.hpp or above its definition here.
+// resetspinning, globrunqget), minus what gort does not have (netpoll, GC); timers are in
+// src/time/timers.cpp and slot in where Go checks them. The numbered steps in find_runnable are
+// Go's. Who may call each function is stated at its declaration in scheduler.hpp or above its
+// definition here.
 #include "sched/scheduler.hpp"
 
 #include <pthread.h>

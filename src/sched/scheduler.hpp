@@ -83,7 +83,6 @@ struct scheduler {
   std::vector<goroutine*> gfree;
   std::atomic<std::int64_t> gfree_count{0};  // gfree.size(), written under gfree_lock; a hint
   std::vector<std::unique_ptr<goroutine[]>> slabs;
-  std::vector<std::size_t> slab_sizes;
 
   std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)

@@ -17,6 +17,7 @@
 
 #include "gort/chan.hpp"
 #include "gort/context.hpp"
+#include "gort/detail/dcheck.hpp"
 #include "gort/detail/pool_core.hpp"
 #include "sync/pool_workers.hpp"
 #include "gort/detail/spinlock.hpp"
@@ -149,12 +150,7 @@ class pool_core {
       return false;
     }
     closed_.store(true, std::memory_order_relaxed);
-    auto stop = [&](worker* w) {
-      w->stop = true;
-      w->next = stopped;
-      stopped = w;
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    };
+    auto stop = [&](worker* w) { mark_stopping_locked(w, stopped); };
     if (fifo_) {
       ring_.reset(stop);
     } else {
@@ -218,6 +214,14 @@ class pool_core {
     waiter* granted = nullptr;
     worker* stopped = nullptr;
     ensure_epoch();
+    if (n > capacity_.load(std::memory_order_relaxed)) {
+      // Room for the workers growing may grant (allocated here, not under the lock). Out of
+      // memory, the grant stops where the room does; the rest wait for workers that finish.
+      try {
+        grow_bookkeeping(static_cast<std::size_t>(n));
+      } catch (const std::bad_alloc&) {
+      }
+    }
     lock_.lock();
     const std::int64_t old = capacity_.load(std::memory_order_relaxed);
     if (old < 0 || n == old) {
@@ -429,12 +433,15 @@ class pool_core {
         lock_.lock();
         return try_accept_locked(self, p, true);
       }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
+      if (!room_for_worker_locked()) {
+        // The bookkeeping must grow, which allocates: not under the lock. Then decide again.
+        const std::size_t target = static_cast<std::size_t>(alive_) + 1;
         lock_.unlock();
-        throw;
+        grow_bookkeeping(target);  // throws std::bad_alloc with nothing changed
+        lock_.lock();
+        return try_accept_locked(self, p, yielded);
       }
+      reserve_worker_locked();
       ++submitted_;
       lock_.unlock();
       spawn_reserved(p, [this] { --submitted_; });
@@ -474,12 +481,45 @@ class pool_core {
 
   // ---- workers ----------------------------------------------------------------------------
 
-  /// Requires lock_. Counts a new worker before it exists (invariants 1, 3) and makes sure its
-  /// bookkeeping will not allocate. Throws std::bad_alloc with nothing changed.
-  void reserve_worker_locked() {
+  /// Requires lock_. Whether one more worker's bookkeeping (its idle-stack entry and its members_
+  /// entry) fits without allocating.
+  bool room_for_worker_locked() const noexcept {
     const std::size_t alive = static_cast<std::size_t>(alive_) + 1;
-    if (!fifo_) stack_.reserve(alive);
-    members_.reserve(alive);
+    return (fifo_ || stack_.room() >= alive) && members_.room() >= alive;
+  }
+
+  /// Grows the bookkeeping until `target` workers fit: the storage is allocated with no lock held
+  /// and adopted under the lock (nothing allocates under the spinlock). No lock held; throws
+  /// std::bad_alloc with nothing changed.
+  void grow_bookkeeping(std::size_t target) {
+    const std::size_t n = target < 16 ? 16 : target + target / 2;
+    for (;;) {
+      lock_.lock();
+      const bool stack_short = !fifo_ && stack_.room() < target;
+      const bool set_short = members_.room() < target;
+      lock_.unlock();
+      if (!stack_short && !set_short) return;
+      std::vector<worker*> stack_storage;
+      pointer_set::storage set_storage;
+      if (stack_short) stack_storage = worker_stack<worker>::make_storage(n);
+      if (set_short) set_storage = pointer_set::make_storage(n);
+      lock_.lock();
+      // Others may have grown them meanwhile, or added so many workers that ours is too small.
+      if (stack_short && stack_.room() < target && stack_storage.capacity() >= stack_.len()) {
+        stack_.adopt(stack_storage);
+      }
+      if (set_short && members_.room() < target && set_storage.cap / 2 >= members_.size()) {
+        members_.adopt(set_storage);
+      }
+      lock_.unlock();
+      // The storage given back (the old one, or ours if unused) is freed here, unlocked.
+    }
+  }
+
+  /// Requires lock_ and room_for_worker_locked(). Counts a new worker before it exists
+  /// (invariants 1, 3); its bookkeeping then fits without allocating.
+  void reserve_worker_locked() noexcept {
+    GORT_DCHECK(room_for_worker_locked());
     workers_.store(workers_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     ++alive_;
   }
@@ -630,18 +670,22 @@ class pool_core {
   /// Pops up to n of the oldest idle workers for protocol S; returns them linked by `next`.
   worker* stop_oldest_locked(std::size_t n) noexcept {
     worker* stopped = nullptr;
-    auto stop = [&](worker* w) {
-      w->stop = true;
-      w->next = stopped;
-      stopped = w;
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    };
+    auto stop = [&](worker* w) { mark_stopping_locked(w, stopped); };
     if (fifo_) {
       ring_.remove_oldest(n, stop);
     } else {
       stack_.remove_oldest(n, stop);
     }
     return stopped;
+  }
+
+  /// Protocol S, step 1 for an idle worker just taken from the idle container: marks it stopping,
+  /// uncounts it from workers_ and chains it onto `stopped` for wake_stopped(). Requires lock_.
+  void mark_stopping_locked(worker* w, worker*& stopped) noexcept {
+    w->stop = true;
+    w->next = stopped;
+    stopped = w;
+    workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   /// Protocol S, step 2: no lock held. Callable from a scheduler context (purge).
@@ -697,11 +741,8 @@ class pool_core {
       if (waiters_.empty() || (cap >= 0 && workers_.load(std::memory_order_relaxed) >= cap)) {
         break;
       }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
-        break;  // out of memory: the rest stay queued for workers that finish
-      }
+      if (!room_for_worker_locked()) break;  // the rest stay queued for workers that finish
+      reserve_worker_locked();
       waiter* s = pop_waiter_locked();
       if (s == nullptr) {  // every waiter left was claimed by its context: return the slot
         unreserve_worker_locked();
@@ -753,12 +794,13 @@ class pool_core {
         lock_.unlock();
         return;
       }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
+      if (!room_for_worker_locked()) {
+        const std::size_t target = static_cast<std::size_t>(alive_) + 1;
         lock_.unlock();
-        throw;
+        grow_bookkeeping(target);
+        continue;
       }
+      reserve_worker_locked();
       lock_.unlock();
       spawn_reserved(nullptr, [] {});
     }
@@ -813,13 +855,7 @@ class pool_core {
     if (!c->closed_.load(std::memory_order_relaxed)) {
       const std::int64_t spare = c->workers_.load(std::memory_order_relaxed) - c->cfg_.min_workers;
       const std::size_t limit = spare > 0 ? static_cast<std::size_t>(spare) : 0;
-      auto stop = [&](worker* w) {
-        w->stop = true;
-        w->next = stopped;
-        stopped = w;
-        c->workers_.store(c->workers_.load(std::memory_order_relaxed) - 1,
-                          std::memory_order_relaxed);
-      };
+      auto stop = [&](worker* w) { c->mark_stopping_locked(w, stopped); };
       if (c->fifo_) {
         c->ring_.refresh(limit, stop);
       } else {

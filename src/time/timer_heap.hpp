@@ -101,6 +101,9 @@ class timer_heap {
   /// Pending timers. Requires the lock (or a quiescent runtime).
   std::size_t size_locked() const noexcept { return heap_.size(); }
 
+  /// Pending timers, as of the last change. Any thread (schedtrace), without the lock: a snapshot.
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+
   /// Empties the heap at shutdown: pending nodes are unlinked and the runtime-owned ones dropped.
   /// No other thread runs.
   void clear_for_shutdown() noexcept {
@@ -118,6 +121,8 @@ class timer_heap {
  private:
   void publish() noexcept {
     earliest_.store(heap_.empty() ? k_never : heap_[0].when, std::memory_order_seq_cst);
+    // relaxed: a statistic (schedtrace's timerslen), written under the lock.
+    count_.store(static_cast<std::uint32_t>(heap_.size()), std::memory_order_relaxed);
   }
 
   // Records an entry's position in its node — only for stoppable timers: the nodes of sleeps and
@@ -178,6 +183,7 @@ class timer_heap {
   };
   std::vector<entry> heap_;  // guarded by lock
   std::atomic<std::int64_t> earliest_{k_never};
+  std::atomic<std::uint32_t> count_{0};  // heap_.size(), published with earliest_
 };
 
 }  // namespace gort::sched

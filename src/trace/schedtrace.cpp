@@ -51,11 +51,11 @@ void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
     machine* owner = p->m;
     appendf(out,
             "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d "
-            "timerslen=0\n",
+            "timerslen=%zu\n",
             p->id, static_cast<unsigned>(p->status.load(std::memory_order_relaxed)),
             p->schedtick.load(std::memory_order_relaxed),
             owner != nullptr ? static_cast<long long>(owner->id) : -1LL, p->runq.size(),
-            p->gfree_count);
+            p->gfree_count, p->timers.size());
   }
   for (auto it = s.allm.rbegin(); it != s.allm.rend(); ++it) {  // newest first, as Go walks allm
     machine* m = it->get();

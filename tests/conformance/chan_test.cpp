@@ -1,4 +1,4 @@
-// Channels and select: ports of Go's runtime/chan_test.go (go1.19; go-semantics.md §2.4) and
+// Channels and select: ports of Go's runtime/chan_test.go (Go 1.19's src/runtime/chan_test.go) and
 // gort's own checks of the §2.1 semantics table (nil channels, panics with Go's messages,
 // move-only elements, close, FIFO waiters, plain threads, try_send/try_recv, the run-time case
 // list), at GOMAXPROCS 1, 2, 4 and 8.

@@ -1,5 +1,5 @@
-// gort::context: ports of Go's context tests (context/x_test.go and afterfunc_test.go, Go 1.21;
-// go-semantics.md §3.3) and gort's own checks (the error category, no growth of a parent's list,
+// gort::context: ports of Go's context tests (src/context/x_test.go and afterfunc_test.go,
+// Go 1.21) and gort's own checks (the error category, no growth of a parent's list,
 // wide and deep trees, deadlines never past the parent's, the context-aware chan and sleep
 // forms, plain threads), at GOMAXPROCS 1, 2, 4 and 8.
 //

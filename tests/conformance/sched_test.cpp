@@ -1,4 +1,4 @@
-// Scheduler behaviour against Go's rules (go-semantics.md §1, runtime/proc_test.go), at
+// Scheduler behaviour against Go's rules (Go's src/runtime/proc.go and proc_test.go), at
 // GOMAXPROCS 1, 2, 4 and 8. Tests that depend on the exact single-processor order use procs 1.
 #include <gtest/gtest.h>
 
@@ -108,8 +108,9 @@ TEST_P(Sched, LargeAndOveralignedClosuresWork) {
   });
 }
 
-// go-semantics §1.3 / §7.2: with one processor, spawning A then B runs B first (B takes runnext
-// and pushes A to the tail of the local queue).
+// Go's newproc puts the new goroutine in runnext (runtime/proc.go, runqput(pp, newg, true)):
+// with one processor, spawning A then B runs B first (B takes runnext and pushes A to the tail
+// of the local queue).
 TEST(SchedOrder, SpawnAThenBRunsBFirst) {
   order_log log;
   gort::run(
@@ -144,7 +145,7 @@ TEST(SchedOrder, YieldGoesBehindLocalWork) {
   EXPECT_EQ(log.seen, (std::vector<int>{2, 1, 0}));
 }
 
-// go-semantics §7.1: 258 spawns without blocking at procs 1 leave runnext = #258, the ring with
+// Go's runqput/runqputslow (runtime/proc.go): 258 spawns without blocking at procs 1 leave runnext = #258, the ring with
 // 128 (#129..#256) and the global queue with 129 (#1..#128 then #257). Then every goroutine runs
 // exactly once, runnext first.
 TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {

@@ -1,5 +1,5 @@
 // golang.org/x/sync ports: semaphore (semaphore_test.go), errgroup (errgroup_test.go) and
-// singleflight (singleflight_test.go) (go-semantics.md §4.2–4.4), plus gort's own checks
+// singleflight (singleflight_test.go) (golang.org/x/sync), plus gort's own checks
 // (misuse, exceptions as errors, plain threads), at GOMAXPROCS 1, 2, 4 and 8.
 //
 // Where Go's tests sleep to simulate work or "give other goroutines a chance", these yield; no

@@ -32,8 +32,8 @@ namespace gort::detail {
 
 struct goroutine;  // opaque outside src/
 
-/// Why a goroutine is parked; shown by schedtrace's detail mode and goroutine dumps with Go's
-/// wait-reason strings (see wait_reason_string).
+/// Why a goroutine is parked; shown by schedtrace's detail mode with Go's wait-reason strings (see
+/// wait_reason_string), and gort's own for what Go has no equivalent of.
 enum class wait_reason : std::uint8_t {
   zero = 0,
   wait_group,           // "sync.WaitGroup.Wait"
