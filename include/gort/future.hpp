@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
 
@@ -74,7 +75,8 @@ class future_core {
   /// Parks until the status is final. Any thread.
   void wait();
 
-  status final_status() const noexcept { return status_; }  // after wait()
+  // After wait(): the status is final, written before the waiter was woken (no lock needed).
+  status final_status() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS { return status_; }
 
  protected:
   /// Publishes the outcome: `set` stores it (under the lock), then the waiters are woken.
@@ -87,11 +89,11 @@ class future_core {
   }
 
  private:
-  void finish_locked(status s) noexcept;  // sets the status, unlocks, wakes the waiters
+  void finish_locked(status s) noexcept GORT_RELEASE(lock_);  // sets the status, unlocks, wakes
 
   spinlock lock_;
-  status status_ = status::empty;  // guarded by lock_
-  wait_queues<waiter> waiters_;    // guarded by lock_
+  status status_ GORT_GUARDED_BY(lock_) = status::empty;
+  wait_queues<waiter> waiters_ GORT_GUARDED_BY(lock_);
 };
 
 template <class T>

@@ -31,6 +31,7 @@
 #include <system_error>
 
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
 
@@ -68,15 +69,15 @@ class semaphore {
   };
 
   std::error_code acquire_impl(detail::cancel_node* c, std::int64_t n);
-  detail::waiter* validate_locked() noexcept;
-  detail::waiter* grant_locked() noexcept;
+  detail::waiter* validate_locked() noexcept GORT_REQUIRES(lock_);
+  detail::waiter* grant_locked() noexcept GORT_REQUIRES(lock_);
   static detail::waiter* append(detail::waiter* a, detail::waiter* b) noexcept;
   static void ready_all(detail::waiter* w);
 
   detail::spinlock lock_;
   const std::int64_t size_;
-  std::int64_t cur_ = 0;              // tokens held; guarded by lock_
-  detail::wait_queues<waiter> q_;     // FIFO of waiters; guarded by lock_
+  std::int64_t cur_ GORT_GUARDED_BY(lock_) = 0;           // tokens held
+  detail::wait_queues<waiter> q_ GORT_GUARDED_BY(lock_);  // FIFO of waiters
 };
 
 }  // namespace gort

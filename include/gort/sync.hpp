@@ -19,6 +19,7 @@
 
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -214,16 +215,17 @@ class cond {
   void wait_ticket(std::uint32_t ticket);  // queue unless notified, park
   void signal_slow();
   void broadcast_slow();
-  waiter* validate_locked() noexcept;
-  waiter* claim_all_locked() noexcept;
+  waiter* validate_locked() noexcept GORT_REQUIRES(lock_);
+  waiter* claim_all_locked() noexcept GORT_REQUIRES(lock_);
   static void ready_chain(waiter* w);
-  bool notified(std::uint32_t ticket) const noexcept;
+  bool notified(std::uint32_t ticket) const noexcept GORT_REQUIRES(lock_);
 
   std::atomic<std::uint32_t> wait_{0};    // next ticket
   std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
   detail::spinlock lock_;
-  detail::wait_queues<waiter> q_;  // guarded by lock_; roughly in ticket order (signal searches)
-  std::uint32_t queued_ = 0;       // q_'s length; guarded by lock_
+  // Roughly in ticket order (signal searches).
+  detail::wait_queues<waiter> q_ GORT_GUARDED_BY(lock_);
+  std::uint32_t queued_ GORT_GUARDED_BY(lock_) = 0;  // q_'s length
 };
 
 }  // namespace gort

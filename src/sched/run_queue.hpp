@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "gort/detail/dcheck.hpp"
+
 namespace gort::sched {
 
 template <class T, std::uint32_t Capacity = 256>
@@ -40,6 +42,8 @@ class run_queue {
       // overwrite happened before.
       const std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner's own variable
+      GORT_DCHECK(t - h <= Capacity);  // 0 <= tail - head <= Capacity
+      GORT_DCHECK(g != nullptr);
       if (t - h < Capacity) {
         slots_[t % Capacity].store(g, std::memory_order_relaxed);
         // release: publishes the slot (and g's fields) to consumers' acquire loads of tail_.
@@ -75,6 +79,7 @@ class run_queue {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_relaxed);
       if (t == h) return nullptr;
+      GORT_DCHECK(t - h <= Capacity);
       T* g = slots_[h % Capacity].load(std::memory_order_relaxed);
       // release: our read of the slot happens-before the owner's (our own) later overwrite; the
       // CAS also orders us against thieves advancing head_.
@@ -95,8 +100,10 @@ class run_queue {
   T* steal_from(run_queue& victim, bool steal_runnext,
                 const std::atomic<std::uint64_t>* victim_progress, std::uint32_t* taken) {
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    GORT_DCHECK(t == head_.load(std::memory_order_relaxed));  // the thief's ring is empty
     std::uint32_t n = victim.grab(*this, t, steal_runnext, victim_progress);
     if (taken != nullptr) *taken = n;
+    GORT_DCHECK(n <= Capacity / 2 + 1);  // half, rounded up (or runnext alone)
     if (n == 0) return nullptr;
     --n;
     T* g = slots_[(t + n) % Capacity].load(std::memory_order_relaxed);

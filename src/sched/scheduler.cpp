@@ -16,6 +16,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "gort/detail/dcheck.hpp"
 #include "sched/sanitizer.hpp"
 #include "sys/clock.hpp"
 
@@ -68,6 +69,10 @@ namespace {
 // ---- processors (the idle list requires s.lock) ----
 
 void pidleput(scheduler& s, processor* p) {
+  // An idle processor has an empty local queue (Go's pidleput), except when shutdown abandons
+  // what was queued.
+  GORT_DCHECK(p->runq.empty() || s.stopping);
+  GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) < s.gomaxprocs);
   p->status.store(p_status::idle, std::memory_order_relaxed);
   p->m = nullptr;
   p->idle_link = s.pidle;
@@ -157,6 +162,7 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
 
 // Go's resetspinning: a spinning machine found work. Its thread only.
 void reset_spinning(scheduler& s, machine* m) {
+  GORT_DCHECK(m->spinning);
   m->spinning = false;
   // seq_cst: step 2 of the spinning protocol (scheduler.hpp).
   if (s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("negative nmspinning");
@@ -199,6 +205,8 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         m->spinning = true;
         s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
+      // Spinning machines each hold a processor: never more of them than processors.
+      GORT_DCHECK(s.nmspinning.load(std::memory_order_relaxed) <= s.gomaxprocs);
       g = steal_work(s, m, p);
       if (g != nullptr) return g;
     }

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <vector>
 
+#include "gort/detail/dcheck.hpp"
 #include "gort/runtime.hpp"
 #include "sched/global_queue.hpp"
 #include "sched/goroutine.hpp"
@@ -213,6 +214,9 @@ void clear_timers(scheduler& s) noexcept;
 // ---- sysmon and tracing ----
 void sysmon_main(scheduler& s);
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
+/// The same lines, `ms` printed as the time, without touching sysmon's state: for a caller other
+/// than sysmon (the test watchdog). Takes the scheduler lock and gfree_lock. Any thread.
+void print_sched_state(scheduler& s, bool detail, std::int64_t ms);
 void sysmon_wake(scheduler& s);
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
@@ -245,6 +249,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
   processor* p = m->p;
   switch (m->after) {
     case after_switch::park:
+      GORT_DCHECK(g->status.load(std::memory_order_relaxed) == g_status::running);
       // release: the status is visible before unlock publishes g to a waker, who CASes it.
       g->status.store(g_status::waiting, std::memory_order_release);
       bump(p->parks);

@@ -104,9 +104,8 @@ struct select_try {
   goroutine* wake = nullptr;  // a waiter to ready once the locks are released
 };
 
-/// Performs case `cs` if it can proceed now. Requires cs.c's lock.
-select_try select_try_locked(select_slot& cs) noexcept {
-  chan_base* c = cs.c;
+/// Performs case `cs` on its channel c (== cs.c) if it can proceed now. Requires c's lock.
+select_try select_try_locked(chan_base* c, select_slot& cs) noexcept GORT_REQUIRES(c->lock) {
   if (cs.k == select_slot::kind::recv) {
     if (chan_waiter* w = c->dequeue(k_sendq)) {
       return {select_try::fired, chan_recv_from_sender(c, w, cs.elem)};
@@ -136,7 +135,10 @@ select_try select_try_locked(select_slot& cs) noexcept {
 
 }  // namespace
 
-std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
+// Not analysed: the locks of steps 3-6 are an array taken in address order, which the analysis
+// cannot follow; each step says which locks it holds.
+std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
+    GORT_NO_THREAD_SAFETY_ANALYSIS {
   if (n > k_max_select_cases) throw panic_error("select: too many cases");
   goroutine* const me = enter_op();
 
@@ -169,7 +171,7 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
         cs.k == select_slot::kind::recv ? c->recv_looks_ready() : c->send_looks_ready();
     if (!looks_ready) continue;
     c->lock.lock();
-    const select_try r = select_try_locked(cs);
+    const select_try r = select_try_locked(c, cs);
     c->lock.unlock();
     if (r.outcome == select_try::closed_send) throw_send_on_closed();
     if (r.outcome == select_try::fired) {
@@ -191,10 +193,10 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
     locks[k] = c;
     ++nlocks;
   }
-  auto lock_all = [&] {
+  auto lock_all = [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = 0; i < nlocks; ++i) locks[i]->lock.lock();
   };
-  auto unlock_all = [&] {
+  auto unlock_all = [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = nlocks; i-- > 0;) locks[i]->lock.unlock();
   };
 
@@ -202,7 +204,7 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default) {
   lock_all();
   for (std::size_t k = 0; k < live; ++k) {
     const std::size_t i = order[k];
-    const select_try r = select_try_locked(cases[i]);
+    const select_try r = select_try_locked(cases[i].c, cases[i]);
     if (r.outcome == select_try::closed_send) {
       unlock_all();
       throw_send_on_closed();

@@ -84,7 +84,8 @@ class pool_core {
   /// Submits `p` (built in the caller's frame; moved from only when accepted). Any thread; a
   /// goroutine parks and a plain thread blocks while the pool is full (unless nonblocking).
   /// Throws std::bad_alloc when a worker cannot be spawned (the payload is then not accepted).
-  submit_status submit(void* p) {
+  // Not analysed: try_accept_locked releases lock_ or leaves it to wait_for (see there).
+  submit_status submit(void* p) GORT_NO_THREAD_SAFETY_ANALYSIS {
     goroutine* self = enter_op();
     ensure_epoch();
     lock_.lock();
@@ -101,7 +102,8 @@ class pool_core {
 
   /// submit() that gives up when ctx is done (protocol C): ctx.err() then, and the payload is not
   /// accepted. Any thread.
-  std::error_code submit(void* p, const context& ctx, submit_status* status) {
+  std::error_code submit(void* p, const context& ctx, submit_status* status)
+      GORT_NO_THREAD_SAFETY_ANALYSIS {  // as submit(p)
     *status = submit_status::ok;
     if (std::error_code e = ctx.err()) {
       count_rejected();
@@ -150,7 +152,10 @@ class pool_core {
       return false;
     }
     closed_.store(true, std::memory_order_relaxed);
-    auto stop = [&](worker* w) { mark_stopping_locked(w, stopped); };
+    // Called by the container under lock_, which the analysis cannot see through.
+    auto stop = [&](worker* w) GORT_NO_THREAD_SAFETY_ANALYSIS {
+      mark_stopping_locked(w, stopped);
+    };
     if (fifo_) {
       ring_.reset(stop);
     } else {
@@ -407,8 +412,9 @@ class pool_core {
   /// (the payload handed to an idle worker, a new worker, run inline, or refused) — or returns
   /// empty with the lock still held: the caller must wait. May release and retake the lock once
   /// (the yield before growing a large pool), so the caller must not rely on state read before.
-  std::optional<submit_status> try_accept_locked(goroutine* self, void* p,
-                                                 bool yielded = false) {
+  // Releases lock_ on the paths that decide, keeps it on the one that must wait: not analysed.
+  std::optional<submit_status> try_accept_locked(goroutine* self, void* p, bool yielded = false)
+      GORT_REQUIRES(lock_) GORT_NO_THREAD_SAFETY_ANALYSIS {
     if (closed_.load(std::memory_order_relaxed)) {
       ++rejected_;
       lock_.unlock();
@@ -444,7 +450,7 @@ class pool_core {
       reserve_worker_locked();
       ++submitted_;
       lock_.unlock();
-      spawn_reserved(p, [this] { --submitted_; });
+      spawn_reserved(p, [this]() GORT_REQUIRES(lock_) { --submitted_; });
       return submit_status::ok;
     }
     if (cfg_.nonblocking || (cfg_.max_blocking_tasks > 0 &&
@@ -483,7 +489,7 @@ class pool_core {
 
   /// Requires lock_. Whether one more worker's bookkeeping (its idle-stack entry and its members_
   /// entry) fits without allocating.
-  bool room_for_worker_locked() const noexcept {
+  bool room_for_worker_locked() const noexcept GORT_REQUIRES(lock_) {
     const std::size_t alive = static_cast<std::size_t>(alive_) + 1;
     return (fifo_ || stack_.room() >= alive) && members_.room() >= alive;
   }
@@ -518,14 +524,17 @@ class pool_core {
 
   /// Requires lock_ and room_for_worker_locked(). Counts a new worker before it exists
   /// (invariants 1, 3); its bookkeeping then fits without allocating.
-  void reserve_worker_locked() noexcept {
+  void reserve_worker_locked() noexcept GORT_REQUIRES(lock_) {
     GORT_DCHECK(room_for_worker_locked());
     workers_.store(workers_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     ++alive_;
+    // Invariant 1 (a slot is reserved before the worker exists, within the capacity — unless
+    // tune() lowered it, which only stops growth) and 3.
+    GORT_DCHECK(workers_.load(std::memory_order_relaxed) <= alive_);
   }
 
   /// Requires lock_. Gives back a reservation nothing will use.
-  void unreserve_worker_locked() noexcept {
+  void unreserve_worker_locked() noexcept GORT_REQUIRES(lock_) {
     workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     --alive_;
   }
@@ -602,9 +611,11 @@ class pool_core {
  private:
 
   /// Requires lock_, which it releases. The worker's last touch of the core (invariants 3-5).
-  void exit_locked(worker& self) {
+  void exit_locked(worker& self) GORT_RELEASE(lock_) {
     members_.erase(self.g);
     --alive_;
+    // Invariant 3: alive_ counts every goroutine in worker_main, workers_ the ones not stopping.
+    GORT_DCHECK(alive_ >= 0 && workers_.load(std::memory_order_relaxed) <= alive_);
     chan<std::monostate> done;
     if (closed_.load(std::memory_order_relaxed) && alive_ == 0) done = take_all_done_locked();
     const bool free_core = orphaned_ && alive_ == 0;
@@ -656,9 +667,12 @@ class pool_core {
 
   // ---- idle container (requires lock_) ------------------------------------------------------
 
-  worker* pop_idle_locked() noexcept { return fifo_ ? ring_.detach() : stack_.detach(); }
+  worker* pop_idle_locked() noexcept GORT_REQUIRES(lock_) { return fifo_ ? ring_.detach() : stack_.detach(); }
 
-  void push_idle_locked(worker* w) noexcept {
+  void push_idle_locked(worker* w) noexcept GORT_REQUIRES(lock_) {
+    // Invariant 2: a worker goes idle only when nobody waits (it would have served the waiter).
+    GORT_DCHECK(waiters_.empty());
+    GORT_DCHECK(!closed_.load(std::memory_order_relaxed));  // invariant 5
     w->stop = false;
     if (fifo_) {
       (void)ring_.insert(w);  // cannot fail: idle <= workers <= capacity == ring size
@@ -668,9 +682,12 @@ class pool_core {
   }
 
   /// Pops up to n of the oldest idle workers for protocol S; returns them linked by `next`.
-  worker* stop_oldest_locked(std::size_t n) noexcept {
+  worker* stop_oldest_locked(std::size_t n) noexcept GORT_REQUIRES(lock_) {
     worker* stopped = nullptr;
-    auto stop = [&](worker* w) { mark_stopping_locked(w, stopped); };
+    // Called by the container under lock_, which the analysis cannot see through.
+    auto stop = [&](worker* w) GORT_NO_THREAD_SAFETY_ANALYSIS {
+      mark_stopping_locked(w, stopped);
+    };
     if (fifo_) {
       ring_.remove_oldest(n, stop);
     } else {
@@ -681,7 +698,7 @@ class pool_core {
 
   /// Protocol S, step 1 for an idle worker just taken from the idle container: marks it stopping,
   /// uncounts it from workers_ and chains it onto `stopped` for wake_stopped(). Requires lock_.
-  void mark_stopping_locked(worker* w, worker*& stopped) noexcept {
+  void mark_stopping_locked(worker* w, worker*& stopped) noexcept GORT_REQUIRES(lock_) {
     w->stop = true;
     w->next = stopped;
     stopped = w;
@@ -700,19 +717,19 @@ class pool_core {
 
   // ---- waiters (requires lock_) ------------------------------------------------------------
 
-  void enqueue_locked(waiter* w) noexcept {
+  void enqueue_locked(waiter* w) noexcept GORT_REQUIRES(lock_) {
     waiters_.push_back(w);
     waiting_.store(waiting_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
-  void unlink_locked(waiter* w) noexcept {
+  void unlink_locked(waiter* w) noexcept GORT_REQUIRES(lock_) {
     waiters_.remove(w);
     waiting_.store(waiting_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   /// Dequeues the oldest waiter whose claim this call wins (protocol C: a waiter its context
   /// already claimed is unlinked and skipped; it reports its own rejection), or null.
-  waiter* pop_waiter_locked() noexcept {
+  waiter* pop_waiter_locked() noexcept GORT_REQUIRES(lock_) {
     for (;;) {
       waiter* w = waiters_.front();
       if (w == nullptr) return nullptr;
@@ -733,7 +750,7 @@ class pool_core {
 
   /// Requires lock_. Reserves workers for queued waiters while under capacity (tune up) and
   /// returns them linked by `next`; spawn_granted() spawns their workers after unlocking.
-  waiter* grant_locked() noexcept {
+  waiter* grant_locked() noexcept GORT_REQUIRES(lock_) {
     waiter* granted = nullptr;
     waiter* last = nullptr;
     for (;;) {
@@ -765,7 +782,7 @@ class pool_core {
     while (s != nullptr) {
       waiter* next = s->next_granted;
       try {
-        spawn_reserved(s->payload, [this] { --submitted_; });
+        spawn_reserved(s->payload, [this]() GORT_REQUIRES(lock_) { --submitted_; });
         s->out = outcome_kind::accepted;
       } catch (...) {
         s->out = outcome_kind::no_memory;
@@ -777,7 +794,7 @@ class pool_core {
 
   /// Requires lock_. Marks all_done_ as closed-by-the-caller and returns it for closing after
   /// unlocking (a channel is closed outside lock_).
-  chan<std::monostate> take_all_done_locked() noexcept {
+  chan<std::monostate> take_all_done_locked() noexcept GORT_REQUIRES(lock_) {
     if (all_done_closed_) return {};
     all_done_closed_ = true;
     return all_done_;
@@ -855,7 +872,9 @@ class pool_core {
     if (!c->closed_.load(std::memory_order_relaxed)) {
       const std::int64_t spare = c->workers_.load(std::memory_order_relaxed) - c->cfg_.min_workers;
       const std::size_t limit = spare > 0 ? static_cast<std::size_t>(spare) : 0;
-      auto stop = [&](worker* w) { c->mark_stopping_locked(w, stopped); };
+      auto stop = [&](worker* w) GORT_NO_THREAD_SAFETY_ANALYSIS {
+        c->mark_stopping_locked(w, stopped);  // called by the container under c->lock_
+      };
       if (c->fifo_) {
         c->ring_.refresh(limit, stop);
       } else {
@@ -876,14 +895,13 @@ class pool_core {
   std::atomic<std::int64_t> capacity_{-1};
   std::atomic<std::int64_t> workers_{0};
   std::atomic<std::int64_t> waiting_{0};
-  // Guarded by lock_.
-  std::int64_t alive_ = 0;
-  std::uint64_t submitted_ = 0;
-  std::uint64_t completed_ = 0;
-  std::uint64_t failed_ = 0;
-  std::uint64_t rejected_ = 0;
-  std::uint64_t inline_runs_ = 0;
-  wait_queues<waiter> waiters_;  // blocked submitters, oldest first
+  std::int64_t alive_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint64_t submitted_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint64_t completed_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint64_t failed_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint64_t rejected_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint64_t inline_runs_ GORT_GUARDED_BY(lock_) = 0;
+  wait_queues<waiter> waiters_ GORT_GUARDED_BY(lock_);  // blocked submitters, oldest first
 
   // Set at construction.
   pool_config cfg_;
@@ -892,17 +910,17 @@ class pool_core {
   pool_runner run_;  // runs (and empties) one payload
   const bool fifo_;
 
-  // Guarded by lock_ (colder).
-  worker_stack<worker> stack_;
-  worker_loop_queue<worker> ring_;
-  pointer_set members_;
-  chan<std::monostate> all_done_;
-  bool all_done_closed_ = false;
-  bool orphaned_ = false;
+  // Colder.
+  worker_stack<worker> stack_ GORT_GUARDED_BY(lock_);
+  worker_loop_queue<worker> ring_ GORT_GUARDED_BY(lock_);
+  pointer_set members_ GORT_GUARDED_BY(lock_);
+  chan<std::monostate> all_done_ GORT_GUARDED_BY(lock_);
+  bool all_done_closed_ GORT_GUARDED_BY(lock_) = false;
+  bool orphaned_ GORT_GUARDED_BY(lock_) = false;
 
   // Purge timer: armed and disarmed under timer_gate_.
   spinlock timer_gate_;
-  bool purge_armed_ = false;
+  bool purge_armed_ GORT_GUARDED_BY(timer_gate_) = false;
   purge_node purge_;
   std::atomic<bool> purge_lost_{false};  // set when a runtime's end took the timer (invariant 6)
   std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch the state was last reconciled in

@@ -62,6 +62,7 @@ void wakeup_sema::release(std::uint32_t n) {
   validate();
   waiter* woken = grant_locked(n);
   tokens_ += n;
+  GORT_DCHECK(tokens_ == 0 || q_.empty());  // tokens are stored only while nobody waits
   lock_.unlock();
   ready_all(woken);
 }
@@ -135,6 +136,7 @@ void wakeup_sema::resumed() noexcept {
 }
 
 void wakeup_sema::push(node* w, bool front) noexcept {
+  GORT_DCHECK(tokens_ == 0);  // a waiter queues only when no token is stored
   if (front) {
     q_.push_front(w);
   } else {

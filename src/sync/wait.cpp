@@ -42,8 +42,9 @@ void wait_deadline_fire(timer_node* t, std::int64_t) noexcept {
 
 }  // namespace
 
+// Not analysed: `gate` is released by the unlock callback on the scheduler context.
 std::uint32_t wait_armed(waiter& w, wait_reason why, bool (*unlock)(void*), void* lock,
-                         cancel_node* ctx, std::int64_t deadline) {
+                         cancel_node* ctx, std::int64_t deadline) GORT_NO_THREAD_SAFETY_ANALYSIS {
   deadline_timer t;
   t.w = &w;
   t.stoppable = true;
@@ -56,7 +57,7 @@ std::uint32_t wait_armed(waiter& w, wait_reason why, bool (*unlock)(void*), void
   // return (on another machine) before the callback has finished running.
   spinlock gate;
   gate.lock();
-  auto arm_and_unlock = [&] {
+  auto arm_and_unlock = [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
     bool parked = true;
     if (ctx != nullptr && !arm(ctx, &link)) {
       // Already cancelled. Nobody else can see the waiter yet: this claim cannot lose.
@@ -75,8 +76,10 @@ std::uint32_t wait_armed(waiter& w, wait_reason why, bool (*unlock)(void*), void
   gate.unlock();
   if (deadline != k_no_deadline) (void)timer_stop(&t);  // waits for a callback that is firing
   if (ctx != nullptr) disarm(ctx, &link);
-  // Step 4.
-  return w.claim.outcome();
+  // Step 4. Someone claimed the waiter before readying it (or the park was vetoed).
+  const std::uint32_t won = w.claim.outcome();
+  GORT_DCHECK(won != k_claim_pending);
+  return won;
 }
 
 }  // namespace gort::detail

@@ -26,11 +26,15 @@ void appendf(std::string& out, const char* fmt, auto... args) {
 
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
   if (s.trace_start == 0) s.trace_start = now;
+  print_sched_state(s, detail, (now - s.trace_start) / 1'000'000);
+}
+
+void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
   std::string out;
   appendf(out,
           "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
           "idlethreads=%d runqueue=%lld",
-          static_cast<long long>((now - s.trace_start) / 1'000'000), s.gomaxprocs,
+          static_cast<long long>(ms), s.gomaxprocs,
           s.npidle.load(std::memory_order_relaxed), s.mcount.load(std::memory_order_relaxed),
           s.nmspinning.load(std::memory_order_relaxed), s.nmidle.load(std::memory_order_relaxed),
           static_cast<long long>(s.runq.size()));

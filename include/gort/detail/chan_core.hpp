@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -96,11 +97,12 @@ class alignas(64) chan_base {
 
   // ---- lock-free hints (written under `lock`, read without it): may be stale; used only to
   // decide which channel to lock first, never to decide that nothing is ready ----
-  bool recv_looks_ready() const noexcept {
+  // (Read without the lock on purpose: relaxed atomics, hence no analysis.)
+  bool recv_looks_ready() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     return count_.load(std::memory_order_relaxed) > 0 || closed_.load(std::memory_order_relaxed) ||
            q_.waiting_hint(k_sendq);
   }
-  bool send_looks_ready() const noexcept {
+  bool send_looks_ready() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     return closed_.load(std::memory_order_relaxed) || q_.waiting_hint(k_recvq) ||
            count_.load(std::memory_order_relaxed) < cap_;
   }
@@ -111,64 +113,70 @@ class alignas(64) chan_base {
   std::atomic<bool> closed_{false};  // written under lock; relaxed reads are hints
   const std::uint32_t cap_;           // chan<T> limits capacity to INT32_MAX
   std::atomic<std::uint32_t> count_{0};  // written under lock; relaxed reads are hints
-  std::uint32_t stamp_ = 0;              // q_'s waiter epoch; lock
+  std::uint32_t stamp_ GORT_GUARDED_BY(lock) = 0;  // q_'s waiter epoch
   const chan_ops* ops_;
-  queues q_;  // [k_recvq] receivers, [k_sendq] senders; lock
+  queues q_ GORT_GUARDED_BY(lock);  // [k_recvq] receivers, [k_sendq] senders
 
  public:
   // ---- everything below requires `lock` ----
-  bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
-  std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  bool closed() const noexcept GORT_REQUIRES(lock) {
+    return closed_.load(std::memory_order_relaxed);
+  }
+  std::size_t count() const noexcept GORT_REQUIRES(lock) {
+    return count_.load(std::memory_order_relaxed);
+  }
 
   // The three ways to touch a node: each validates the queues first (nothing else of a channel
   // counts its waiters, so a rebuild needs no other repair). An empty queue needs no validation
   // to be found empty.
 
   /// Links w into queue q (k_recvq / k_sendq).
-  void enqueue(chan_waiter* w, std::size_t q) noexcept {
+  void enqueue(chan_waiter* w, std::size_t q) noexcept GORT_REQUIRES(lock) {
     (void)q_.validate(stamp_);
     q_.push_back(w, q);
   }
   /// Unlinks w if a waker has not already.
-  void withdraw(chan_waiter* w) noexcept {
+  void withdraw(chan_waiter* w) noexcept GORT_REQUIRES(lock) {
     (void)q_.validate(stamp_);
     q_.remove_if_linked(w);
   }
 
   /// Pops the first waiter of queue q that can still be woken, having claimed it (Go's
   /// waitq.dequeue). Stale select waiters (their select fired elsewhere) are unlinked and skipped.
-  chan_waiter* dequeue(std::size_t q) noexcept {
+  chan_waiter* dequeue(std::size_t q) noexcept GORT_REQUIRES(lock) {
     for (;;) {
       chan_waiter* w = q_.validate_and_pop_front(q, stamp_);
       if (w == nullptr || w->shared == nullptr || w->shared->claim(w->fires)) return w;
     }
   }
 
-  void buffer_push(void* src) noexcept {
+  void buffer_push(void* src) noexcept GORT_REQUIRES(lock) {
     const std::size_t n = count();
     ops_->put(slot((head_ + n) % cap_), src);
     count_.store(static_cast<std::uint32_t>(n + 1), std::memory_order_relaxed);
   }
-  void buffer_pop(void* dst_opt) noexcept {
+  void buffer_pop(void* dst_opt) noexcept GORT_REQUIRES(lock) {
     ops_->take(dst_opt, slot(head_));
     head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
     count_.store(static_cast<std::uint32_t>(count() - 1), std::memory_order_relaxed);
   }
   /// Buffer full and a sender waits: the receiver takes the head and the sender's value goes to
   /// the tail, which is the same slot (Go's recv on a full buffered channel).
-  void buffer_rotate(void* dst_opt, void* src) noexcept {
+  void buffer_rotate(void* dst_opt, void* src) noexcept GORT_REQUIRES(lock) {
     ops_->take(dst_opt, slot(head_));
     ops_->put(slot(head_), src);
     head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
   }
-  void give(void* dst_opt, void* src) noexcept { ops_->give(dst_opt, src); }
-  /// A receive that found the channel closed yields no value (Go's zero value, ok=false).
+  void give(void* dst_opt, void* src) noexcept GORT_REQUIRES(lock) { ops_->give(dst_opt, src); }
+  /// A receive that found the channel closed yields no value (Go's zero value, ok=false). Touches
+  /// only the receiver's destination: no lock needed.
   void clear(void* dst_opt) noexcept { ops_->clear(dst_opt); }
-  void mark_closed() noexcept { closed_.store(true, std::memory_order_relaxed); }
+  void mark_closed() noexcept GORT_REQUIRES(lock) { closed_.store(true, std::memory_order_relaxed); }
 
  protected:
   ~chan_base() = default;
-  void destroy_buffered() noexcept {
+  // The last handle is gone: nobody else can hold the lock (hence no analysis).
+  void destroy_buffered() noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = 0; i < count(); ++i) ops_->destroy(slot((head_ + i) % cap_));
     count_.store(0, std::memory_order_relaxed);
   }
@@ -178,7 +186,7 @@ class alignas(64) chan_base {
 
   // ---- second line: the buffer (buffered channels only) and the handles' reference count ----
   alignas(64) unsigned char* buf_;
-  std::size_t head_ = 0;
+  std::size_t head_ GORT_GUARDED_BY(lock) = 0;
   std::atomic<std::uint32_t> refs_{1};
 
  public:
@@ -209,11 +217,11 @@ static_assert(sizeof(chan_base::queues) == 40 && sizeof(chan_base) == 128,
 
 /// chan_send's blocking tail: queues the caller (`me`) as a sender of `src` on c, whose lock it
 /// holds, and parks until a receiver takes the value or c is closed (throws then).
-void chan_send_block(chan_base* c, void* src, goroutine* me);
+void chan_send_block(chan_base* c, void* src, goroutine* me) GORT_RELEASE(c->lock);
 
 /// chan_recv's blocking tail: queues the caller as a receiver into `dst` on c, whose lock it
 /// holds, and parks. True when a value arrived (false: closed; dst then empty).
-bool chan_recv_block(chan_base* c, void* dst, goroutine* me);
+bool chan_recv_block(chan_base* c, void* dst, goroutine* me) GORT_RELEASE(c->lock);
 
 /// Go's closechan: wakes every waiting receiver (empty-handed) and sender (they throw). Throws
 /// panic_error on a nil or closed channel.
@@ -263,7 +271,8 @@ struct recv_outcome {
 
 /// Takes a value from a sender waiting on c into dst (unbuffered: directly; buffered and full:
 /// the head, the sender's value going to the tail). Requires c's lock; returns the sender to ready.
-inline goroutine* chan_recv_from_sender(chan_base* c, chan_waiter* w, void* dst) noexcept {
+inline goroutine* chan_recv_from_sender(chan_base* c, chan_waiter* w, void* dst) noexcept
+    GORT_REQUIRES(c->lock) {
   if (c->capacity() == 0) {
     c->give(dst, w->elem);
   } else {

@@ -53,6 +53,7 @@
 
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -207,8 +208,8 @@ struct cancel_node : node, cancel_link {
   std::atomic<bool> done_ready{false};
   error cause;                              // final once err != 0
   done_chan done_ch;                        // final once done_ready
-  cancel_link* first = nullptr;             // the list; guarded by mu
-  wait_queues<ctx_link> waiters;  // blocked context-aware operations; guarded by mu
+  cancel_link* first GORT_GUARDED_BY(mu) = nullptr;       // the list
+  wait_queues<ctx_link> waiters GORT_GUARDED_BY(mu);      // blocked context-aware operations
   cancel_node* registered_with = nullptr;   // the canceller whose list holds this node (immutable)
 };
 

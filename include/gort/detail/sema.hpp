@@ -38,6 +38,7 @@
 #include <atomic>
 
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -84,19 +85,19 @@ class wakeup_sema {
     bool has_token = false;  // lock_
   };
 
-  void validate() noexcept;                          // requires lock_
-  waiter* grant_locked(std::uint32_t& n) noexcept;   // requires lock_
+  void validate() noexcept GORT_REQUIRES(lock_);
+  waiter* grant_locked(std::uint32_t& n) noexcept GORT_REQUIRES(lock_);
   static void ready_all(waiter* w);
-  void resumed() noexcept;
-  void push(node* w, bool front) noexcept;           // requires lock_
-  void remove(node* w) noexcept;                     // requires lock_
+  void resumed() noexcept GORT_EXCLUDES(lock_);
+  void push(node* w, bool front) noexcept GORT_REQUIRES(lock_);
+  void remove(node* w) noexcept GORT_REQUIRES(lock_);
 
   spinlock lock_;
-  std::uint32_t tokens_ = 0;         // guarded by lock_
-  std::uint32_t queued_ = 0;         // guarded by lock_
-  std::uint32_t thread_grants_ = 0;  // guarded by lock_
-  std::uint32_t dropped_ = 0;        // guarded by lock_
-  wait_queues<node> q_;              // guarded by lock_
+  std::uint32_t tokens_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t queued_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t thread_grants_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t dropped_ GORT_GUARDED_BY(lock_) = 0;
+  wait_queues<node> q_ GORT_GUARDED_BY(lock_);
 };
 
 }  // namespace gort::detail

@@ -36,11 +36,13 @@
 
 #include <atomic>
 
+#include "gort/detail/thread_annotations.hpp"
+
 namespace gort::detail {
 
-class spinlock {
+class GORT_CAPABILITY("spinlock") spinlock {
  public:
-  void lock() noexcept {
+  void lock() noexcept GORT_ACQUIRE() {
     // relaxed: the starving flag is a hint (see lock_slow); the exchange is what excludes.
     // acquire: pairs with the release in unlock().
     if (!starving_.load(std::memory_order_relaxed) &&
@@ -50,13 +52,13 @@ class spinlock {
     lock_slow();
   }
 
-  bool try_lock() noexcept {
+  bool try_lock() noexcept GORT_TRY_ACQUIRE(true) {
     // relaxed pre-checks avoid bouncing the line; acquire pairs with unlock().
     return !starving_.load(std::memory_order_relaxed) && !locked_.load(std::memory_order_relaxed) &&
            !locked_.exchange(true, std::memory_order_acquire);
   }
 
-  void unlock() noexcept {
+  void unlock() noexcept GORT_RELEASE() {
     // release: publishes the critical section to the next lock().
     locked_.store(false, std::memory_order_release);
   }
@@ -73,7 +75,7 @@ class spinlock {
 
  private:
   /// The contended path: back-off, the starvation bound, sched_yield (see the file comment).
-  void lock_slow() noexcept;
+  void lock_slow() noexcept GORT_NO_THREAD_SAFETY_ANALYSIS;
 
   std::atomic<bool> locked_{false};
   // Set by a waiter that has lost `k_starve_rounds` looks in a row: a holder streaming operations
