@@ -205,8 +205,7 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         m->spinning = true;
         s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
-      // Spinning machines each hold a processor: never more of them than processors.
-      GORT_DCHECK(s.nmspinning.load(std::memory_order_relaxed) <= s.gomaxprocs);
+      GORT_DCHECK(m->p == p);  // a spinning machine holds its processor while it steals
       g = steal_work(s, m, p);
       if (g != nullptr) return g;
     }
