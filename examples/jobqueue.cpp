@@ -16,9 +16,10 @@
 // mask) and a dedicated plain thread takes them with sigwait(), then cancels a context — an
 // ordinary call, outside any signal handler.
 //
-// Prints one summary line (and exits 0), e.g.
-//   jobqueue: 1000 jobs: 690 done, 310 past deadline, 0 refused (no worker in time), 0 not
-//   started (shutdown); drained in time; pool: submitted 1000 completed 1000 failed 0
+// Prints one summary line once every job has finished (and exits 0); the counts add up to the
+// jobs, and done + past deadline + aborted to the jobs the pool accepted, e.g.
+//   jobqueue: 1000 jobs: 690 done, 310 past deadline, 0 aborted, 0 refused (no worker in time),
+//   0 not started (shutdown); drained in time; pool: accepted 1000
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
 
     tallies t;
     long not_started = 0;
+    std::uint64_t accepted = 0;
+    std::error_code drained;
     {
       gort::pool pool({.capacity = s.workers});
       const auto deadline = std::chrono::milliseconds(s.deadline_ms);
@@ -132,11 +135,12 @@ int main(int argc, char** argv) {
         }
         seed = seed * 1103515245u + 12345u;
         const auto cost = std::chrono::milliseconds(1 + (seed >> 16) % (3 * s.deadline_ms / 2));
-        // The deadline runs from the job's arrival: waiting for a worker counts against it.
+        // The deadline runs from the job's arrival: waiting for a worker counts against it. The
+        // task owns copies of the job's context and cancel function (both are shared handles).
         auto [job_ctx, job_done] = gort::with_timeout(work, deadline);
-        const std::error_code e = pool.submit(job_ctx, [&t, job_ctx, job_done, cost] {
-          work_on(job_ctx, cost, t);
-          job_done();  // release the deadline timer early
+        const std::error_code e = pool.submit(job_ctx, [&t, ctx = job_ctx, done = job_done, cost] {
+          work_on(ctx, cost, t);
+          done();  // release the deadline timer early
         });
         if (e == gort::errc::deadline_exceeded) {
           t.refused.fetch_add(1, std::memory_order_relaxed);
@@ -145,24 +149,24 @@ int main(int argc, char** argv) {
         }
         if (e) job_done();
       }
+      // Every submit() has returned: the number of accepted jobs is final.
+      accepted = pool.stats().submitted;
 
       // Graceful shutdown: accepted jobs finish; past the grace period, they are told to abort.
-      const std::error_code drained = pool.release_timeout(std::chrono::milliseconds(s.grace_ms));
+      drained = pool.release_timeout(std::chrono::milliseconds(s.grace_ms));
       if (drained) abort_work();
-      const gort::pool_stats st = pool.stats();
-      if (received != 0) std::printf("jobqueue: %s received, shut down\n", strsignal(received));
-      const std::string aborted =
-          t.aborted.load() != 0 ? ", " + std::to_string(t.aborted.load()) + " aborted" : "";
-      const std::string drain = drained ? "not drained: " + drained.message() : "drained in time";
-      std::printf(
-          "jobqueue: %ld jobs: %ld done, %ld past deadline, %ld refused (no worker in time), %ld "
-          "not started (shutdown)%s; %s; pool: submitted %llu completed %llu failed %llu\n",
-          s.jobs, t.done.load(), t.late.load(), t.refused.load(), not_started, aborted.c_str(),
-          drain.c_str(), static_cast<unsigned long long>(st.submitted),
-          static_cast<unsigned long long>(st.completed),
-          static_cast<unsigned long long>(st.failed));
-      std::fflush(stdout);
-    }  // destroying the pool waits for jobs still finishing after a timed-out drain
+    }  // destroying the pool waits for every accepted job, the aborted ones included
+
+    // Every job is accounted for: done, past deadline or aborted (the accepted ones), refused,
+    // or not started.
+    if (received != 0) std::printf("jobqueue: %s received, shut down\n", strsignal(received));
+    const std::string drain = drained ? "not drained: " + drained.message() : "drained in time";
+    std::printf(
+        "jobqueue: %ld jobs: %ld done, %ld past deadline, %ld aborted, %ld refused (no worker in "
+        "time), %ld not started (shutdown); %s; pool: accepted %llu\n",
+        s.jobs, t.done.load(), t.late.load(), t.aborted.load(), t.refused.load(), not_started,
+        drain.c_str(), static_cast<unsigned long long>(accepted));
+    std::fflush(stdout);
 
     pthread_kill(signal_thread.native_handle(), SIGUSR1);
     signal_thread.join();

@@ -31,4 +31,13 @@ class config_error : public std::invalid_argument {
   explicit config_error(const std::string& message) : std::invalid_argument(message) {}
 };
 
+/// Thrown to a plain thread (one that is not a goroutine) that asks for work from a runtime that
+/// cannot take it: gort::go or a timer while the runtime is shutting down (main has returned), or
+/// after gort::run has returned (an implicit runtime starts only in a process that never called
+/// gort::run), or in a fork() child. The operation had no effect. what() says which.
+class shutdown_error : public std::runtime_error {
+ public:
+  explicit shutdown_error(const std::string& message) : std::runtime_error(message) {}
+};
+
 }  // namespace gort

@@ -60,8 +60,12 @@ void spawn(const gort::source_location& where, F&& f, Args&&... args) {
 // A defaulted gort::source_location cannot follow a parameter pack, so there is one overload per
 // argument count; bind more arguments with a lambda.
 
-/// Runs f() on a new goroutine. Any thread; starts a runtime with default options if none runs.
-/// An exception escaping f ends the process (see gort::options::on_exception).
+/// Runs f() on a new goroutine. Any thread; from a plain thread in a process that never called
+/// gort::run, starts a runtime with default options if none runs. An exception escaping f ends the
+/// process (see gort::options::on_exception). Throws std::bad_alloc when the closure or a stack
+/// for the goroutine cannot be had; from a plain thread, gort::shutdown_error when no runtime can
+/// take it (shutting down, gort::run returned, fork child) and std::system_error when the implicit
+/// runtime's threads cannot start. Nothing was spawned when it throws.
 template <class F>
 void go(F&& f, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f));

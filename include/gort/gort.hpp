@@ -17,3 +17,4 @@
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
+#include "gort/version.hpp"

@@ -181,11 +181,11 @@ struct pool_options {
   /// Called on the worker with the exception a task threw; the worker then keeps serving. Empty:
   /// the exception is logged ("goroutine N [pool task exception]: what()"). An exception escaping
   /// the handler is logged too, never propagated.
-  std::function<void(std::exception_ptr)> exception_handler;
+  std::function<void(std::exception_ptr)> exception_handler{};
 
   /// Receives one message per line (no trailing newline), on the goroutine that logs. Empty:
   /// "gort.pool: <message>" on stderr.
-  std::function<void(std::string_view)> logger;
+  std::function<void(std::string_view)> logger{};
 
   /// Never stop idle workers (no purge timer); `expiry` is then ignored (ants' DisablePurge).
   bool disable_purge = false;

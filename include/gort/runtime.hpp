@@ -9,8 +9,13 @@
 // past main). Goroutines executing on other threads at that moment are first allowed to reach
 // their next scheduling point (a park, a yield, a spawn or their end).
 //
-// gort::go from a plain thread before any run() starts an implicit runtime with default options;
-// it is shut down at process exit.
+// gort::go (or a timer, context deadline or pool) used from a plain thread before any run() starts
+// an implicit runtime with default options; it is shut down at process exit, and run() refuses to
+// start while it exists. After run() has been called, no implicit runtime starts: a plain thread's
+// gort::go without a running runtime throws gort::shutdown_error. From the moment main returns,
+// plain threads are refused (go throws gort::shutdown_error, waking a goroutine does nothing: it
+// is abandoned); a call already inside completes before anything is freed. Only exec() is
+// supported after fork() while a runtime runs (docs/api.md, "Runtime").
 #pragma once
 
 #include <cstddef>
@@ -41,19 +46,21 @@ struct options {
   int maxprocs = 0;
 
   /// Virtual size of each goroutine stack in bytes, guard page included; rounded up to whole
-  /// pages, 16 KiB…1 GiB. Memory is committed only when touched. Stacks cannot grow: deep
-  /// recursion needs a larger value. An overflow is always reported ("goroutine N: stack
-  /// overflow") and aborts.
+  /// pages, 16 KiB…1 GiB. Memory is committed only when touched; address space is reserved in
+  /// batches that shrink to what RLIMIT_AS allows. Stacks cannot grow: deep recursion needs a
+  /// larger value. An overflow is reported ("goroutine N: stack overflow") and aborts; see
+  /// docs/api.md for -fstack-clash-protection, which frames larger than a page need.
   std::size_t stack_size = 64 * 1024;
 
   /// Called (on the goroutine, which then ends) when an exception escapes a goroutine other than
   /// main. Empty: print "goroutine N [exception]: what()" and its creation site to stderr, then
-  /// std::terminate, like an unrecovered Go panic. main's exception is rethrown by run().
-  std::function<void(const goroutine_exception&)> on_exception;
+  /// std::terminate, like an unrecovered Go panic. main's exception is rethrown by run(). A handler
+  /// that throws: both exceptions and the creation site are printed, then std::terminate.
+  std::function<void(const goroutine_exception&)> on_exception{};
 
   /// GORTDEBUG-style settings, e.g. "schedtrace=1000,scheddetail=1". Empty: the GORTDEBUG
   /// environment variable. Unknown keys are ignored (as Go's GODEBUG does).
-  std::string debug;
+  std::string debug{};
 };
 
 namespace detail {
@@ -63,7 +70,9 @@ void run_main(void (*fn)(void*), void* arg, const options& opts);
 /// Starts a runtime configured by `opts`, runs `main` on goroutine 1 and returns its result after
 /// shutting the runtime down (see the file comment). An exception escaping main is rethrown here
 /// after shutdown. Throws gort::config_error for invalid options or when called while a runtime is
-/// already running (from a goroutine, or after an implicit start). Callable again after it returns.
+/// already running (from a goroutine, or after an implicit start), std::system_error naming the
+/// thread when a thread it needs cannot be created, std::bad_alloc when no stack fits; after any
+/// of these nothing of the attempt remains. Callable again after it returns.
 template <class F>
 auto run(F&& main, const options& opts = {}) -> std::invoke_result_t<F&> {
   using R = std::invoke_result_t<F&>;

@@ -175,6 +175,21 @@ void run_handler(default_case_t<F>& c) {
   c.on_default();
 }
 
+/// select's first pass over its cases, argument position I: a channel case takes the next slot,
+/// the default case is remembered. (A function rather than a lambda in the pack expansion, which
+/// g++ 11 cannot compile.)
+template <std::size_t I, class Case>
+void add_case(Case& c, select_slot* slots, std::size_t* position, std::size_t& nslots,
+              std::size_t& default_position) {
+  if constexpr (case_traits<std::remove_cvref_t<Case>>::is_default) {
+    default_position = I;
+  } else {
+    slots[nslots] = slot_of(c);
+    position[nslots] = I;
+    ++nslots;
+  }
+}
+
 }  // namespace detail
 
 /// Waits until one case can proceed, performs it, runs its handler and returns its position.
@@ -190,18 +205,7 @@ std::size_t select(Cases&&... cases) {
   std::size_t default_position = n;
   std::size_t nslots = 0;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          auto& c = std::get<I>(all);
-          if constexpr (detail::case_traits<std::remove_cvref_t<decltype(c)>>::is_default) {
-            default_position = I;
-          } else {
-            slots[nslots] = detail::slot_of(c);
-            position[nslots] = I;
-            ++nslots;
-          }
-        }(),
-        ...);
+    (detail::add_case<I>(std::get<I>(all), slots, position, nslots, default_position), ...);
   }(std::make_index_sequence<n>{});
   const std::size_t fired = detail::select_impl(slots, nslots, defaults == 1);
   const std::size_t chosen = fired == nslots ? default_position : position[fired];

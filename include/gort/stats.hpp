@@ -33,7 +33,7 @@ struct runtime_stats {
   std::uint64_t stack_size = 0;          // bytes reserved per stack
   std::uint64_t stacks_reserved = 0;     // stack slots carved so far
   std::uint64_t stacks_in_use = 0;       // held by live goroutines
-  std::uint64_t stacks_guarded = 0;      // slots with a PROT_NONE guard page
+  std::uint64_t stacks_guarded = 0;      // slots whose guard page faults (guard marker or PROT_NONE)
   std::uint64_t stack_bytes_released = 0;  // returned to the OS by the scavenger, cumulative
 };
 

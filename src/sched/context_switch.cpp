@@ -31,7 +31,7 @@ namespace gort::sched {
 
 namespace bctx = boost::context::detail;
 
-[[noreturn]] void report_stack_overflow(const goroutine* g) noexcept;  // overflow.cpp
+[[noreturn]] void report_stack_overflow(const goroutine* g, const void* fault) noexcept;  // overflow.cpp
 
 namespace {
 
@@ -77,7 +77,7 @@ inline void restore_eh(machine* m, const eh_state& saved) noexcept {
 // the guard zone must be untouched (stack_pool.hpp).
 [[gnu::always_inline]] inline void check_canary(goroutine* g, stack_slot* st) noexcept {
   const auto* sp = static_cast<const char*>(__builtin_frame_address(0));
-  if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g);
+  if (sp < st->usable || !stack_pool::canary_intact(st)) report_stack_overflow(g, nullptr);
 }
 
 // Every goroutine arrives here (or in goroutine_entry) right after a jump to it, with t.data its
@@ -105,7 +105,7 @@ inline void arrived(bctx::transfer_t t) noexcept {
 // A goroutine resumes (possibly on another machine): note where it came from, and bring back its
 // exception state.
 inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noexcept {
-  if constexpr (sanitizer::asan) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
+  if (sanitizer::asan()) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
   arrived(t);
   restore_eh(static_cast<machine*>(t.data), saved);
 }
@@ -127,9 +127,13 @@ void* thread_eh_globals() noexcept { return abi::__cxa_get_globals(); }
 
 void make_goroutine_context(goroutine* g) {
   stack_slot* st = g->stack;
-  if constexpr (sanitizer::asan) sanitizer::unpoison(st->usable, st->usable_size());
+  // The slot's previous goroutine (its last frames, and whatever others wrote into them) is
+  // finished for TSan too: it released on the slot in destroy_goroutine_context. Acquired before
+  // the fiber is created, which starts from its creator's clock.
+  sanitizer::acquire(st);
+  sanitizer::unpoison(st->usable, st->usable_size());
   g->ctx = bctx::make_fcontext(st->stack_top(), st->usable_size(), &goroutine_entry);
-  if constexpr (sanitizer::tsan) st->tsan_fiber = sanitizer::tsan_create();
+  st->tsan_fiber = sanitizer::tsan_create();
   st->asan_fake_stack = nullptr;
   // Read at every switch away: kept in the record so the switch need not touch the slot.
   if (st->guarded) {
@@ -141,6 +145,7 @@ void make_goroutine_context(goroutine* g) {
 
 void destroy_goroutine_context(goroutine* g) {
   if (g->stack != nullptr) {
+    sanitizer::release(g->stack);  // the caller follows g's last switch away: see above
     sanitizer::tsan_destroy(g->stack->tsan_fiber);
     g->stack->tsan_fiber = nullptr;
   }
@@ -150,7 +155,7 @@ void destroy_goroutine_context(goroutine* g) {
 void switch_to_goroutine(machine* m, goroutine* g) {
   stack_slot* st = g->stack;
   sanitizer::start_switch(&m->g0_fake_stack, st->usable, st->usable_size());
-  sanitizer::tsan_switch(st->tsan_fiber);
+  sanitizer::tsan_switch_to_goroutine(st->tsan_fiber, g);
   bctx::transfer_t t = bctx::jump_fcontext(g->ctx, m);
   sanitizer::finish_switch(m->g0_fake_stack, nullptr, nullptr);
   // The goroutine that switched back (goroutines may have handed the machine on directly).
@@ -163,7 +168,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   const bool unguarded = (g->flags & goroutine::k_unguarded_stack) != 0;
   // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
   // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.
-  if constexpr (!sanitizer::asan) {
+  if (!sanitizer::asan()) {
     if (what == after_switch::park || what == after_switch::exit) {
       scheduler& s = *g_sched.load(std::memory_order_relaxed);
       bool inherit = false;
@@ -172,7 +177,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
         prepare_run(s, m, next, inherit);
         const eh_state saved = save_eh(m);
         if (unguarded) check_canary(g, g->stack);
-        sanitizer::tsan_switch(next->stack->tsan_fiber);
+        sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);
         bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
         resumed(g, saved, t);
         return;
@@ -182,7 +187,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   const eh_state saved = save_eh(m);
   if (unguarded) check_canary(g, g->stack);
   // A finishing goroutine passes no fake-stack slot: ASan then frees its fake stack.
-  if constexpr (sanitizer::asan) {
+  if (sanitizer::asan()) {
     sanitizer::start_switch(what == after_switch::exit ? nullptr : &g->stack->asan_fake_stack,
                             m->g0_stack_bottom, m->g0_stack_size);
   }

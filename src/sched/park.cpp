@@ -8,6 +8,9 @@
 //   park:  running -> waiting (release), after which `unlock` publishes the record to wakers.
 //   ready: CAS waiting -> runnable (acq_rel); failure means the record was not parked — a double
 //          ready or a ready of a running goroutine — which is reported as a fatal error.
+// A plain thread readying a goroutine holds the runtime's gate (runtime.cpp) around the CAS and
+// the global-queue push; with the gate closed (shutdown began, or the runtime is gone) the
+// goroutine is abandoned like every goroutine alive at shutdown and the ready does nothing.
 #include <cstddef>
 #include <cstdio>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+#include "sys/random.hpp"
 
 namespace gort::sched {
 
@@ -49,7 +53,11 @@ void park_thread(goroutine* g, detail::wait_reason why, bool (*unlock)(void*), v
     return;
   }
   // acquire: pairs with ready()'s release store, so the waker's writes are visible.
-  while (g->wake_word.load(std::memory_order_acquire) == 0) sys::futex_wait(g->wake_word, 0);
+  while (g->wake_word.load(std::memory_order_acquire) == 0) {
+    check_not_forked();  // in a fork child no goroutine would ever run to wake us
+    sys::futex_wait(g->wake_word, 0);
+  }
+  sanitizer::acquire(g);  // the same edge for TSan, which cannot see an uninstrumented gort
   g->status.store(g_status::running, std::memory_order_relaxed);
   g->reason = detail::wait_reason::zero;
 }
@@ -149,24 +157,53 @@ void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
 
 namespace {
 
-// The shared part of both ready() forms: `m` is the waker's machine, or null off goroutines.
-inline void make_ready(machine* m, goroutine* g) {
+// The ready() status change: waiting -> runnable, or a fatal error for a record that was not
+// parked. acq_rel: acquire pairs with park's release (the parker's state is complete); release
+// makes the waker's writes visible to the woken goroutine along with its publication.
+inline void claim_parked(goroutine* g) {
   g_status expected = g_status::waiting;
-  // acq_rel: acquire pairs with park's release (the parker's state is complete); release makes
-  // the waker's writes visible to the woken goroutine along with the run-queue publication.
   if (!g->status.compare_exchange_strong(expected, g_status::runnable, std::memory_order_acq_rel,
                                          std::memory_order_relaxed)) {
     bad_ready(g, expected);
   }
+}
+
+// Wakes a plain thread parked in park_thread (after claim_parked).
+inline void wake_thread(goroutine* g) {
+  sanitizer::release(g);  // pairs with park_thread's sanitizer::acquire
+  // release: pairs with the acquire loop in park_thread.
+  g->wake_word.store(1, std::memory_order_release);
+  sys::futex_wake(g->wake_word, 1);
+}
+
+// ready() from a plain thread. Records are type-stable (spawn.cpp), so reading `kind` is safe even
+// for a record of a runtime that has shut down since the caller took it from a wait queue.
+[[gnu::noinline]] void ready_from_thread(goroutine* g) {
   if (g->kind == g_kind::thread) {
-    // release: pairs with the acquire loop in park_thread.
-    g->wake_word.store(1, std::memory_order_release);
-    sys::futex_wake(g->wake_word, 1);
+    claim_parked(g);
+    wake_thread(g);
     return;
   }
-  scheduler* s = g_sched.load(std::memory_order_acquire);
-  if (s == nullptr) fatal("ready called with no runtime running");
-  if (m != nullptr && m->p != nullptr) {
+  scheduler* s = gate_enter();
+  if (s == nullptr) return;  // shutdown began: g is abandoned (see the file comment)
+  claim_parked(g);
+  global_put(*s, g);
+  gate_leave();
+}
+
+// The shared part of both ready() forms: `m` is the waker's machine, or null off goroutines.
+inline void make_ready(machine* m, goroutine* g) {
+  if (m == nullptr) {
+    ready_from_thread(g);
+    return;
+  }
+  claim_parked(g);
+  if (g->kind == g_kind::thread) {
+    wake_thread(g);
+    return;
+  }
+  scheduler* s = g_sched.load(std::memory_order_acquire);  // a machine's runtime is running
+  if (m->p != nullptr) {
     runq_put_next(*s, m->p, g);  // Go's ready(gp, next=true): the wakee runs next
     wakep(*s);
   } else {
@@ -190,7 +227,11 @@ std::uint32_t fastrand() noexcept {
   if (m != nullptr) return m->fastrand();
   thread_local std::uint64_t state = 0;
   std::uint64_t x = state;
-  if (x == 0) x = (reinterpret_cast<std::uintptr_t>(&state) ^ static_cast<std::uint64_t>(sys::nanotime())) | 1;
+  if (x == 0) {
+    // Each plain thread its own stream of one per-process seed from the OS (sys/random.hpp).
+    static const std::uint64_t process_seed = sys::random_seed();
+    x = sys::xorshift_state(process_seed, reinterpret_cast<std::uintptr_t>(&state));
+  }
   x ^= x << 13;
   x ^= x >> 7;
   x ^= x << 17;
@@ -230,7 +271,8 @@ std::uint64_t id() noexcept {
 }  // namespace this_goroutine
 
 std::int64_t num_goroutines() noexcept {
-  scheduler* s = g_sched.load(std::memory_order_acquire);
+  runtime_access rt;
+  scheduler* s = rt.get();
   if (s == nullptr) return 0;
   std::int64_t n = static_cast<std::int64_t>(s->thread_spawned.load(std::memory_order_relaxed));
   for (auto& p : s->allp) {

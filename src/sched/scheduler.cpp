@@ -19,6 +19,7 @@
 #include "gort/detail/dcheck.hpp"
 #include "sched/sanitizer.hpp"
 #include "sys/clock.hpp"
+#include "sys/random.hpp"
 
 namespace gort::sched {
 
@@ -52,7 +53,13 @@ void fatal(const char* msg) noexcept {
 scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
-      stacks(cfg.slot_size, cfg.debug.stackguard ? -1 : 0) {
+      seed(sys::random_seed()),
+      stack_credit_batch(static_cast<int>(std::clamp<std::size_t>(
+          k_stack_credit_bytes / cfg.slot_size, 1, std::size_t{k_stack_credit_batch_max}))),
+      stack_credit_max(2 * stack_credit_batch),
+      stacks(cfg.slot_size, cfg.debug.stackguard == 0   ? stack_pool::guard_policy::none
+                            : cfg.debug.stackguard == 2 ? stack_pool::guard_policy::mprotect_only
+                                                        : stack_pool::guard_policy::automatic) {
   allp.reserve(static_cast<std::size_t>(gomaxprocs));
   for (int i = 0; i < gomaxprocs; ++i) {
     auto p = std::make_unique<processor>();
@@ -284,6 +291,7 @@ void stopm(scheduler& s, machine* m) {
     s.midle = m;
     s.nmidle.fetch_add(1, std::memory_order_relaxed);
   }
+  check_not_forked();  // in a fork child nothing would ever wake us
   m->blocked.store(true, std::memory_order_relaxed);
   for (;;) {
     m->park.sleep();  // acquire: pairs with startm's wakeup, so nextp is visible
@@ -359,7 +367,7 @@ void schedule(scheduler& s, machine* m) {
   s.exit_note.wakeup();  // the shutdown waiter (runtime.cpp, wait_for_machines)
 }
 
-bool startm(scheduler& s, processor* p, bool spinning) {
+bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error) {
   machine* m = nullptr;
   {
     std::lock_guard<std::mutex> l(s.lock);
@@ -389,7 +397,7 @@ bool startm(scheduler& s, processor* p, bool spinning) {
       auto owned = std::make_unique<machine>();
       m = owned.get();
       m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
-      m->rand_state = 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(m->id + 1) | 1;
+      m->rand_state = sys::xorshift_state(s.seed, static_cast<std::uint64_t>(m->id));
       m->spinning = spinning;
       m->nextp = p;
       try {
@@ -397,8 +405,9 @@ bool startm(scheduler& s, processor* p, bool spinning) {
       } catch (const std::system_error& e) {
         // Thread exhaustion: keep running on the machines we have. The work stays queued and
         // the existing machines reach it; only parallelism is lost.
+        // (A caller that asked for the error reports it itself.)
         static std::atomic<bool> warned{false};
-        if (!warned.exchange(true, std::memory_order_relaxed)) {
+        if (thread_error == nullptr && !warned.exchange(true, std::memory_order_relaxed)) {
           std::fprintf(stderr,
                        "gort: cannot start another OS thread (%d running): %s; continuing with "
                        "the threads it has\n",
@@ -406,6 +415,7 @@ bool startm(scheduler& s, processor* p, bool spinning) {
         }
         pidleput(s, p);
         if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+        if (thread_error != nullptr) *thread_error = e.code();
         return false;
       }
       s.allm.push_back(std::move(owned));
@@ -425,6 +435,7 @@ void wakep_slow(scheduler& s) {
 }
 
 void global_put(scheduler& s, goroutine* g) {
+  sanitizer::release(g);
   {
     std::lock_guard<std::mutex> l(s.lock);
     s.runq.push_back(g);
@@ -433,36 +444,11 @@ void global_put(scheduler& s, goroutine* g) {
 }
 
 void runq_put(scheduler& s, processor* p, goroutine* g, bool next) {
+  sanitizer::release(g);
   p->runq.put(g, next, [&s](goroutine* const* gs, std::size_t n) {
     std::lock_guard<std::mutex> l(s.lock);
     s.runq.push_back_batch(gs, n);
   });
-}
-
-void begin_shutdown(scheduler& s) {
-  machine* idle = nullptr;
-  {
-    std::lock_guard<std::mutex> l(s.lock);
-    if (s.stopping) return;
-    s.stopping = true;
-    s.shutting_down.store(true, std::memory_order_release);
-    idle = s.midle;
-    s.midle = nullptr;
-    s.nmidle.store(0, std::memory_order_relaxed);
-  }
-  while (idle != nullptr) {
-    machine* next = idle->idle_link;
-    idle->idle_link = nullptr;
-    idle->park.wakeup();
-    idle = next;
-  }
-  if (machine* sleeper = s.timer_sleeper.load(std::memory_order_seq_cst)) sleeper->park.wakeup();
-  // Goroutines still executing elsewhere give up their machines at the next preemption point.
-  for (auto& p : s.allp) {
-    if (goroutine* g = p->curg.load(std::memory_order_acquire)) {  // pairs with execute()
-      g->preempt.store(true, std::memory_order_relaxed);
-    }
-  }
 }
 
 void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {

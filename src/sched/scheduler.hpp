@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <vector>
 
 #include "gort/detail/dcheck.hpp"
@@ -34,6 +35,7 @@
 #include "sched/goroutine.hpp"
 #include "sched/machine.hpp"
 #include "sched/processor.hpp"
+#include "sched/sanitizer.hpp"
 #include "sched/steal_order.hpp"
 #include "stack/stack_pool.hpp"
 #include "sys/debug_settings.hpp"
@@ -83,11 +85,15 @@ struct scheduler {
   std::mutex gfree_lock;
   std::vector<goroutine*> gfree;
   std::atomic<std::int64_t> gfree_count{0};  // gfree.size(), written under gfree_lock; a hint
-  std::vector<std::unique_ptr<goroutine[]>> slabs;
+  std::vector<goroutine*> slabs;  // k_slab_records records each (spawn.cpp: type-stable memory)
 
   std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
   std::atomic<std::uint64_t> preemptions{0};
+
+  const std::uint64_t seed;  // from the OS (sys/random.hpp): machines' fastrand states derive from it
+  const int stack_credit_batch;  // stack promises a processor takes at once (processor.hpp)
+  const int stack_credit_max;    // and keeps at most: two batches
 
   stack_pool stacks;
 
@@ -112,8 +118,53 @@ struct scheduler {
   std::int64_t trace_start = 0;  // sysmon only: time of the first schedtrace line
 };
 
-/// The running runtime or null. Set by start, cleared by shutdown. acquire/release.
+/// The running runtime or null. Set by start, cleared by shutdown. acquire/release. Machines may
+/// read it freely (a runtime outlives its machines); plain threads only inside the gate below.
 extern std::atomic<scheduler*> g_sched;
+
+// ---- the plain-thread gate (runtime.cpp; protocol in docs/design.md, "Lifecycle") ----
+// A plain thread (no machine) touches a runtime's memory only between gate_enter() and
+// gate_leave(). Shutdown closes the gate, waits until every thread inside has left, and only then
+// frees anything; a thread that finds the gate closed gets a clean refusal instead.
+
+/// Enters if a runtime is running and open to plain threads; returns it, or null (nothing to
+/// leave). Plain threads.
+scheduler* gate_enter() noexcept;
+/// gate_enter(), else starts the implicit runtime where that is allowed, else throws
+/// gort::shutdown_error starting with `what` (or std::system_error if its threads cannot start).
+/// Plain threads.
+scheduler& gate_enter_or_start(const char* what);
+/// Enters whatever the gate's state, for an operation that must complete on objects that may
+/// outlive the runtime (stopping a timer). False: the runtime's timers are already detached (no
+/// timer heap is reachable from any node) and the caller did not enter. Plain threads.
+bool gate_enter_always() noexcept;
+/// Leaves after a successful enter. Plain threads.
+void gate_leave() noexcept;
+
+/// The runtime as seen by the calling thread for the scope of this object: on a machine the
+/// running one; on a plain thread the one whose gate it entered (left at scope exit), or null.
+class runtime_access {
+ public:
+  runtime_access() noexcept;
+  ~runtime_access();
+  runtime_access(const runtime_access&) = delete;
+  runtime_access& operator=(const runtime_access&) = delete;
+  scheduler* get() const noexcept { return s_; }
+
+ private:
+  scheduler* s_ = nullptr;
+  bool entered_ = false;
+};
+
+/// Set in the child of a fork() taken while a runtime existed (pthread_atfork): the child has none
+/// of its threads. Read on paths that would otherwise wait for them forever.
+extern std::atomic<bool> g_forked;
+/// Reports fork-without-exec and aborts. Any thread.
+[[noreturn]] void fatal_forked() noexcept;
+/// Cheap check on paths about to wait for other runtime threads.
+inline void check_not_forked() noexcept {
+  if (g_forked.load(std::memory_order_relaxed)) fatal_forked();
+}
 
 // ---- thread-local accessors (never inlined: a goroutine may resume on another thread, and a
 // compiler may otherwise keep the address of the old thread's variable; see docs/design.md) ----
@@ -129,8 +180,9 @@ void set_current_machine(machine* m) noexcept;
 void schedule(scheduler& s, machine* m);
 
 /// Starts a machine thread with processor `p` (or an idle P when null). Go's startm. Any thread.
-/// Returns false when no P or no thread could be had.
-bool startm(scheduler& s, processor* p, bool spinning);
+/// Returns false when no P or no thread could be had; `*thread_error` (if given) then receives
+/// the error of a failed thread creation (left alone otherwise).
+bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error = nullptr);
 
 /// wakep's slow path: claims the spinning slot and starts (or wakes) a machine. Only wakep().
 void wakep_slow(scheduler& s);
@@ -156,6 +208,7 @@ void runq_put(scheduler& s, processor* p, goroutine* g, bool next);
 /// runq_put(s, p, g, true) with the common case inline: `g` takes runnext, and only a goroutine
 /// it displaces goes through the ring (out of line). Owner of `p` only.
 inline void runq_put_next(scheduler& s, processor* p, goroutine* g) {
+  sanitizer::release(g);
   if (goroutine* old = p->runq.swap_runnext(g)) runq_put(s, p, old, false);
 }
 

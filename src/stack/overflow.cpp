@@ -1,17 +1,22 @@
 // stack/overflow.cpp — reporting goroutine stack overflows, never silently.
 //
 // Two detectors (stack_pool.hpp explains which slot gets which):
-//  * Guarded slots: touching the PROT_NONE guard page raises SIGSEGV. The handler runs on the
-//    machine's alternate signal stack (the goroutine's own stack is exhausted), recognises the
-//    fault as an overflow when the faulting stack pointer or address lies in the current
-//    goroutine's guard zone, prints the report and aborts. Any other SIGSEGV/SIGBUS goes to the
-//    handler that was installed before gort's (or the default action).
+//  * Guarded slots (a guard marker or a PROT_NONE page): touching the guard zone raises SIGSEGV.
+//    The handler runs on the machine's alternate signal stack (the goroutine's own stack is
+//    exhausted) and reports a stack overflow of the running goroutine when
+//      - the fault address lies in its guard zone, or its stack pointer is below its usable stack;
+//      - or the fault address lies anywhere inside the stack arena (any reservation of the stack
+//        pool, stack_pool::find_in_arena): a frame ran past its own slot into another slot's
+//        guard zone, which only an overflow (or a stray pointer into a stack) does.
+//    A fault in the arena on a thread that runs no goroutine is reported as such. Any other
+//    SIGSEGV/SIGBUS goes to the handler that was installed before gort's (or the default action).
 //  * Unguarded slots: switch_to_scheduler checks the canary and calls report_stack_overflow.
 // The report: "goroutine N: stack overflow" plus the creation site, then abort(). The handler only
-// uses async-signal-safe calls (write, abort, sigaction).
+// uses async-signal-safe calls (write, abort, sigaction) and lock-free reads.
 //
-// A frame larger than a page can step over a guard page; build code that runs on goroutines with
-// -fstack-clash-protection (GCC and Clang) so such frames probe every page.
+// A frame larger than a page can step over a guard page; the exported CMake target and gort.pc
+// compile consumers with -fstack-clash-protection (GCC and Clang) so such frames probe every page
+// (see docs/design.md, "Stacks").
 #include <signal.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -27,7 +32,7 @@
 
 namespace gort::sched {
 
-[[noreturn]] void report_stack_overflow(const goroutine* g) noexcept;
+[[noreturn]] void report_stack_overflow(const goroutine* g, const void* fault) noexcept;
 
 namespace {
 
@@ -52,6 +57,16 @@ struct writer {
     } while (v != 0 && i < 24);
     while (i > 0 && n < sizeof buf) buf[n++] = tmp[--i];
   }
+  void hex(std::uintptr_t v) {
+    put("0x");
+    char tmp[16];
+    int i = 0;
+    do {
+      tmp[i++] = "0123456789abcdef"[v & 15];
+      v >>= 4;
+    } while (v != 0 && i < 16);
+    while (i > 0 && n < sizeof buf) buf[n++] = tmp[--i];
+  }
   void flush() {
     std::size_t off = 0;
     while (off < n) {
@@ -62,6 +77,8 @@ struct writer {
   }
 };
 
+// The running goroutine overflowed its own stack: the fault is in its guard zone, or its stack
+// pointer went below its usable stack.
 bool is_overflow(const goroutine* g, const void* addr, const void* sp) {
   if (g == nullptr || g->stack == nullptr) return false;
   const char* lo = g->stack->lo;
@@ -69,9 +86,24 @@ bool is_overflow(const goroutine* g, const void* addr, const void* sp) {
   const auto* a = static_cast<const char*>(addr);
   const auto* p = static_cast<const char*>(sp);
   const bool fault_in_guard = a >= lo && a < usable;
-  // The stack pointer below the usable region (but not absurdly far): a frame overran the stack.
-  const bool sp_below = p != nullptr && p < usable && p >= lo - g->stack->size;
+  // The stack pointer below the usable region: a frame overran the stack. Within one slot, or
+  // anywhere in the arena (it may have run through the slots underneath).
+  arena_hit hit;
+  const bool sp_below = p != nullptr && p < usable &&
+                        (p >= lo - g->stack->size || stack_pool::find_in_arena(p, &hit));
   return fault_in_guard || sp_below;
+}
+
+[[noreturn]] void report_arena_fault(const void* addr, const arena_hit& hit) noexcept {
+  writer w;
+  w.put("fatal error: fault at ");
+  w.hex(reinterpret_cast<std::uintptr_t>(addr));
+  w.put(hit.in_guard ? " in the guard page of the goroutine stack slot at "
+                     : " in the goroutine stack slot at ");
+  w.hex(reinterpret_cast<std::uintptr_t>(hit.slot_lo));
+  w.put(" on a thread running no goroutine (a stack overflow or a pointer into a stack)\n");
+  w.flush();
+  std::abort();
 }
 
 void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& prev) {
@@ -100,19 +132,34 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
 #elif defined(__aarch64__)
   sp = reinterpret_cast<const void*>(static_cast<ucontext_t*>(ctx)->uc_mcontext.sp);
 #endif
-  if (is_overflow(g, info->si_addr, sp)) report_stack_overflow(g);
+  if (is_overflow(g, info->si_addr, sp)) report_stack_overflow(g, info->si_addr);
+  arena_hit hit;
+  if (stack_pool::find_in_arena(info->si_addr, &hit)) {
+    if (g != nullptr && g->stack != nullptr) report_stack_overflow(g, info->si_addr);
+    report_arena_fault(info->si_addr, hit);
+  }
   chain(sig, info, ctx, sig == SIGBUS ? g_prev_bus : g_prev_segv);
 }
 
 }  // namespace
 
-void report_stack_overflow(const goroutine* g) noexcept {
+void report_stack_overflow(const goroutine* g, const void* fault) noexcept {
   writer w;
   w.put("goroutine ");
   w.put(static_cast<unsigned long long>(g->id));
   w.put(": stack overflow (");
   w.put(static_cast<unsigned long long>(g->stack->usable_size()));
-  w.put("-byte stack; raise gort::options::stack_size)\n\ncreated by ");
+  w.put("-byte stack; raise gort::options::stack_size)\n");
+  const auto* a = static_cast<const char*>(fault);
+  if (a != nullptr && a < g->stack->lo) {
+    // The frame jumped past this goroutine's own guard zone into the slots underneath.
+    w.put("fault at ");
+    w.hex(reinterpret_cast<std::uintptr_t>(fault));
+    w.put(", ");
+    w.put(static_cast<unsigned long long>(g->stack->lo - a));
+    w.put(" bytes below the stack's guard page\n");
+  }
+  w.put("\ncreated by ");
   w.put(g->created_at.function_name());
   w.put("\n\t");
   w.put(g->created_at.file_name());

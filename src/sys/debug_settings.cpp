@@ -34,10 +34,10 @@ debug_settings parse_debug_settings(std::string_view text) {
                            ": want milliseconds in [0, 3600000]");
       }
     } else if (key == "stackguard") {
-      if (parse_int(value, n) && (n == 0 || n == 1)) {
-        s.stackguard = n == 1;
+      if (parse_int(value, n) && n >= 0 && n <= 2) {
+        s.stackguard = static_cast<int>(n);
       } else {
-        s.errors.push_back("GORTDEBUG: stackguard=" + std::string(value) + ": want 0 or 1");
+        s.errors.push_back("GORTDEBUG: stackguard=" + std::string(value) + ": want 0, 1 or 2");
       }
     } else if (key == "scheddetail") {
       if (parse_int(value, n) && (n == 0 || n == 1)) {

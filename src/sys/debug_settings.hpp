@@ -15,7 +15,10 @@ namespace gort::sys {
 struct debug_settings {
   std::int64_t schedtrace_ms = 0;  // > 0: print the SCHED line every that many ms
   bool scheddetail = false;        // with schedtrace: also one line per P, M and G
-  bool stackguard = true;          // 0: no guard pages, every stack checked by its canary
+  // 1: guard markers where the kernel has them, else PROT_NONE guard pages within the VMA
+  // budget; 0: no guard pages, every stack checked by its canary; 2: the pre-6.13 scheme
+  // (PROT_NONE within the budget, canaries beyond) even where markers exist.
+  int stackguard = 1;
   std::vector<std::string> errors;
 };
 

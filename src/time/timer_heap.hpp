@@ -19,6 +19,7 @@
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/time.hpp"
+#include "sched/sanitizer.hpp"
 
 namespace gort::sched {
 
@@ -73,6 +74,7 @@ class timer_heap {
         remove_entry(t);
         publish();
         t->fire(t, now);
+        sanitizer::release(t);  // for a stop that finds `heap` null (timers.cpp, stop_locked)
         t->heap.store(nullptr, std::memory_order_release);
       } else {
         // A sleep or after() node: firing may let its owner free it at once (the woken goroutine
@@ -116,7 +118,7 @@ class timer_heap {
     publish();
   }
 
-  detail::spinlock lock;
+  sanitizer::visible_lock<detail::spinlock> lock;
 
  private:
   void publish() noexcept GORT_REQUIRES(lock) {

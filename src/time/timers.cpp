@@ -53,6 +53,7 @@ void timer_poke(scheduler& s, std::int64_t when) noexcept {
 }
 
 void timer_sleep(scheduler& s, machine* m, std::int64_t next) {
+  check_not_forked();  // in a fork child no other machine would take over
   m->park.clear();
   s.timer_sleep_until.store(next, std::memory_order_seq_cst);
   const std::int64_t again = earliest_timer(s);  // a timer armed before we published
@@ -73,7 +74,13 @@ void timer_sleep(scheduler& s, machine* m, std::int64_t next) {
 }
 
 void clear_timers(scheduler& s) noexcept {
-  for (auto& p : s.allp) p->timers.clear_for_shutdown();
+  // Under each heap's lock: a plain thread may be stopping one of these timers (runtime.cpp's gate
+  // lets timer stops in while the runtime retires).
+  for (auto& p : s.allp) {
+    p->timers.lock.lock();
+    p->timers.clear_for_shutdown();
+    p->timers.lock.unlock();
+  }
 }
 
 namespace {
@@ -90,7 +97,10 @@ bool stop_locked(detail::timer_node* t) noexcept {
   for (;;) {
     // acquire: pairs with the heap's release store when it took the node.
     auto* h = static_cast<timer_heap*>(t->heap.load(std::memory_order_acquire));
-    if (h == nullptr) return false;
+    if (h == nullptr) {
+      sanitizer::acquire(t);  // ordered after a callback that already ran (timer_heap::run)
+      return false;
+    }
     h->lock.lock();
     if (t->heap.load(std::memory_order_relaxed) == h) {
       h->erase_locked(t);
@@ -109,12 +119,28 @@ namespace gort::detail {
 
 using namespace gort::sched;
 
-scheduler& ensure_runtime();  // runtime.cpp
-
 std::int64_t nanotime() noexcept { return sys::nanotime(); }
 
+namespace {
+
+// Holds the gate (runtime.cpp) for a plain thread arming a timer; starts the implicit runtime
+// where allowed.
+struct arming_access {
+  scheduler* s;
+  bool plain;
+  arming_access() : plain(current_machine() == nullptr) {
+    s = plain ? &gate_enter_or_start("gort timer") : g_sched.load(std::memory_order_acquire);
+  }
+  ~arming_access() {
+    if (plain) gate_leave();
+  }
+};
+
+}  // namespace
+
 void timer_start(timer_node* t, std::int64_t when) {
-  scheduler& s = ensure_runtime();
+  arming_access access;
+  scheduler& s = *access.s;
   t->mu.lock();
   stop_locked(t);
   t->when = when;
@@ -137,9 +163,13 @@ void timer_start(timer_node* t, std::int64_t when) {
 }
 
 bool timer_stop(timer_node* t) noexcept {
+  // A plain thread may stop a timer while its runtime retires: the gate keeps the heap alive, or
+  // says the node has been detached from it already (runtime.cpp, protocol step 5).
+  const bool entered = current_machine() == nullptr && gate_enter_always();
   t->mu.lock();
   const bool stopped = stop_locked(t);
   t->mu.unlock();
+  if (entered) gate_leave();
   return stopped;
 }
 
@@ -183,16 +213,21 @@ void send_time(const chan<clock::time_point>& c, std::int64_t now) noexcept {
 chan<clock::time_point> after(clock::duration d) {
   struct after_node : detail::timer_node {
     chan<clock::time_point> c;
+    // The node may hold the channel's last reference (a select that took another case dropped
+    // the caller's): for TSan that free is gort's alone (sanitizer::ignore_accesses).
+    static void destroy(detail::timer_node* t) noexcept {
+      sched::sanitizer::ignore_accesses exclusive;
+      delete static_cast<after_node*>(t);
+    }
   };
   chan<clock::time_point> c(1);
   auto* n = new after_node;
   n->c = c;
   n->fire = [](detail::timer_node* t, std::int64_t now) noexcept {
-    auto* a = static_cast<after_node*>(t);
-    send_time(a->c, now);
-    delete a;  // one-shot: already out of the heap
+    send_time(static_cast<after_node*>(t)->c, now);
+    after_node::destroy(t);  // one-shot: already out of the heap
   };
-  n->drop = [](detail::timer_node* t) noexcept { delete static_cast<after_node*>(t); };
+  n->drop = &after_node::destroy;
   try {
     detail::timer_start(n, detail::deadline_after(detail::to_ns(d)));
   } catch (...) {

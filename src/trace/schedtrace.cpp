@@ -73,7 +73,7 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
             m->blocked.load(std::memory_order_relaxed) ? "true" : "false");
   }
   std::lock_guard<std::mutex> gl(s.gfree_lock);
-  for (auto& slab : s.slabs) {
+  for (goroutine* slab : s.slabs) {
     for (std::size_t j = 0; j < k_slab_records; ++j) {
       goroutine* g = &slab[j];
       const g_status st = g->status.load(std::memory_order_relaxed);

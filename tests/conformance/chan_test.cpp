@@ -91,7 +91,7 @@ bool still_blocked(const gort::chan<int>& done, gort::clock::duration window) {
 TEST_P(Chan, TestChan) {
   run([] {
     constexpr int kCaps = 20;
-    const int per_sender = static_cast<int>(scaled(1000));
+    constexpr int per_sender = static_cast<int>(scaled(1000));
     for (int cap = 0; cap < kCaps; ++cap) {
       // (gtest's SCOPED_TRACE is per OS thread, and a goroutine can resume on another one.)
       const std::string at = "chan[" + std::to_string(cap) + "]: ";
@@ -186,16 +186,16 @@ TEST_P(Chan, TestChan) {
         }
         // 4 senders of 0..L-1 and 4 receivers of L values each: every value arrives 4 times.
         constexpr int P = 4;
-        const int L = per_sender;
+        constexpr int L = per_sender;
         for (int p = 0; p < P; ++p) {
-          gort::go([c, L, &senders] {
+          gort::go([c, &senders] {
             for (int i = 0; i < L; ++i) c.send(i);
             senders.done();
           });
         }
         gort::chan<std::vector<int>> done(P);
         for (int p = 0; p < P; ++p) {
-          gort::go([c, done, L] {
+          gort::go([c, done] {
             std::vector<int> recv(static_cast<std::size_t>(L), 0);
             for (int i = 0; i < L; ++i) {
               const int v = c.recv().value_or(-1);
@@ -331,23 +331,23 @@ TEST_P(Chan, TestSelectStress) {
   run([] {
     std::array<gort::chan<int>, 4> c{gort::chan<int>(0), gort::chan<int>(0), gort::chan<int>(2),
                                      gort::chan<int>(3)};
-    const int N = static_cast<int>(scaled(10000));
+    constexpr int N = static_cast<int>(scaled(10000));
     gort::wait_group wg;
     wg.add(10);
     std::atomic<long> received{0};
     for (int k = 0; k < 4; ++k) {
-      gort::go([ck = c[static_cast<std::size_t>(k)], N, &wg] {
+      gort::go([ck = c[static_cast<std::size_t>(k)], &wg] {
         for (int i = 0; i < N; ++i) ck.send(0);
         wg.done();
       });
-      gort::go([ck = c[static_cast<std::size_t>(k)], N, &wg, &received] {
+      gort::go([ck = c[static_cast<std::size_t>(k)], &wg, &received] {
         for (int i = 0; i < N; ++i) {
           if (ck.recv().has_value()) received.fetch_add(1);
         }
         wg.done();
       });
     }
-    gort::go([c, N, &wg] {
+    gort::go([c, &wg] {
       std::array<int, 4> n{};
       auto c1 = c;
       auto sent = [&](std::size_t k) {
@@ -361,7 +361,7 @@ TEST_P(Chan, TestSelectStress) {
       }
       wg.done();
     });
-    gort::go([c, N, &wg, &received] {
+    gort::go([c, &wg, &received] {
       std::array<int, 4> n{};
       auto c1 = c;
       auto got = [&](std::size_t k) {
@@ -486,7 +486,7 @@ TEST_P(Chan, TestPseudoRandomSend) {
 TEST_P(Chan, TestMultiConsumer) {
   run([] {
     constexpr int nwork = 23;
-    const int niter = static_cast<int>(scaled(271828));
+    constexpr int niter = static_cast<int>(scaled(271828));
     static constexpr std::array<int, 10> pn{2, 3, 7, 11, 13, 17, 19, 23, 27, 31};
     gort::chan<int> q(nwork * 3);
     gort::chan<int> r(nwork * 3);
@@ -502,7 +502,7 @@ TEST_P(Chan, TestMultiConsumer) {
       }, i);
     }
     std::int64_t expect = 0;
-    gort::go([q, r, niter, &expect, &wg] {
+    gort::go([q, r, &expect, &wg] {
       for (int i = 0; i < niter; ++i) {
         const int v = pn[static_cast<std::size_t>(i) % pn.size()];
         expect += v;
@@ -947,7 +947,7 @@ TEST_P(Chan, WaitingSendersServedFifo) {
 // block in select, and range over a channel.
 TEST_P(Chan, PlainThreadsMixWithGoroutines) {
   run([] {
-    const int per = static_cast<int>(scaled(2000));
+    constexpr int per = static_cast<int>(scaled(2000));
     constexpr int kSenders = 4;    // 2 threads, 2 goroutines
     constexpr int kReceivers = 4;  // 2 threads, 2 goroutines
     gort::chan<int> c(0);
@@ -956,10 +956,10 @@ TEST_P(Chan, PlainThreadsMixWithGoroutines) {
     gort::wait_group goroutine_senders;
     goroutine_senders.add(2);
     std::vector<std::thread> threads;
-    auto sender = [c, per] {
+    auto sender = [c] {
       for (int i = 1; i <= per; ++i) c.send(i);
     };
-    auto receiver = [c, sums, per] {
+    auto receiver = [c, sums] {
       std::int64_t s = 0;
       for (int i = 0; i < per; ++i) s += c.recv().value_or(-1'000'000);
       sums.send(s);

@@ -954,7 +954,7 @@ TEST_P(Context, ManyWaitersOnOneDoneChannelAllWake) {
     finished.add(n);
     std::atomic<int> woke{0};
     for (int i = 0; i < n; ++i) {
-      gort::go([&, i] {
+      gort::go([&, ctx = ctx, i] {
         started.done();
         switch (i % 3) {
           case 0:
@@ -1028,14 +1028,14 @@ TEST_P(Context, ChanSendAndRecvReturnTheContextError) {
     std::error_code send_err;
     std::error_code recv_err;
     bool value_kept = false;
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       auto v = std::make_unique<int>(7);
       send_err = c.send(ctx, std::move(v));
       value_kept = v != nullptr;  // not moved from: nothing was sent
       wg.done();
     });
     gort::chan<int> other(0);
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       gort::recv_result<int> r = other.recv(ctx);
       recv_err = r.err;
       EXPECT_FALSE(r);
@@ -1056,7 +1056,7 @@ TEST_P(Context, ChanFormsCompleteWhenTheChannelIsReady) {
     gort::chan<int> c(0);
     gort::wait_group wg;
     wg.add(1);
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       EXPECT_FALSE(c.send(ctx, 5));
       const int six = 6;
       EXPECT_FALSE(c.send(ctx, six));
@@ -1109,7 +1109,7 @@ TEST_P(Context, SleepForReturnsEarlyWhenCancelled) {
     gort::wait_group wg;
     wg.add(1);
     std::error_code e;
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       e = gort::sleep_for(ctx, 1h);
       wg.done();
     });
@@ -1153,7 +1153,7 @@ TEST_P(Context, SleepersRacingCancellation) {
     std::atomic<int> slept{0};
     std::atomic<int> cancelled{0};
     for (int i = 0; i < n; ++i) {
-      gort::go([&, i] {
+      gort::go([&, ctx = ctx, i] {
         std::error_code e = gort::sleep_for(ctx, std::chrono::microseconds(i % 50));
         (e ? cancelled : slept).fetch_add(1);
         if (e) EXPECT_EQ(e, gort::errc::canceled);
@@ -1175,19 +1175,19 @@ TEST_P(Context, PlainThreadsWaitOnAndCancelContexts) {
     threads_done.add(2);
     std::error_code sleep_err;
     std::error_code recv_err;
-    std::thread sleeper([&] {
+    std::thread sleeper([&, ctx = ctx] {
       sleep_err = gort::sleep_for(ctx, 1h);  // blocks the thread
       threads_done.done();
     });
     gort::chan<int> never(0);
-    std::thread receiver([&] {
+    std::thread receiver([&, ctx = ctx] {
       recv_err = never.recv(ctx).err;
       threads_done.done();
     });
     // A goroutine waits on the same context; a third thread cancels it.
     gort::wait_group g_done;
     g_done.add(1);
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       (void)ctx.done().recv();
       g_done.done();
     });

@@ -1,8 +1,12 @@
 // Runtime lifecycle and failure reporting: run/shutdown, options validation, GORTMAXPROCS,
-// uncaught exceptions, stack overflow, idle CPU, schedtrace.
+// uncaught exceptions (and a throwing handler), stack overflow (guard markers on every stack, the
+// canary fallback, frames that jump a guard page), fork without exec, per-runtime random seeds,
+// idle CPU, schedtrace.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,6 +19,7 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
+#include "stack/stack_pool.hpp"
 
 namespace {
 
@@ -156,6 +161,28 @@ TEST(LifecycleDeathTest, UncaughtExceptionPrintsGoroutineAndCreationSite) {
                "goroutine [0-9]+ \\[exception\\]: boom(.|\n)*created by (.|\n)*lifecycle_test.cpp:[0-9]+");
 }
 
+// A handler that throws while handling: both exceptions are reported, then the process ends as for
+// an unhandled one.
+TEST(LifecycleDeathTest, ThrowingExceptionHandlerReportsBoth) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  gort::options o;
+  o.maxprocs = 2;
+  o.on_exception = [](const gort::goroutine_exception&) {
+    throw std::logic_error("handler boom");
+  };
+  EXPECT_DEATH(gort::run(
+                   [] {
+                     gort::wait_group wg;
+                     wg.add(1);
+                     gort::go([] { throw std::runtime_error("first boom"); });
+                     wg.wait();
+                   },
+                   o),
+               "goroutine [0-9]+ \\[exception\\]: first boom\n"
+               "gort::options::on_exception threw while handling it: handler boom"
+               "(.|\n)*created by (.|\n)*lifecycle_test.cpp:[0-9]+");
+}
+
 int recurse(int depth, volatile char* sink) {
   volatile char buf[512];
   buf[0] = static_cast<char>(depth);
@@ -179,6 +206,71 @@ TEST(LifecycleDeathTest, StackOverflowIsReportedWithGuardPage) {
                "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
 }
 
+// Runs `overflow` on a goroutine spawned once `neighbours` goroutines are parked: their stacks lie
+// below its own, where an overflow runs.
+void overflow_above_parked(int neighbours, void (*overflow)(), gort::options o) {
+  gort::run(
+      [neighbours, overflow] {
+        gort_test::with_parked_goroutines(neighbours, [] {}, [overflow] {
+          gort::wait_group wg;
+          wg.add(1);
+          gort::go([overflow] { overflow(); });
+          wg.wait();
+        });
+      },
+      o);
+}
+
+void infinite_recursion() {
+  volatile char sink;
+  recurse(0, &sink);
+}
+
+// More goroutines than the pre-6.13 scheme could guard (a quarter of vm.max_map_count / 2, about
+// 8,000): with guard markers the last one's stack still has a real guard page. In the fallback
+// (stackguard=2), its unguarded stack lets the recursion run down through its neighbours' stacks
+// until it faults in a guarded one; the fault lies in the stack arena and is reported all the same.
+TEST(LifecycleDeathTest, StackOverflowBeyondTheOldGuardBudgetIsReported) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan supports at most 8,128 fibers";
+  if (!gort::sched::stack_pool::guard_markers_supported()) {
+    GTEST_SKIP() << "no guard markers on this kernel (Linux 6.13+)";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(overflow_above_parked(9000, &infinite_recursion,
+                                     {.maxprocs = 1, .stack_size = 16 * 1024}),
+               "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
+}
+
+TEST(LifecycleDeathTest, FallbackReportsAnOverflowThatRanThroughItsNeighbours) {
+  if (gort_test::k_asan) GTEST_SKIP() << "ASan reports the deliberate overrun first";
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan supports at most 8,128 fibers";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(overflow_above_parked(9000, &infinite_recursion,
+                                     {.maxprocs = 1, .stack_size = 16 * 1024,
+                                      .debug = "stackguard=2"}),
+               "goroutine [0-9]+: stack overflow(.|\n)*created by (.|\n)*lifecycle_test.cpp");
+}
+
+// A frame larger than the whole stack, zero-initialized: without stack-clash probes its writes
+// would start far below the guard page, in another goroutine's stack. gort's CMake target and
+// gort.pc compile consumers with -fstack-clash-protection, so the frame probes each page from the
+// top and faults on the guard page first.
+[[gnu::noinline]] int big_zeroed_frame(int seed) {
+  volatile char big[256 * 1024] = {};
+  big[seed % sizeof big] = static_cast<char>(seed);
+  return big[(seed * 7) % sizeof big];
+}
+
+TEST(LifecycleDeathTest, FrameLargerThanTheStackIsReported) {
+  if (gort_test::k_asan) GTEST_SKIP() << "ASan reports the deliberate overrun first";
+  if (!gort::sched::stack_pool::guard_markers_supported()) {
+    GTEST_SKIP() << "no guard markers on this kernel (Linux 6.13+)";
+  }
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(overflow_above_parked(100, [] { (void)big_zeroed_frame(3); }, {.maxprocs = 1}),
+               "goroutine [0-9]+: stack overflow");
+}
+
 TEST(LifecycleDeathTest, StackOverflowIsReportedByCanaryWithoutGuardPages) {
   if (gort_test::k_asan) GTEST_SKIP() << "ASan reports the deliberate overrun first";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -193,6 +285,8 @@ TEST(LifecycleDeathTest, StackOverflowIsReportedByCanaryWithoutGuardPages) {
                          static void dive(int left, gort::wait_group* w) {
                            volatile char pad[256];
                            pad[0] = 1;
+                           // The whole array stays on the stack (clang keeps only the bytes used).
+                           asm volatile("" : : "r"(pad) : "memory");
                            if (left > 0) {
                              dive(left - 1, w);
                            } else {
@@ -225,7 +319,7 @@ TEST(LifecycleDeathTest, OverflowPastTheGuardZoneIsReportedAtTheNextSwitch) {
                        struct frame {
                          static int dive(int left) {
                            volatile char pad[200];
-                           for (char& c : const_cast<char(&)[200]>(pad)) c = 1;  // every byte
+                           for (volatile char& c : pad) c = 1;  // every byte, none optimized away
                            return left > 0 ? dive(left - 1) + pad[7] : pad[3];
                          }
                        };
@@ -290,6 +384,131 @@ TEST_P(Lifecycle, IdleRuntimeUsesNoCpu) {
     // A spinning scheduler would burn ~300 ms per processor here; allow scheduling noise.
     EXPECT_LT(cpu_after - cpu_before, 15'000'000) << "ns of CPU while idle";
   });
+}
+
+// fork() without exec in a process whose runtime runs: the child has none of the runtime's
+// threads. It is told so instead of waiting forever: gort::run and gort::go refuse with the
+// reason, and a goroutine that parks (nothing else could ever run) aborts with it.
+std::string drain(int fd) {
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+// Forks; the child runs `child` with stderr on a pipe. Returns the child's wait status and output.
+template <class F>
+std::pair<int, std::string> fork_and_capture(F child) {
+  int fds[2];
+  if (::pipe(fds) != 0) std::_Exit(20);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    child();
+    std::_Exit(9);
+  }
+  ::close(fds[1]);
+  std::string out = drain(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {status, out};
+}
+
+[[noreturn]] void fork_while_running() {
+  std::pair<int, std::string> from_goroutine;
+  std::pair<int, std::string> from_thread;
+  gort::run(
+      [&] {
+        from_goroutine = fork_and_capture([] {
+          try {
+            gort::run([] {});
+          } catch (const gort::config_error& e) {
+            std::fprintf(stderr, "run: %s\n", e.what());
+          }
+          gort::wait_group never;
+          never.add(1);
+          never.wait();  // parks: nothing could ever wake it in the child
+        });
+        std::thread t([&] {
+          from_thread = fork_and_capture([] {
+            try {
+              gort::go([] {});
+            } catch (const gort::shutdown_error& e) {
+              std::fprintf(stderr, "go: %s\n", e.what());
+              std::_Exit(3);
+            }
+          });
+        });
+        t.join();
+      },
+      {.maxprocs = 2});
+  const bool aborted = WIFSIGNALED(from_goroutine.first) && WTERMSIG(from_goroutine.first) == SIGABRT;
+  const bool refused = WIFEXITED(from_thread.first) && WEXITSTATUS(from_thread.first) == 3;
+  std::fprintf(stderr, "goroutine child (%s):\n%s\nthread child (%s):\n%s\n",
+               aborted ? "aborted" : "NOT aborted", from_goroutine.second.c_str(),
+               refused ? "refused" : "NOT refused", from_thread.second.c_str());
+  std::_Exit(aborted && refused ? 0 : 1);
+}
+
+TEST(LifecycleDeathTest, ForkWithoutExecIsReportedInTheChild) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "TSan does not support fork() in a multi-threaded process";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(fork_while_running(), ::testing::ExitedWithCode(0),
+              "goroutine child \\(aborted\\):\n"
+              "run: gort::run: fork\\(\\) without exec\\(\\)(.|\n)*"
+              "fatal error: fork\\(\\) without exec\\(\\)(.|\n)*"
+              "thread child \\(refused\\):\n"
+              "go: gort::go: fork\\(\\) without exec\\(\\)");
+}
+
+// A pool (or a timer, or gort::go) used from a plain thread before any gort::run starts the
+// implicit runtime; gort::run then refuses and says why.
+[[noreturn]] void pool_before_run() {
+  gort::pool p;
+  try {
+    gort::run([] {});
+  } catch (const gort::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::_Exit(0);
+  }
+  std::_Exit(1);
+}
+
+TEST(LifecycleDeathTest, RunAfterAPoolStartedTheImplicitRuntimeSaysWhy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(pool_before_run(), ::testing::ExitedWithCode(0),
+              "a runtime is already running: .*the implicit runtime, .*gort::pool .*before any "
+              "gort::run");
+}
+
+// Select's random choice comes from state seeded from the OS per runtime: two runtimes in one
+// process pick differently among always-ready cases (with one processor nothing else draws).
+TEST(LifecycleRandom, EachRuntimeSeedsItsChoicesFromTheOs) {
+  auto choices = [] {
+    return gort::run(
+        [] {
+          gort::chan<int> a(1);
+          gort::chan<int> b(1);
+          std::uint64_t bits = 0;
+          for (int i = 0; i < 64; ++i) {
+            (void)a.try_send(1);
+            (void)b.try_send(1);
+            const std::size_t fired = gort::select(gort::recv(a), gort::recv(b));
+            bits = bits << 1 | fired;
+            (void)a.try_recv();
+            (void)b.try_recv();
+          }
+          return bits;
+        },
+        {.maxprocs = 1});
+  };
+  const std::uint64_t first = choices();
+  const std::uint64_t second = choices();
+  EXPECT_NE(first, second) << "the same 64 choices twice: a constant seed";
+  EXPECT_NE(first, 0u);
+  EXPECT_NE(first, ~std::uint64_t{0});
 }
 
 TEST_P(Lifecycle, SchedtracePrintsGoLines) {

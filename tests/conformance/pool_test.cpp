@@ -1197,7 +1197,9 @@ TEST(PoolWorkerQueue, PointerSet) {
 
 TEST(PoolWorkerQueue, TaskStorage) {
   using gort::detail::pool_task;
-  static_assert(pool_task::stored_inline<decltype([a = 1, b = 2.0, c = (void*)nullptr] {})>);
+  static_assert(pool_task::stored_inline<decltype([a = 1, b = 2.0, c = (void*)nullptr] {
+    (void)a, (void)b, (void)c;
+  })>);
   struct big {
     char data[64];
     void operator()() {}

@@ -10,6 +10,7 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
+#include "stack/stack_pool.hpp"
 
 namespace {
 
@@ -243,14 +244,30 @@ TEST_P(Sched, TestGoroutineParallelism) {
 
 // A busy goroutine holding the only processor's sibling in runnext can only make progress if an
 // idle processor steals it: steals happen and are counted.
+// The goroutine waits in main's runnext while main spins without a scheduling point; it can only
+// run on another thread if an idle processor stole it, and the thief counts the steal before it
+// runs the goroutine (same thread: the count happens-before the flag). If sysmon's preemption
+// request (main's slice may already be 10 ms old on a loaded machine) made go() yield, main's own
+// processor ran the goroutine on main's thread: try again.
 TEST_P(Sched, IdleProcessorStealsRunnext) {
   if (procs() == 1) GTEST_SKIP() << "needs a second processor";
   run([] {
-    std::atomic<bool> flag{false};
-    gort::go([&] { flag.store(true, std::memory_order_release); });
-    // Spin without a scheduling point: the goroutine above sits in our runnext.
-    while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
-    EXPECT_GE(gort::stats().steals, 1u);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::atomic<bool> flag{false};
+      std::thread::id ran_on;
+      const std::thread::id main_thread = std::this_thread::get_id();
+      const std::uint64_t steals_before = gort::stats().steals;
+      gort::go([&] {
+        ran_on = std::this_thread::get_id();
+        flag.store(true, std::memory_order_release);
+      });
+      // Spin without a scheduling point: the goroutine above sits in our runnext.
+      while (!flag.load(std::memory_order_acquire)) std::this_thread::yield();
+      if (ran_on == main_thread) continue;  // preempted at go(): not a steal
+      EXPECT_GE(gort::stats().steals, steals_before + 1);
+      return;
+    }
+    ADD_FAILURE() << "the goroutine never ran on another processor's thread";
   });
 }
 
@@ -305,13 +322,19 @@ TEST(SchedOrder, GlobalQueueIsNotStarvedByLocalWork) {
 // A million goroutines parked at once (the stack design's headline): all park, all wake.
 TEST_P(Sched, MillionConcurrentGoroutines) {
   if (procs() != 2 && procs() != 8) GTEST_SKIP() << "run at 2 and 8 processors only (memory, time)";
-  const std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
-  run([n] {
+  constexpr std::int64_t n = scaled(1000000, gort_test::k_tsan ? 500 : 20);
+  run([] {
     gort_test::with_parked_goroutines(
         n, [] {},
-        [n] {
+        [] {
           EXPECT_EQ(gort::num_goroutines(), n + 1);
           EXPECT_GE(gort::stats().stacks_in_use, static_cast<std::uint64_t>(n));
+          // Guard markers give every stack a real guard page without new mappings (sanitizer
+          // runtimes map memory of their own per goroutine).
+          if (gort::sched::stack_pool::guard_markers_supported()) {
+            EXPECT_GE(gort::stats().stacks_guarded, static_cast<std::uint64_t>(n));
+            if (!gort_test::k_sanitized) EXPECT_LT(gort_test::map_count(), 1000);
+          }
         });
   });
 }
@@ -369,9 +392,9 @@ int fib(int n) {
 }
 
 TEST_P(Sched, ForkJoinFib) {
-  const int n = gort_test::k_sanitized ? 15 : 22;
+  constexpr int n = gort_test::k_sanitized ? 15 : 22;
   const int expected = n == 15 ? 610 : 17711;
-  EXPECT_EQ(run([n] { return fib(n); }), expected);
+  EXPECT_EQ(run([] { return fib(n); }), expected);
 }
 
 // A goroutine parked inside a catch block keeps its exception across the park, even when other

@@ -156,7 +156,7 @@ TEST_P(Sync, MutexLockWithContextGivesUp) {
     gort::wait_group wg;
     wg.add(1);
     std::error_code e;
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       e = m.lock(ctx);
       wg.done();
     });
@@ -264,7 +264,7 @@ TEST_P(Sync, MutexStarvingWaiterGivesUpAndTryLockStillWorks) {
       gort::wait_group done;
       done.add(1);
       std::error_code e;
-      gort::go([&] {
+      gort::go([&, ctx = ctx] {
         e = m.lock(ctx);
         if (!e) m.unlock();
         done.done();
@@ -706,7 +706,7 @@ TEST_P(Sync, WaitGroupWaitWithContextGivesUp) {
     gort::wait_group waiting;
     waiting.add(1);
     std::error_code e;
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       e = wg.wait(ctx);
       waiting.done();
     });
@@ -754,7 +754,7 @@ TEST_P(Sync, WaitGroupWaitWithContextRacingDone) {
       std::atomic<int> ok{0};
       std::atomic<int> cancelled{0};
       for (int w = 0; w < waiters; ++w) {
-        gort::go([&, w] {
+        gort::go([&, ctx = ctx, w] {
           const std::error_code e = (w % 2 == 0) ? wg.wait(ctx) : (wg.wait(), std::error_code{});
           (e ? cancelled : ok).fetch_add(1);
           joined.done();

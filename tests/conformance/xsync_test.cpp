@@ -137,13 +137,13 @@ TEST_P(XSync, TestWeightedDoesntBlockIfTooBig) {
     gort::wait_group big_done;
     big_done.add(1);
     std::error_code big_err;
-    gort::go([&] {
+    gort::go([&, big_ctx = big_ctx] {
       big_err = sem.acquire(big_ctx, n + 1);
       big_done.done();
     });
     auto [g, ctx] = gort::errgroup::with_context(gort::background());
     for (int i = static_cast<int>(n) * 3; i > 0; --i) {
-      g.go([&sem, &ctx]() -> std::error_code {
+      g.go([&sem, ctx = ctx]() -> std::error_code {
         std::error_code e = sem.acquire(ctx, 1);
         if (!e) {
           gort::yield();
@@ -194,7 +194,7 @@ TEST_P(XSync, TestAllocCancelDoesntStarve) {
     auto [ctx, cancel] = gort::with_cancel(gort::background());
     gort::wait_group wg;
     wg.add(2);
-    gort::go([&] {
+    gort::go([&, ctx = ctx] {
       (void)sem.acquire(ctx, 10);
       wg.done();
     });
@@ -286,7 +286,7 @@ TEST_P(XSync, WeightedWithPlainThreads) {
     gort::wait_group done;
     done.add(2);
     std::error_code thread_err;
-    std::thread cancelled([&] {
+    std::thread cancelled([&, ctx = ctx] {
       thread_err = sem.acquire(ctx, 1);
       done.done();
     });

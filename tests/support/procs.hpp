@@ -80,6 +80,13 @@ int thread_count();
 /// This process's resident set size in KiB (VmRSS), or -1.
 long rss_kib();
 
+/// Number of this process's memory mappings (lines of /proc/self/maps).
+int map_count();
+
+/// True when reading a never-touched anonymous page maps the shared zero page (commits nothing),
+/// false when the kernel commits a real page on the read. Measured once.
+bool reads_map_zero_page();
+
 /// Spawns n goroutines that each run `body()`, then park on one gate; calls `while_parked()` once
 /// all n are parked, releases the gate and waits for all n to finish. Call from a goroutine.
 template <class Body, class WhileParked>

@@ -49,15 +49,17 @@ TEST(DebugSettings, ParsesKnownKeysAndIgnoresUnknown) {
   auto s = gort::sys::parse_debug_settings("schedtrace=1000,foo=bar,scheddetail=1,stackguard=0");
   EXPECT_EQ(s.schedtrace_ms, 1000);
   EXPECT_TRUE(s.scheddetail);
-  EXPECT_FALSE(s.stackguard);
+  EXPECT_EQ(s.stackguard, 0);
   EXPECT_TRUE(s.errors.empty());
+  EXPECT_EQ(gort::sys::parse_debug_settings("stackguard=2").stackguard, 2);
+  EXPECT_EQ(gort::sys::parse_debug_settings("").stackguard, 1);
 }
 
 TEST(DebugSettings, BadValuesAreReportedAndLeftAtDefault) {
-  auto s = gort::sys::parse_debug_settings("schedtrace=-5,scheddetail=yes,stackguard=2,schedtrace");
+  auto s = gort::sys::parse_debug_settings("schedtrace=-5,scheddetail=yes,stackguard=3,schedtrace");
   EXPECT_EQ(s.schedtrace_ms, 0);
   EXPECT_FALSE(s.scheddetail);
-  EXPECT_TRUE(s.stackguard);
+  EXPECT_EQ(s.stackguard, 1);
   ASSERT_EQ(s.errors.size(), 3u);
   EXPECT_NE(s.errors[0].find("schedtrace=-5"), std::string::npos);
 }

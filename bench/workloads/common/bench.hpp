@@ -50,9 +50,10 @@ inline void report(const char* quantity, double value, const char* unit, bool ok
   std::fflush(stdout);
 }
 
-/// The process's resident set size in bytes (VmRSS in /proc/self/status), or -1 when unreadable.
-inline long long vm_rss_bytes() {
-  std::ifstream status("/proc/self/status");
+/// A process's resident set size in bytes (VmRSS in its /proc/<pid>/status; this process's by
+/// default), or -1 when unreadable.
+inline long long vm_rss_bytes(const std::string& status_path = "/proc/self/status") {
+  std::ifstream status(status_path);
   std::string line;
   while (std::getline(status, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;  // in kB

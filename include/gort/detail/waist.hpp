@@ -103,7 +103,9 @@ void park(wait_reason why, Unlock&& unlock) {
   park(why, &call_unlock<std::remove_reference_t<Unlock>>, static_cast<void*>(&unlock));
 }
 
-/// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread.
+/// Makes `g`, which is parked (or about to park: its unlock has run), runnable. Any thread. From a
+/// plain thread once the runtime's shutdown began (or after it), readying a goroutine does nothing:
+/// it is abandoned like every goroutine alive at shutdown (docs/design.md, "Lifecycle").
 void ready(goroutine* g);
 
 // ---- the same, for a caller that already holds its own record ------------------------------
@@ -140,7 +142,10 @@ void preempt_point() noexcept;
 
 /// Reserves a goroutine record whose closure storage is `size` bytes aligned to `align` (inline in
 /// the record when small enough, else heap) and returns that storage; `*out` receives the record.
-/// Any thread; starts an implicit runtime if none is running. Throws std::bad_alloc.
+/// Any thread; may start an implicit runtime (see gort::go). Throws std::bad_alloc (no memory for
+/// the closure, no stack for the goroutine), and from a plain thread gort::shutdown_error or
+/// std::system_error. A plain thread holds the runtime's shutdown gate until spawn_commit or
+/// spawn_abort, which must follow at once.
 void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align);
 
 /// Makes a prepared goroutine runnable (the caller's processor `runnext`, or the global queue from
