@@ -9,6 +9,7 @@
 #include "gort/context.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/mutex.hpp"
 #include "gort/runtime.hpp"
 #include "gort/time.hpp"
@@ -95,7 +96,12 @@ std::error_code mutex::lock_slow(detail::cancel_node* c) {
                                       std::memory_order_relaxed)) {
       continue;  // old reloaded
     }
-    if (!must_wait) return {};  // locked it
+    if (!must_wait) {
+      // For an application built with TSan against this uninstrumented code: the previous
+      // owner's unlock() released on state_ (instrumented, or see rw_mutex below).
+      detail::tsan_acquire(&state_);
+      return {};  // locked it
+    }
     const bool lifo = wait_start != 0;  // waited before: back to the front of the queue
     if (wait_start == 0) wait_start = detail::nanotime();
     if (c == nullptr) {
@@ -122,6 +128,7 @@ std::error_code mutex::lock_slow(detail::cancel_node* c) {
       // acq_rel: acquire pairs with the hand-off's release (unlock's fetch_sub); release keeps
       // the mode change ordered for the next unlock.
       state_.fetch_add(delta, std::memory_order_acq_rel);
+      detail::tsan_acquire(&state_);  // as above
       return {};
     }
     awoke = true;
@@ -239,6 +246,9 @@ void rw_mutex::lock() {
       reader_wait_.fetch_add(readers, std::memory_order_acq_rel) + readers != 0) {
     writer_sem_.acquire(detail::wait_reason::sync_rw_mutex_lock, false);
   }
+  // For TSan (this code may be uninstrumented, the readers' inline unlock_shared() is not):
+  // pairs with their release on reader_count_ and with unlock()'s tsan_release.
+  detail::tsan_acquire(&reader_count_);
 }
 
 void rw_mutex::unlock() {
@@ -254,6 +264,9 @@ void rw_mutex::unlock() {
                                                             std::memory_order_relaxed);
     }, this);
   }
+  // For TSan: the readers' inline lock_shared() acquires on reader_count_ (and lock_shared_slow
+  // and the next lock() with tsan_acquire).
+  detail::tsan_release(&reader_count_);
   // release: pairs with the acquire of readers that enter after us.
   const std::int32_t readers =
       reader_count_.fetch_add(k_max_readers, std::memory_order_release) + k_max_readers;
@@ -264,6 +277,7 @@ void rw_mutex::unlock() {
 
 void rw_mutex::lock_shared_slow() {
   reader_sem_.acquire(detail::wait_reason::sync_rw_mutex_rlock, false);  // a writer is pending
+  detail::tsan_acquire(&reader_count_);  // for TSan: pairs with unlock()'s tsan_release
 }
 
 // unlock_shared found a writer pending (r: reader_count_ after its decrement, negative).

@@ -5,6 +5,7 @@
 
 #include "gort/context.hpp"
 #include "gort/detail/sema.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/error.hpp"
 #include "gort/sync.hpp"
 
@@ -49,7 +50,12 @@ void wait_group::wait() {
   // acquire: pairs with the acq_rel fetch_add of the done() that reached zero.
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    if (counter_of(s) == 0) return;
+    if (counter_of(s) == 0) {
+      // For an application built with TSan against this uninstrumented code: pairs with the
+      // done() calls' instrumented fetch_add on state_ (a woken waiter is ordered by sema_).
+      detail::tsan_acquire(&state_);
+      return;
+    }
     // acq_rel: registering as a waiter must be ordered with the add() that will see it.
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
                                      std::memory_order_acquire)) {
@@ -73,7 +79,10 @@ std::error_code wait_group::wait(const context& ctx) {
   // acquire: as in wait().
   std::uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    if (counter_of(s) == 0) return {};
+    if (counter_of(s) == 0) {
+      detail::tsan_acquire(&state_);  // as in wait()
+      return {};
+    }
     if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
       continue;

@@ -118,7 +118,7 @@ class timer_heap {
     publish();
   }
 
-  sanitizer::visible_lock<detail::spinlock> lock;
+  detail::spinlock lock;
 
  private:
   void publish() noexcept GORT_REQUIRES(lock) {

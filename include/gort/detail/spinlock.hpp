@@ -24,7 +24,11 @@
 // sync.Mutex has the same two modes; its runtime lock gets the bound by sleeping on a futex.
 //
 // Memory ordering: lock() is an acquire exchange and unlock() a release store; they pair with each
-// other, so everything written under the lock is visible to the next holder. `starving_` is a
+// other, so everything written under the lock is visible to the next holder. The same pairing is
+// announced to ThreadSanitizer (gort/detail/tsan_hooks.hpp): the lock is taken both in the
+// application's inline code and in the compiled library, which an application built with
+// -fsanitize=thread links uninstrumented, and TSan must see every critical section of a channel,
+// a wait list or a timer heap ordered with the next whichever side took it. `starving_` is a
 // relaxed hint: exclusion rests on `locked_` alone, and a locker that misses a fresh flag merely
 // barges once more.
 //
@@ -37,6 +41,7 @@
 #include <atomic>
 
 #include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 
 namespace gort::detail {
 
@@ -45,20 +50,25 @@ class GORT_CAPABILITY("spinlock") spinlock {
   void lock() noexcept GORT_ACQUIRE() {
     // relaxed: the starving flag is a hint (see lock_slow); the exchange is what excludes.
     // acquire: pairs with the release in unlock().
-    if (!starving_.load(std::memory_order_relaxed) &&
-        !locked_.exchange(true, std::memory_order_acquire)) {
-      return;
+    if (starving_.load(std::memory_order_relaxed) ||
+        locked_.exchange(true, std::memory_order_acquire)) {
+      lock_slow();
     }
-    lock_slow();
+    tsan_acquire(&locked_);  // for TSan: pairs with unlock()'s tsan_release (file comment)
   }
 
   bool try_lock() noexcept GORT_TRY_ACQUIRE(true) {
     // relaxed pre-checks avoid bouncing the line; acquire pairs with unlock().
-    return !starving_.load(std::memory_order_relaxed) && !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    if (starving_.load(std::memory_order_relaxed) || locked_.load(std::memory_order_relaxed) ||
+        locked_.exchange(true, std::memory_order_acquire)) {
+      return false;
+    }
+    tsan_acquire(&locked_);  // as in lock()
+    return true;
   }
 
   void unlock() noexcept GORT_RELEASE() {
+    tsan_release(&locked_);  // for TSan: pairs with the next lock()'s tsan_acquire
     // release: publishes the critical section to the next lock().
     locked_.store(false, std::memory_order_release);
   }
