@@ -134,7 +134,11 @@ goroutine* enter_op() noexcept {
   if (m != nullptr) {
     goroutine* g = m->curg;
     if (g != nullptr) {
-      if (g->preempt.load(std::memory_order_relaxed)) switch_to_scheduler(g, after_switch::preempt);
+      if (g->preempt.load(std::memory_order_relaxed)) {
+        switch_to_scheduler(g, after_switch::preempt);
+      } else if (m->shuffle && (m->fastrand() & 7) == 0) [[unlikely]] {
+        switch_to_scheduler(g, after_switch::yield);  // GORTDEBUG=shuffle: an extra yield
+      }
       return g;
     }
   }

@@ -75,6 +75,12 @@ class run_queue {
       return next;
     }
     inherit_time = false;
+    return get_ring();
+  }
+
+  /// get()'s second half: the ring head, runnext left alone (GORTDEBUG=shuffle also calls it
+  /// first, scheduler.hpp). Owner only.
+  T* get_ring() {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_relaxed);
@@ -97,11 +103,13 @@ class run_queue {
   /// what it just readied, and leaves runnext alone if the counter moved meanwhile (the victim is
   /// handing off between goroutines and will run it; see run_queue::grab). Null: the victim is
   /// not running, no back-off. Returns one element to run now; the rest are in our ring.
+  /// `most` caps the batch (GORTDEBUG=shuffle takes random sizes; otherwise half, Go's).
   T* steal_from(run_queue& victim, bool steal_runnext,
-                const std::atomic<std::uint64_t>* victim_progress, std::uint32_t* taken) {
+                const std::atomic<std::uint64_t>* victim_progress, std::uint32_t* taken,
+                std::uint32_t most = Capacity) {
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
     GORT_DCHECK(t == head_.load(std::memory_order_relaxed));  // the thief's ring is empty
-    std::uint32_t n = victim.grab(*this, t, steal_runnext, victim_progress);
+    std::uint32_t n = victim.grab(*this, t, steal_runnext, victim_progress, most);
     if (taken != nullptr) *taken = n;
     GORT_DCHECK(n <= Capacity / 2 + 1);  // half, rounded up (or runnext alone)
     if (n == 0) return nullptr;
@@ -186,7 +194,7 @@ class run_queue {
   // goroutines during the sleep: a victim that is scheduling will run its runnext itself; one
   // stuck in a long goroutine did not switch and is robbed as in Go.
   std::uint32_t grab(run_queue& thief, std::uint32_t thief_tail, bool steal_runnext,
-                     const std::atomic<std::uint64_t>* victim_progress) {
+                     const std::atomic<std::uint64_t>* victim_progress, std::uint32_t most) {
     for (;;) {
       // acquire (both): pair with other consumers' head_ CAS and the owner's tail_ release, so
       // the slots read below are the published ones.
@@ -194,6 +202,7 @@ class run_queue {
       const std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
       n -= n / 2;
+      if (n > most) n = most;
       if (n == 0) {
         if (!steal_runnext) return 0;
         T* next = runnext_.load(std::memory_order_acquire);

@@ -175,6 +175,7 @@ machine* adopt_calling_thread(scheduler& s) {
   machine* m = owned.get();
   m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
   m->rand_state = sys::xorshift_state(s.seed, static_cast<std::uint64_t>(m->id));
+  m->shuffle = s.cfg.debug.shuffle != 0;
   s.allm.push_back(std::move(owned));
   s.mcount.fetch_add(1, std::memory_order_relaxed);
   return m;

@@ -46,6 +46,11 @@ namespace {
 
 void fatal(const char* msg) noexcept {
   std::fprintf(stderr, "fatal error: %s\n", msg);
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (s != nullptr && s->cfg.debug.shuffle != 0) {
+    std::fprintf(stderr, "(scheduled with GORTDEBUG=shuffle=%llu: the same seed replays it)\n",
+                 static_cast<unsigned long long>(s->cfg.debug.shuffle));
+  }
   std::fflush(stderr);
   std::abort();
 }
@@ -53,7 +58,9 @@ void fatal(const char* msg) noexcept {
 scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
-      seed(sys::random_seed()),
+      // GORTDEBUG=shuffle: the seed replaces the OS's, so every machine's random stream (steal
+      // order, select's choice, the shuffle's own draws) is the same in every run.
+      seed(cfg.debug.shuffle != 0 ? cfg.debug.shuffle : sys::random_seed()),
       stack_credit_batch(static_cast<int>(std::clamp<std::size_t>(
           k_stack_credit_bytes / cfg.slot_size, 1, std::size_t{k_stack_credit_batch_max}))),
       stack_credit_max(2 * stack_credit_batch),
@@ -149,14 +156,17 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
         // ready lands in our queue.
         run_timers(victim);
         bool inherit = false;
-        if (goroutine* g = p->runq.get(inherit)) return g;
+        if (goroutine* g = runq_get(m, p, inherit)) return g;
       }
       const p_status st = victim->status.load(std::memory_order_relaxed);
       if (st == p_status::idle) continue;  // idle processors have empty queues
       std::uint32_t taken = 0;
+      constexpr std::uint32_t k_half = run_queue<goroutine>::capacity / 2;
+      const std::uint32_t most =
+          m->shuffle ? 1 + m->fastrand() % k_half : run_queue<goroutine>::capacity;
       goroutine* g = p->runq.steal_from(victim->runq, last,
                                         st == p_status::running ? &victim->switches : nullptr,
-                                        &taken);
+                                        &taken, most);
       if (g != nullptr) {
         bump(p->steals);
         bump(p->stolen, taken);
@@ -197,7 +207,7 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
       if (g != nullptr) return g;
     }
     // 6. Local run queue, runnext first.
-    g = p->runq.get(inherit_time);
+    g = runq_get(m, p, inherit_time);
     if (g != nullptr) return g;
     // 7. Global queue batch.
     if (s.runq.size() != 0) {
@@ -336,6 +346,16 @@ void mstart(scheduler* s, machine* m) {
   set_current_machine(nullptr);
 }
 
+goroutine* runq_get_shuffled(machine* m, processor* p, bool& inherit_time) {
+  if ((m->fastrand() & 1) != 0) {
+    if (goroutine* g = p->runq.get_ring()) {
+      inherit_time = false;
+      return g;
+    }
+  }
+  return p->runq.get(inherit_time);
+}
+
 void schedule(scheduler& s, machine* m) {
   install_overflow_altstack(m);
   m->eh_globals = thread_eh_globals();
@@ -398,6 +418,7 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
       m = owned.get();
       m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
       m->rand_state = sys::xorshift_state(s.seed, static_cast<std::uint64_t>(m->id));
+      m->shuffle = s.cfg.debug.shuffle != 0;
       m->spinning = spinning;
       m->nextp = p;
       try {

@@ -324,6 +324,20 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
   fatal("goroutine switched to the scheduler without a request");
 }
 
+/// GORTDEBUG=shuffle=SEED, randomized scheduling for tests (docs/hacking.md): the local queue
+/// yields its ring head instead of runnext half the time (here and in take_direct_successor),
+/// thieves take random batch sizes (from random victims, as always; steal_work), and every
+/// blocking operation yields first one time in eight (enter_op, park.cpp). The seed replaces the
+/// OS seed the machines' random states derive from, so with one processor a seed replays the same
+/// schedule (timers and sysmon's preemption requests aside). m's thread, holding p.
+goroutine* runq_get_shuffled(machine* m, processor* p, bool& inherit_time);
+
+/// The next goroutine of m's processor's local queue (runnext first). m's thread, holding p.
+inline goroutine* runq_get(machine* m, processor* p, bool& inherit_time) {
+  if (m->shuffle) [[unlikely]] return runq_get_shuffled(m, p, inherit_time);
+  return p->runq.get(inherit_time);
+}
+
 /// The goroutine to switch to directly when the current one parks or exits, or null when the
 /// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
 /// m's thread, holding its P.
@@ -335,7 +349,7 @@ inline goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_
   if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 && s.runq.size() > 0) {
     return nullptr;
   }
-  return p->runq.get(inherit_time);
+  return runq_get(m, p, inherit_time);
 }
 
 }  // namespace gort::sched

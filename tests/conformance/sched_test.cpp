@@ -109,6 +109,10 @@ TEST_P(Sched, LargeAndOveralignedClosuresWork) {
   });
 }
 
+// The order tests below assert the default scheduler's choices: they opt out of GORTDEBUG=shuffle
+// (which the shuffled conformance runs set in the environment) with a debug string of their own.
+constexpr const char* k_default_order = "shuffle=0";
+
 // Go's newproc puts the new goroutine in runnext (runtime/proc.go, runqput(pp, newg, true)):
 // with one processor, spawning A then B runs B first (B takes runnext and pushes A to the tail
 // of the local queue).
@@ -128,7 +132,7 @@ TEST(SchedOrder, SpawnAThenBRunsBFirst) {
         });
         wg.wait();
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(log.seen, (std::vector<int>{2, 1}));
 }
 
@@ -142,7 +146,7 @@ TEST(SchedOrder, YieldGoesBehindLocalWork) {
         gort::yield();
         log.add(0);
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(log.seen, (std::vector<int>{2, 1, 0}));
 }
 
@@ -165,7 +169,7 @@ TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {
         before_block = gort::stats();
         wg.wait();
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(before_block.runqueue, 129);
   ASSERT_EQ(before_block.local_runq.size(), 1u);
   EXPECT_EQ(before_block.local_runq[0], 128);

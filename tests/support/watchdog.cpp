@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "sched/scheduler.hpp"
 
 namespace gort_test {
@@ -18,6 +20,20 @@ namespace gort_test {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// A test that fails (or hangs) under GORTDEBUG=shuffle=SEED says how to replay it: at
+// GOMAXPROCS=1 the same seed gives the same schedule (docs/hacking.md).
+void print_shuffle_replay(const std::string& what) {
+  const char* debug = std::getenv("GORTDEBUG");
+  if (debug == nullptr || std::string(debug).find("shuffle=") == std::string::npos) return;
+  char exe[4096] = "<test binary>";
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) exe[n] = '\0';
+  std::fprintf(stderr,
+               "shuffle: %s failed under GORTDEBUG=%s; replay: GORTDEBUG=%s %s --gtest_filter='%s'\n",
+               what.c_str(), debug, debug, exe, what.c_str());
+  std::fflush(stderr);
+}
 
 // One thread per process, sleeping on a condition variable until the armed deadline.
 class watchdog {
@@ -49,6 +65,7 @@ class watchdog {
     const double secs = std::chrono::duration<double>(limit).count();
     std::fprintf(stderr, "\nwatchdog: %s still running after %.1f s; scheduler state:\n",
                  what.c_str(), secs);
+    print_shuffle_replay(what);
     std::fflush(stderr);
     // Printing takes the scheduler's locks: if the hang holds one, give up after a while.
     std::thread([] {
@@ -99,7 +116,12 @@ class listener : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& t) override {
     arm_watchdog(default_limit(), std::string(t.test_suite_name()) + "." + t.name());
   }
-  void OnTestEnd(const ::testing::TestInfo&) override { disarm_watchdog(); }
+  void OnTestEnd(const ::testing::TestInfo& t) override {
+    disarm_watchdog();
+    if (t.result() != nullptr && t.result()->Failed()) {
+      print_shuffle_replay(std::string(t.test_suite_name()) + "." + t.name());
+    }
+  }
 };
 
 // Installed by the support library into every test binary.
