@@ -5,6 +5,7 @@
 
 #include "gort/context.hpp"
 #include "gort/detail/chan_core.hpp"
+#include "gort/detail/dcheck.hpp"
 #include "gort/error.hpp"
 
 namespace gort {
@@ -45,6 +46,7 @@ void semaphore::release(std::int64_t n) {
     throw panic_error("semaphore: released more than held");
   }
   cur_ -= n;
+  GORT_DCHECK(cur_ >= 0 && cur_ <= size_);
   detail::waiter* woken = grant_locked();
   lock_.unlock();
   ready_all(woken);
@@ -127,6 +129,7 @@ detail::waiter* semaphore::grant_locked() noexcept {
   while (!q_.empty() && size_ - cur_ >= q_.front()->n) {
     waiter* w = q_.pop_front();
     cur_ += w->n;
+    GORT_DCHECK(cur_ <= size_);  // tokens held never exceed the size
     w->granted = true;
     // Losing the claim means the context readied the waiter; it finds the grant under the lock.
     if (w->claim.claim(detail::k_claim_granted)) {

@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "gort/detail/dcheck.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
@@ -152,10 +153,12 @@ class alignas(64) chan_base {
 
   void buffer_push(void* src) noexcept GORT_REQUIRES(lock) {
     const std::size_t n = count();
+    GORT_DCHECK(n < cap_);  // senders queue, rather than push, while the buffer is full
     ops_->put(slot((head_ + n) % cap_), src);
     count_.store(static_cast<std::uint32_t>(n + 1), std::memory_order_relaxed);
   }
   void buffer_pop(void* dst_opt) noexcept GORT_REQUIRES(lock) {
+    GORT_DCHECK(count() > 0);
     ops_->take(dst_opt, slot(head_));
     head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
     count_.store(static_cast<std::uint32_t>(count() - 1), std::memory_order_relaxed);

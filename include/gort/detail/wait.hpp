@@ -33,6 +33,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "gort/detail/dcheck.hpp"
 #include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/wait_list.hpp"
 #include "gort/detail/waist.hpp"
@@ -59,6 +60,7 @@ class wake_claim {
     if (!contested_) {
       // Only the primitive can wake this waiter, under its lock: no race to settle. relaxed: the
       // primitive's lock and ready() order it.
+      GORT_DCHECK(v_.load(std::memory_order_relaxed) == k_claim_pending);  // claimed once
       v_.store(outcome, std::memory_order_relaxed);
       return true;
     }
