@@ -1,7 +1,8 @@
 // gort/detail/waist.hpp — the one internal API every blocking primitive is built on.
 //
-// This is Go's gopark/goready pair. Header-only layers (wait_group, channels, select, sync, pool)
-// use nothing else of the scheduler:
+// This is Go's gopark/goready pair. The primitives (channels, select, sync, context, pool,
+// futures) — their inline fast paths in the headers and their slow paths in src/sync/ — use nothing
+// else of the scheduler (docs/hacking.md, the layering rule):
 //
 //   park(reason, unlock)  the calling goroutine stops running. `unlock` runs only after the
 //                         goroutine has completely left its stack (on the scheduler context of its
