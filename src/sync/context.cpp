@@ -9,6 +9,7 @@
 
 #include "gort/context.hpp"
 #include "gort/detail/context_node.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/go.hpp"
 #include "gort/time.hpp"
 
@@ -166,11 +167,16 @@ bool cancel_one(cancel_node* n, std::uint8_t e, const error& cause, cancel_link*
     return false;
   }
   n->cause = cause ? cause : error(static_cast<errc>(e));
-  // release: publishes `cause` (and done_ch below) to lock-free readers of err.
+  // release: publishes `cause` (and done_ch below) to lock-free readers of err. The same for
+  // TSan, whose instrumented readers (error_value() inlined into the application) pair with this
+  // tsan_release when this library is not instrumented: what the canceller did before cancel()
+  // happens-before a reader that sees err set, as in Go.
+  detail::tsan_release(&n->err);
   n->err.store(e, std::memory_order_release);
   const bool close = n->done_ready.load(std::memory_order_relaxed);
   if (!close) {
     n->done_ch = closed_done();
+    detail::tsan_release(&n->done_ready);  // for TSan, as err's above
     n->done_ready.store(true, std::memory_order_release);  // pairs with done()'s acquire
   }
   n->waiters.validate();
@@ -358,6 +364,7 @@ const done_chan& cancel_node::make_done() {
   mu.lock();
   if (!done_ready.load(std::memory_order_relaxed)) {
     done_ch = std::move(fresh);
+    detail::tsan_release(&done_ready);  // for TSan: done()'s inline acquire may be instrumented
     done_ready.store(true, std::memory_order_release);  // pairs with done()'s acquire
   }
   mu.unlock();

@@ -156,15 +156,30 @@ void channels_and_contexts() {
       seen[static_cast<std::size_t>(w)] = reason;
     });
   }
+  std::vector<std::string> polled(k_workers);
+  for (int w = 0; w < k_workers; ++w) {
+    watchers.go([&, w, ctx = ctx] {
+      while (!ctx.err()) gort::yield();  // no wake-up: only err() orders this after cancel()
+      polled[static_cast<std::size_t>(w)] = reason;
+    });
+  }
   gort::go([&, cancel = cancel] {
     reason = "stopped";
     cancel();
   });
   watchers.wait();
+  for (const std::string& s : polled) expect(s == "stopped", "context err()");
   for (const std::string& s : seen) expect(s == "stopped", "context cancellation");
   senders.wait();
   quit.send(1);
   wg.wait();
+  // The receiver's select may have taken quit while b's buffer still held a box.
+  for (;;) {
+    gort::try_recv_result<box*> r = b.try_recv();
+    if (r.status != gort::recv_status::value) break;
+    for (int v : (*r.value)->data) received += v;
+    delete *r.value;
+  }
   long want = 0;
   for (int w = 0; w < k_workers; ++w) {
     for (int i = 0; i < k_rounds / 4; ++i) want += w + i + 1;
