@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh — builds gort and runs the whole test suite four times: an optimized build with
 # g++, the same with Debian's default clang++ (the oldest supported clang) with every warning an
-# error, ASan+UBSan and TSan. The g++ pass also runs the packaging test (tests/packaging/check.sh:
+# error and clang's thread-safety analysis on (the lock annotations of
+# gort/detail/thread_annotations.hpp must hold), ASan+UBSan and TSan. The g++ pass also runs the packaging test (tests/packaging/check.sh:
 # installs, consumers built with every supported compiler, a sanitized application). Installs what
 # it needs first. Used by the README and .ci/run.
 #   sh tests/run.sh            # all four passes
@@ -13,7 +14,7 @@ jobs=$(nproc)
 
 # The clang pass: its compiler and its flags (add clang-only warnings here).
 clang_cxx=clang++
-clang_flags="-Wall -Wextra -Wpedantic -Werror"
+clang_flags="-Wall -Wextra -Wpedantic -Wthread-safety -Werror"
 
 # pass <build-dir> <label> <ctest-args> [cmake args...]
 pass() {
@@ -25,15 +26,17 @@ pass() {
   ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 600 $ctest_args
 }
 
-pass build "g++, RelWithDebInfo (and packaging)" "" -DCMAKE_CXX_COMPILER=g++ \
+# The first pass also runs the conformance suite under GORTDEBUG=shuffle with three seeds (label
+# `shuffle`, tests/CMakeLists.txt); the others leave those runs out for time.
+pass build "g++, RelWithDebInfo (packaging, shuffle seeds)" "" -DCMAKE_CXX_COMPILER=g++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 [ "${1:-}" = quick ] && exit 0
 # The packaging test already builds its consumers with clang: not again here.
-pass build-clang "$clang_cxx, RelWithDebInfo, $clang_flags" "-LE packaging" \
+pass build-clang "$clang_cxx, RelWithDebInfo, $clang_flags" "-LE packaging|shuffle" \
   -DCMAKE_CXX_COMPILER="$clang_cxx" -DCMAKE_CXX_FLAGS="$clang_flags" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
-pass build-asan "ASan + UBSan (g++)" "" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
+pass build-asan "ASan + UBSan (g++)" "-LE shuffle" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
   -DGORT_SANITIZE=address,undefined -DGORT_BUILD_EXAMPLES=OFF
-pass build-tsan "TSan (g++)" "" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+pass build-tsan "TSan (g++)" "-LE shuffle" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGORT_SANITIZE=thread -DGORT_BUILD_EXAMPLES=OFF
 echo "all test passes succeeded" >&2

@@ -7,7 +7,8 @@
 //   for (int x : c) { ... }           // until closed and drained
 //
 // A chan<T> is a cheap copyable handle, like Go's reference type: copies share one channel and
-// compare equal; operations are const (they act on the channel, not the handle). Semantics are Go's (go-semantics.md §2.1), with Go's panics as gort::panic_error:
+// compare equal; operations are const (they act on the channel, not the handle). Semantics are
+// Go's (src/runtime/chan.go), with Go's panics as gort::panic_error:
 //   send on a closed channel           "send on closed channel" (also a sender blocked at close)
 //   close of a closed / nil channel    "close of closed channel" / "close of nil channel"
 //   negative or absurd capacity        "makechan: size out of range"
@@ -24,7 +25,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
-#include <memory>
 #include <new>
 #include <optional>
 #include <system_error>
@@ -66,13 +66,14 @@ namespace detail {
 template <class T>
 class chan_state final : public chan_base {
  public:
-  static std::shared_ptr<chan_state> make(std::size_t cap) {
+  /// A channel with one reference (the caller's). Throws std::bad_alloc.
+  static chan_state* make(std::size_t cap) {
     unsigned char* buf = nullptr;
     if (cap > 0) {
       buf = static_cast<unsigned char*>(::operator new(cap * sizeof(T), std::align_val_t(alignof(T))));
     }
     try {
-      return std::shared_ptr<chan_state>(new chan_state(cap, buf));
+      return new chan_state(cap, buf);
     } catch (...) {
       if (buf != nullptr) ::operator delete(buf, std::align_val_t(alignof(T)));
       throw;
@@ -104,10 +105,23 @@ class chan {
 
   /// The largest capacity accepted (and never more than 2^40 bytes of buffer).
   static constexpr std::int64_t max_capacity =
-      std::min<std::int64_t>(INT32_MAX, (std::int64_t{1} << 40) / std::int64_t{sizeof(T)});
+      (std::int64_t{1} << 40) / std::int64_t{sizeof(T)} < INT32_MAX
+          ? (std::int64_t{1} << 40) / std::int64_t{sizeof(T)}
+          : INT32_MAX;
 
   /// The nil channel.
   chan() noexcept = default;
+  chan(const chan& o) noexcept : state_(o.state_) {
+    if (state_ != nullptr) state_->retain();
+  }
+  chan(chan&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  chan& operator=(chan o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~chan() {
+    if (state_ != nullptr && state_->release()) delete state_;
+  }
 
   /// A channel with room for `capacity` buffered values (0: unbuffered). Throws panic_error
   /// "makechan: size out of range" when capacity < 0 or > max_capacity; std::bad_alloc when the
@@ -197,10 +211,10 @@ class chan {
   std::default_sentinel_t end() const noexcept { return {}; }
 
   /// The type-erased core (null for the nil channel); used by select.
-  detail::chan_base* base() const noexcept { return state_.get(); }
+  detail::chan_base* base() const noexcept { return state_; }
 
  private:
-  std::shared_ptr<detail::chan_state<T>> state_;
+  detail::chan_state<T>* state_ = nullptr;  // one reference (chan_base's count), or nil
 };
 
 }  // namespace gort

@@ -9,7 +9,7 @@
 // A gort::context is an immutable, cheaply copyable handle (one pointer, reference counted) to a
 // node of a tree. Derive contexts with with_cancel, with_deadline, with_timeout (and their _cause
 // forms), with_value and without_cancel; the root is background() (or todo()). Semantics are
-// Go's (go-semantics.md §3):
+// Go's (src/context/context.go):
 //  * done() is a channel that is closed when the context is cancelled, usable in gort::select;
 //    it is the nil channel (never ready) for a context that cannot be cancelled.
 //  * err() is {} until done() is closed, then errc::canceled or errc::deadline_exceeded forever.
@@ -242,22 +242,11 @@ struct cancel_func_access {
   return with_deadline_cause(parent, d, {});
 }
 
-namespace detail {
-/// d in nanoseconds, saturating at the int64 range instead of overflowing (hours::max()).
-template <class Rep, class Period>
-std::int64_t saturating_ns(std::chrono::duration<Rep, Period> d) noexcept {
-  const long double ns = std::chrono::duration<long double, std::nano>(d).count();
-  if (ns >= static_cast<long double>(INT64_MAX)) return INT64_MAX;
-  if (ns <= static_cast<long double>(INT64_MIN)) return INT64_MIN;
-  return static_cast<std::int64_t>(ns);
-}
-}  // namespace detail
-
 /// with_deadline(parent, now + timeout), saturating (Go's WithTimeoutCause).
 template <class Rep, class Period>
 [[nodiscard]] std::pair<context, cancel_func> with_timeout_cause(
     const context& parent, std::chrono::duration<Rep, Period> timeout, error why) {
-  const std::int64_t when = detail::deadline_after(detail::saturating_ns(timeout));
+  const std::int64_t when = detail::deadline_after(detail::to_ns(timeout));
   return with_deadline_cause(parent, detail::to_time_point(when), std::move(why));
 }
 
@@ -297,6 +286,16 @@ template <class T, class U>
   return c->cause;  // final once err is set (acquire above)
 }
 
+class after_func_handle;
+
+/// Arranges for f() to run on its own goroutine once ctx is done (at once if it already is);
+/// never for a context that cannot be cancelled. Cancellation does not wait for f. Go's
+/// AfterFunc, with an RAII handle (see after_func_handle). `where` is the goroutine's creation
+/// site (in an exception report). Throws std::bad_alloc.
+template <class F>
+[[nodiscard]] after_func_handle after_func(
+    const context& ctx, F&& f, gort::source_location where = gort::source_location::current());
+
 /// The registration made by after_func. RAII: destroying the handle stops the registration (as
 /// stop() would); detach() keeps it alive without a handle. Move-only.
 class after_func_handle {
@@ -329,11 +328,7 @@ class after_func_handle {
       return false;
     }
     if (detail::cancel_node* c = canceller_.get()) {
-      c->mu.lock();
-      const bool was_linked = rec_->linked;
-      if (was_linked) detail::unlink_locked(c, rec_);
-      c->mu.unlock();
-      if (was_linked) detail::release(rec_);  // the list's reference
+      if (detail::unregister_after_func(c, rec_)) detail::release(rec_);  // the list's reference
     }
     return true;
   }
@@ -346,7 +341,7 @@ class after_func_handle {
 
  private:
   template <class F>
-  friend after_func_handle after_func(const context& ctx, F&& f);
+  friend after_func_handle after_func(const context& ctx, F&& f, gort::source_location where);
   void reset() noexcept {
     (void)stop();
     detach();
@@ -355,127 +350,34 @@ class after_func_handle {
   detail::after_func_rec* rec_ = nullptr;
 };
 
-/// Arranges for f() to run on its own goroutine once ctx is done (at once if it already is);
-/// never for a context that cannot be cancelled. Cancellation does not wait for f. Go's
-/// AfterFunc, with an RAII handle (see after_func_handle). Throws std::bad_alloc.
 template <class F>
-[[nodiscard]] after_func_handle after_func(const context& ctx, F&& f) {
+after_func_handle after_func(const context& ctx, F&& f, gort::source_location where) {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&>, "gort::after_func: f() must be callable");
   auto* rec = new detail::after_func_impl<Fn>(Fn(std::forward<F>(f)));
+  rec->where = where;
   after_func_handle h;
   h.rec_ = rec;
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) return h;
   detail::retain(c);
   h.canceller_ = detail::node_ref<detail::cancel_node>(c);
-  c->mu.lock();
-  if (c->err.load(std::memory_order_relaxed) == 0) {
-    rec->refs.fetch_add(1, std::memory_order_relaxed);  // the list's reference
-    detail::link_locked(c, rec);
-    c->mu.unlock();
-    return h;
-  }
-  c->mu.unlock();
+  rec->refs.fetch_add(1, std::memory_order_relaxed);  // the list's reference
+  if (detail::register_after_func(c, rec)) return h;
+  rec->refs.fetch_sub(1, std::memory_order_relaxed);  // not linked: c is already cancelled
   rec->state.store(detail::k_after_started, std::memory_order_relaxed);  // nobody else sees it yet
   detail::start_after_func(rec);
   return h;
 }
 
-inline std::string context::to_string() const {
-  std::vector<const detail::node*> path;
-  for (const detail::node* n = n_; n != nullptr; n = n->parent) path.push_back(n);
-  std::string s = "context.Background";
-  for (std::size_t i = path.size(); i-- > 0;) {
-    const detail::node* n = path[i];
-    switch (n->kind) {
-      case detail::node_kind::todo:
-        s = "context.TODO";
-        break;
-      case detail::node_kind::cancel:
-        s += ".WithCancel";
-        break;
-      case detail::node_kind::deadline: {
-        char buf[96];
-        std::snprintf(buf, sizeof buf, ".WithDeadline(steady+%.9gs [%.9gs])",
-                      static_cast<double>(n->deadline) / 1e9,
-                      static_cast<double>(n->deadline - detail::nanotime()) / 1e9);
-        s += buf;
-        break;
-      }
-      case detail::node_kind::value: {
-        auto* v = static_cast<const detail::value_node_base*>(n);
-        s += ".WithValue(";
-        s += v->key_name;
-        s += ", ";
-        s += v->describe_value();
-        s += ")";
-        break;
-      }
-      case detail::node_kind::without_cancel:
-        s += ".WithoutCancel";
-        break;
-    }
-  }
-  return s;
-}
-
 // ---- context-aware blocking forms ----
-
-namespace detail {
-
-/// Parks the caller until nanotime `when` or until c is cancelled. Any thread.
-inline std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when) {
-  struct sleeper : timer_node {
-    goroutine* g = nullptr;
-    std::atomic<std::uint8_t> claim{k_wake_pending};
-  } t;
-  t.g = current();
-  t.stoppable = true;
-  t.fire = [](timer_node* n, std::int64_t) noexcept {
-    auto* s = static_cast<sleeper*>(n);
-    std::uint8_t pending = k_wake_pending;
-    // acq_rel: as in cancel_one; the loser (the context) then leaves the sleeper alone.
-    if (s->claim.compare_exchange_strong(pending, k_wake_granted, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-      ready(s->g);
-    }
-  };
-  cancel_waiter link(t.g, &t.claim);
-  // Held until the unlock callback has armed both wakers: once the context is armed it may ready
-  // this goroutine while the callback still starts the timer, whose node is in this frame.
-  // The callback is a named object: a temporary would die when park() returns, which the
-  // goroutine may do while the callback still runs (up to gate.unlock()).
-  spinlock gate;
-  gate.lock();
-  auto arm_both = [&] {
-    if (!arm(c, &link)) {
-      t.claim.store(k_wake_canceled, std::memory_order_relaxed);  // nobody else can see it
-      gate.unlock();
-      return false;
-    }
-    timer_start(&t, when);
-    gate.unlock();
-    return true;
-  };
-  park(wait_reason::sleep, arm_both);
-  gate.lock();
-  gate.unlock();
-  timer_stop(&t);  // waits for a callback that is firing; a no-op when it fired
-  disarm(c, &link);
-  // acquire: pairs with the winning claim.
-  return t.claim.load(std::memory_order_acquire) == k_wake_granted ? std::error_code{}
-                                                                   : c->error_code();
-}
-
-}  // namespace detail
 
 /// sleep_for that returns early with ctx.err() when ctx is cancelled first ({} after the full
 /// duration). Returns ctx.err() at once if ctx is already done. A plain thread blocks.
 template <class Rep, class Period>
 [[nodiscard]] std::error_code sleep_for(const context& ctx, std::chrono::duration<Rep, Period> d) {
   if (std::error_code e = ctx.err()) return e;
-  const std::int64_t ns = detail::saturating_ns(d);
+  const std::int64_t ns = detail::to_ns(d);
   if (ns <= 0) return {};
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) {

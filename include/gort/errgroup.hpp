@@ -4,7 +4,7 @@
 //   for (auto& url : urls) g.go([&, url] { return fetch(ctx, url); });   // error_code, error or void
 //   if (gort::error e = g.wait()) ...                                     // the first error
 //
-// Semantics are x/sync's (go-semantics.md §4.3):
+// Semantics are x/sync's (golang.org/x/sync/errgroup/errgroup.go):
 //  * A default-constructed group has no context and no limit.
 //  * with_context(parent) also returns a context derived with with_cancel_cause: it is cancelled,
 //    with the error as its cause, the first time a task fails, or when wait() returns (cause

@@ -6,6 +6,7 @@
 #include "gort/errc.hpp"
 #include "gort/error.hpp"
 #include "gort/errgroup.hpp"
+#include "gort/future.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
 #include "gort/pool.hpp"

@@ -9,7 +9,7 @@
 // Types: gort::pool (tasks are callables), gort::pool_with_func<Arg> (one function, a typed
 // argument per task: ants' PoolWithFunc), gort::multi_pool / multi_pool_with_func<Arg> (N pools
 // behind one load balancer: ants' MultiPool), gort::future<T> / gort::promise<T> (see
-// gort/detail/pool_future.hpp), configured by one aggregate, gort::pool_options.
+// gort/future.hpp), configured by one aggregate, gort::pool_options.
 //
 // Semantics (ants', with the decisions where ants differs or is silent — docs/api.md has the
 // table):
@@ -51,7 +51,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <memory>
 #include <optional>
 #include "gort/source_location.hpp"
 #include <string>
@@ -63,13 +62,11 @@
 #include <vector>
 
 #include "gort/chan.hpp"
-#include "gort/context.hpp"
 #include "gort/detail/pool_core.hpp"
-#include "gort/detail/pool_future.hpp"
 #include "gort/detail/pool_task.hpp"
 #include "gort/error.hpp"
+#include "gort/future.hpp"
 #include "gort/go.hpp"
-#include "gort/select.hpp"
 #include "gort/time.hpp"
 
 namespace gort {
@@ -243,96 +240,69 @@ inline std::error_code to_error_code(submit_status s) noexcept {
   return {};
 }
 
-/// d as a clock duration, saturating (a release_timeout of hours::max() waits "forever").
-template <class Rep, class Period>
-clock::duration saturating_duration(std::chrono::duration<Rep, Period> d) noexcept {
-  using namespace std::chrono;
-  constexpr auto k_max = duration_cast<duration<double>>(hours(24 * 365 * 100));
-  if (duration_cast<duration<double>>(d) >= k_max) return duration_cast<clock::duration>(k_max);
-  return duration_cast<clock::duration>(d);
-}
-
-/// Waits until `done` is closed or `d` has passed: {} or pool_errc::timeout. Any thread.
-inline std::error_code wait_closed_for(const chan<std::monostate>& done, clock::duration d) {
-  if (done.try_recv().status == recv_status::closed) return {};
-  if (d <= clock::duration::zero()) return make_error_code(pool_errc::timeout);
-  timer t(d);
-  bool finished = false;
-  select(recv(done, [&](const std::optional<std::monostate>&) { finished = true; }),
-         recv(t.c()));
-  return finished ? std::error_code{} : make_error_code(pool_errc::timeout);
-}
-
-template <class Pool>
-class basic_multi_pool;
-
 /// What gort::pool and gort::pool_with_func<Arg> share: the core, the gauges and the lifecycle.
-template <class Payload, class Runner>
+/// The core is compiled once (detail/pool_core.hpp); Payload only picks its ops table.
+template <class Payload>
 class basic_pool {
- public:
-  using core_type = pool_core<Payload, Runner>;
+  static_assert(std::is_nothrow_move_constructible_v<Payload> &&
+                    std::is_nothrow_move_assignable_v<Payload>,
+                "pool payloads move without throwing (outside the lock, with no failure path)");
 
+ public:
   basic_pool(const basic_pool&) = delete;
   basic_pool& operator=(const basic_pool&) = delete;
 
   /// release(), then waits until every worker has exited (a goroutine parks, a plain thread
   /// blocks): accepted tasks all run, no goroutine is leaked. From one of this pool's own tasks,
   /// or when no runtime is running any more, it does not wait (the last worker frees the state).
-  ~basic_pool() {
-    core_->release();
-    core_->stop_timers();
-    if (gort::num_goroutines() == 0 || core_->called_from_worker()) {
-      core_->orphan();
-      return;
-    }
-    chan<std::monostate> done = core_->all_done();
-    (void)done.recv();
-    pool_core_owner<Payload, Runner>::destroy(core_);
-  }
+  ~basic_pool() { pool_destroy(core_); }
 
   /// Live workers, busy or idle (ants' Running). Never above cap() except after tune() lowered it.
-  [[nodiscard]] std::int64_t running() const noexcept { return core_->running(); }
+  [[nodiscard]] std::int64_t running() const noexcept { return pool_running(core_); }
 
   /// cap() - running(), or -1 when the pool is unlimited (ants' Free).
   [[nodiscard]] std::int64_t free() const noexcept {
-    const std::int64_t c = core_->cap();
-    return c < 0 ? -1 : c - core_->running();
+    const std::int64_t c = pool_cap(core_);
+    return c < 0 ? -1 : c - pool_running(core_);
   }
 
   /// Submitters currently blocked in submit/invoke (ants' Waiting).
-  [[nodiscard]] std::int64_t waiting() const noexcept { return core_->waiting(); }
+  [[nodiscard]] std::int64_t waiting() const noexcept { return pool_waiting(core_); }
 
-  /// The capacity, or -1 when unlimited (ants' Cap).
-  [[nodiscard]] std::int64_t cap() const noexcept { return core_->cap(); }
+  /// The capacity, or -1 when unlimited. The same name as chan::capacity().
+  [[nodiscard]] std::int64_t capacity() const noexcept { return pool_cap(core_); }
+
+  /// capacity(), under ants' name (Cap).
+  [[nodiscard]] std::int64_t cap() const noexcept { return capacity(); }
 
   /// ants' Tune: sets the capacity to n. No effect on an unlimited or pre_alloc pool, for n <= 0
   /// or n == cap(); values below min_workers are raised to it. Growing lets blocked submitters in
   /// at once (ants #205); shrinking stops surplus idle workers now and busy ones when they finish.
-  void tune(std::int64_t n) { core_->tune(n); }
+  void tune(std::int64_t n) { pool_tune(core_, n); }
 
-  [[nodiscard]] bool is_closed() const noexcept { return core_->is_closed(); }
+  [[nodiscard]] bool is_closed() const noexcept { return pool_is_closed(core_); }
 
   /// Closes the pool and returns at once: idle workers stop, blocked submitters get
   /// pool_errc::closed, busy workers finish their task and exit, later submissions get closed.
   /// No effect on a closed pool.
-  void release() { (void)core_->release(); }
+  void release() { (void)pool_release(core_); }
 
   /// release(), then waits until every accepted task has finished and every worker has exited:
   /// {} then, or pool_errc::timeout after d (the pool stays closed; workers still finish their
   /// tasks). pool_errc::closed at once when the pool was already closed (ants).
   template <class Rep, class Period>
   [[nodiscard]] std::error_code release_timeout(std::chrono::duration<Rep, Period> d) {
-    if (!core_->release()) return make_error_code(pool_errc::closed);
-    return wait_closed_for(core_->all_done(), saturating_duration(d));
+    if (!pool_release(core_)) return make_error_code(pool_errc::closed);
+    return pool_wait_done_for(core_, saturating_cast<clock::duration>(d));
   }
 
   /// Reopens a closed pool (no effect on an open one). Use release_timeout() first to be sure the
   /// previous workers are gone; workers still finishing a task rejoin the reopened pool.
-  void reboot() { core_->reboot(); }
+  void reboot() { pool_reboot(core_); }
 
   /// Counters and gauges, consistent with each other (read under the pool's lock).
   [[nodiscard]] pool_stats stats() const {
-    const pool_counts c = core_->counts();
+    const pool_counts c = pool_counts_of(core_);
     pool_stats s;
     s.submitted = c.submitted;
     s.completed = c.completed;
@@ -347,30 +317,34 @@ class basic_pool {
   }
 
  protected:
-  basic_pool(const pool_options& o, Runner run, const gort::source_location& where)
-      : core_(new core_type(make_pool_config(o, where), std::move(run))) {
-    try {
-      core_->start();
-    } catch (...) {
-      core_->release();
-      core_->stop_timers();
-      core_->orphan();  // workers already started may still reference it
-      throw;
-    }
-  }
+  /// Takes ownership of `run` (also when it throws: invalid options, std::bad_alloc).
+  basic_pool(const pool_options& o, pool_runner run, const gort::source_location& where)
+      : core_(make_core(o, run, where)) {}
 
-  std::error_code submit_payload(Payload& p) { return to_error_code(core_->submit(p)); }
+  std::error_code submit_payload(Payload& p) { return to_error_code(pool_submit(core_, &p)); }
   std::error_code submit_payload(Payload& p, const context& ctx) {
     submit_status s = submit_status::ok;
-    if (std::error_code e = core_->submit(p, ctx, &s)) return e;
+    if (std::error_code e = pool_submit(core_, &p, ctx, &s)) return e;
     return to_error_code(s);
   }
 
-  core_type* core_;
+  pool_core* core_;
 
  private:
   template <class>
   friend class basic_multi_pool;
+
+  static pool_core* make_core(const pool_options& o, pool_runner run,
+                              const gort::source_location& where) {
+    pool_config cfg;
+    try {
+      cfg = make_pool_config(o, where);
+    } catch (...) {
+      if (run.destroy != nullptr) run.destroy(run.state);
+      throw;
+    }
+    return pool_create(std::move(cfg), &payload_ops_for<Payload>, run);
+  }
 };
 
 /// submit_future's task: runs f and fulfils the promise with its result or exception.
@@ -407,15 +381,15 @@ future<R> refused_future(std::error_code e) {
 
 /// A bounded pool of worker goroutines running callables (ants' Pool). See the file comment.
 /// Not copyable or movable.
-class pool : public detail::basic_pool<detail::pool_task, detail::task_runner> {
-  using base = detail::basic_pool<detail::pool_task, detail::task_runner>;
+class pool : public detail::basic_pool<detail::pool_task> {
+  using base = detail::basic_pool<detail::pool_task>;
 
  public:
   /// Validates the options (gort::config_error, see pool_options), starts min_workers workers and
   /// the purge timer. `where` is shown as the workers' creation site. Throws std::bad_alloc.
   explicit pool(const pool_options& options = {},
                 gort::source_location where = gort::source_location::current())
-      : base(options, {}, where) {}
+      : base(options, {[](void*, void* t) { static_cast<detail::pool_task*>(t)->run(); }}, where) {}
 
   /// Runs f() on a worker: {} once accepted; pool_errc::overload or pool_errc::closed when
   /// refused (f is then destroyed unrun). Waits while the pool is full (see the file comment).
@@ -457,12 +431,11 @@ class pool : public detail::basic_pool<detail::pool_task, detail::task_runner> {
 /// PoolWithFuncGeneric[T]). Arg must be nothrow-move-constructible (it moves between the
 /// submitter, the pool and the worker with no failure path). Not copyable or movable.
 template <class Arg>
-class pool_with_func
-    : public detail::basic_pool<std::optional<Arg>, detail::func_runner<Arg>> {
+class pool_with_func : public detail::basic_pool<std::optional<Arg>> {
   static_assert(std::is_nothrow_move_constructible_v<Arg> && std::is_nothrow_move_assignable_v<Arg>,
                 "gort::pool_with_func<Arg>: Arg must be nothrow-movable; wrap it in a "
                 "std::unique_ptr otherwise");
-  using base = detail::basic_pool<std::optional<Arg>, detail::func_runner<Arg>>;
+  using base = detail::basic_pool<std::optional<Arg>>;
 
  public:
   /// fn runs once per accepted argument. An empty fn: config_error "must provide function for
@@ -484,9 +457,21 @@ class pool_with_func
   }
 
  private:
-  static detail::func_runner<Arg> checked(std::function<void(Arg)> fn) {
+  // Runs fn(arg) for an std::optional<Arg> payload, leaving it empty (also when fn throws).
+  // The core owns fn (a heap copy) and frees it with itself.
+  static detail::pool_runner checked(std::function<void(Arg)> fn) {
     if (!fn) throw config_error(make_error_code(pool_errc::lack_pool_func).message());
-    return detail::func_runner<Arg>{std::move(fn)};
+    using fn_type = std::function<void(Arg)>;
+    return {[](void* state, void* payload) {
+              std::optional<Arg>& a = *static_cast<std::optional<Arg>*>(payload);
+              struct empty_after {
+                std::optional<Arg>& a;
+                ~empty_after() { a.reset(); }
+              } guard{a};
+              (*static_cast<fn_type*>(state))(std::move(*a));
+            },
+            new fn_type(std::move(fn)),
+            [](void* state) noexcept { delete static_cast<fn_type*>(state); }};
   }
 };
 
@@ -545,9 +530,11 @@ class basic_multi_pool {
   /// Sums over the pools (cap() and free() are -1 when the pools are unlimited).
   [[nodiscard]] std::int64_t running() const noexcept { return sum(&Pool::running); }
   [[nodiscard]] std::int64_t waiting() const noexcept { return sum(&Pool::waiting); }
-  [[nodiscard]] std::int64_t cap() const noexcept {
-    return pools_.front()->cap() < 0 ? -1 : sum(&Pool::cap);
+  [[nodiscard]] std::int64_t capacity() const noexcept {
+    return pools_.front()->capacity() < 0 ? -1 : sum(&Pool::capacity);
   }
+  /// capacity(), under ants' name (Cap).
+  [[nodiscard]] std::int64_t cap() const noexcept { return capacity(); }
   [[nodiscard]] std::int64_t free() const noexcept {
     return pools_.front()->cap() < 0 ? -1 : sum(&Pool::free);
   }
@@ -585,11 +572,12 @@ class basic_multi_pool {
       return r;
     }
     std::vector<bool> released(pools_.size());
-    for (std::size_t i = 0; i < pools_.size(); ++i) released[i] = pools_[i]->core_->release();
-    const clock::time_point deadline = clock::now() + saturating_duration(d);
+    for (std::size_t i = 0; i < pools_.size(); ++i) released[i] = pool_release(pools_[i]->core_);
+    // nanotime deadline, saturating: release_timeout(hours::max()) waits "forever".
+    const std::int64_t deadline = deadline_after(to_ns(d));
     for (std::size_t i = 0; i < pools_.size(); ++i) {
-      std::error_code e = released[i] ? wait_closed_for(pools_[i]->core_->all_done(),
-                                                        deadline - clock::now())
+      const clock::duration left = std::chrono::nanoseconds(deadline - nanotime());
+      std::error_code e = released[i] ? pool_wait_done_for(pools_[i]->core_, left)
                                       : make_error_code(pool_errc::closed);
       if (e) r.per_pool.emplace_back(i, e);
     }
@@ -633,10 +621,15 @@ class basic_multi_pool {
       throw config_error(make_error_code(pool_errc::invalid_load_balancing_strategy).message());
     }
     pools_.reserve(static_cast<std::size_t>(size));
-    for (std::int64_t i = 0; i < size; ++i) {
-      pools_.push_back(std::make_unique<Pool>(extra..., per_pool, where));
+    try {
+      for (std::int64_t i = 0; i < size; ++i) pools_.push_back(new Pool(extra..., per_pool, where));
+    } catch (...) {
+      destroy_pools();
+      throw;
     }
   }
+
+  ~basic_multi_pool() { destroy_pools(); }
 
   /// Submits p to the chosen pool; a round-robin pick that is overloaded retries once on the
   /// least-tasks pick (ants).
@@ -684,7 +677,12 @@ class basic_multi_pool {
     return {((*pools_[static_cast<std::size_t>(i)]).*f)(), {}};
   }
 
-  std::vector<std::unique_ptr<Pool>> pools_;
+  void destroy_pools() noexcept {
+    for (Pool* p : pools_) delete p;
+    pools_.clear();
+  }
+
+  std::vector<Pool*> pools_;  // owned
   const load_balancing lb_;
   std::atomic<std::uint32_t> index_{UINT32_MAX};  // round robin: the first pick is pool 0
   std::atomic<bool> closed_{false};

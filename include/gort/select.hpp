@@ -51,13 +51,27 @@ struct recv_case {
   chan<T> owned;  // set only for a temporary channel
 };
 
-/// A send case; built by gort::send. The value is moved into the channel only if the case fires.
+/// A send case; built by gort::send. The value is moved into the channel only if the case fires:
+/// an rvalue of type T (`gort::send(c, std::move(x))`) is referred to, so it keeps its value when
+/// another case fires; an lvalue is copied into the case (the caller's object is never moved
+/// from), and so is a value that must be converted to T. Pinned (not copyable or movable): `value`
+/// may point into the case itself.
 template <class T, class F>
 struct send_case {
+  struct refer_tag {};
+  struct hold_tag {};
+  send_case(detail::chan_base* ch, refer_tag, T& v, F f)
+      : c(ch), value(&v), on_sent(std::move(f)) {}
+  template <class U>
+  send_case(detail::chan_base* ch, hold_tag, U&& v, F f)
+      : c(ch), held(std::in_place, std::forward<U>(v)), value(&*held), on_sent(std::move(f)) {}
+  send_case(const send_case&) = delete;
+  send_case& operator=(const send_case&) = delete;
+
   detail::chan_base* c;
-  T value;
+  std::optional<T> held;  // the copy or converted value; empty when the case refers to an rvalue
+  T* value;               // what the case sends, moved from only if it fires
   F on_sent;
-  chan<T> owned;
 };
 
 /// The default case; built by gort::default_case.
@@ -67,7 +81,8 @@ struct default_case_t {
 };
 
 // Case builders. An lvalue channel is referenced (it outlives the select call that uses the case:
-// build cases inside the select(...) call); a temporary one is kept alive by the case.
+// build cases inside the select(...) call); a temporary one is kept alive by the case. A send
+// case built from an rvalue refers to it likewise (see send_case).
 template <class T>
 recv_case<T, detail::no_handler> recv(const chan<T>& c) {
   return {c.base(), {}, {}, {}};
@@ -90,13 +105,27 @@ recv_case<T, std::decay_t<F>> recv(chan<T>&& c, F&& on_value) {
   detail::chan_base* b = c.base();
   return {b, std::forward<F>(on_value), {}, std::move(c)};
 }
+namespace detail {
+template <class T, class F, class U>
+send_case<T, F> make_send_case(chan_base* c, U&& v, F&& f) {
+  using sc = send_case<T, F>;
+  if constexpr (std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_lvalue_reference_v<U> &&
+                !std::is_const_v<std::remove_reference_t<U>>) {
+    return sc(c, typename sc::refer_tag{}, v, std::forward<F>(f));  // moved only if it fires
+  } else {
+    return sc(c, typename sc::hold_tag{}, std::forward<U>(v), std::forward<F>(f));
+  }
+}
+}  // namespace detail
+
 template <class T, class U>
 send_case<T, detail::no_handler> send(const chan<T>& c, U&& v) {
-  return {c.base(), T(std::forward<U>(v)), {}, {}};
+  return detail::make_send_case<T>(c.base(), std::forward<U>(v), detail::no_handler{});
 }
 template <class T, class U, class F>
 send_case<T, std::decay_t<F>> send(const chan<T>& c, U&& v, F&& on_sent) {
-  return {c.base(), T(std::forward<U>(v)), std::forward<F>(on_sent), {}};
+  return detail::make_send_case<T>(c.base(), std::forward<U>(v),
+                                   std::decay_t<F>(std::forward<F>(on_sent)));
 }
 inline default_case_t<detail::no_handler> default_case() { return {{}}; }
 template <class F>
@@ -130,7 +159,7 @@ select_slot slot_of(recv_case<T, F>& c) {
 }
 template <class T, class F>
 select_slot slot_of(send_case<T, F>& c) {
-  return {c.c, select_slot::kind::send, &c.value};
+  return {c.c, select_slot::kind::send, c.value};
 }
 
 template <class T, class F>

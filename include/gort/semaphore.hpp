@@ -4,7 +4,7 @@
 //   if (auto e = sem.acquire(ctx, 3)) return e; // waits for 3 tokens, or until ctx is done
 //   ... sem.release(3);
 //
-// Semantics are x/sync's (go-semantics.md §4.2):
+// Semantics are x/sync's (golang.org/x/sync/semaphore/semaphore.go):
 //  * Waiters are served strictly in FIFO order and nobody barges: acquire(n) takes tokens at once
 //    only if n are free *and nobody waits*; release() grants waiters from the front and stops at
 //    the first one that does not fit, so a large request is never starved by small ones.
@@ -22,196 +22,62 @@
 //
 // A waiter parks its goroutine or blocks its plain thread. Memory ordering: a release()
 // happens-before the acquire() it satisfies.
+//
+// Compiled in the library (src/sync/semaphore.cpp); acquire(ctx, n) is declared here and needs
+// gort/context.hpp only where it is called.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <system_error>
 
-#include "gort/context.hpp"
-#include "gort/detail/context_node.hpp"
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/waist.hpp"
-#include "gort/error.hpp"
+#include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 
 namespace gort {
+
+class context;  // gort/context.hpp
 
 /// x/sync's semaphore.Weighted. Not copyable or movable.
 class semaphore {
  public:
   /// A semaphore of `size` tokens, all free.
-  explicit semaphore(std::int64_t size) : size_(size) {
-    if (size < 0) throw panic_error("semaphore: negative weight");
-  }
+  explicit semaphore(std::int64_t size);
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
 
   /// Blocks until n tokens are acquired (forever if n exceeds the size).
-  void acquire(std::int64_t n = 1) { (void)acquire_impl(nullptr, n); }
+  void acquire(std::int64_t n = 1);
 
   /// acquire() that gives up when ctx is done: {} once the tokens are held, else ctx.err() (see the
   /// file comment for the exact rules).
-  [[nodiscard]] std::error_code acquire(const context& ctx, std::int64_t n = 1) {
-    detail::cancel_node* c = detail::context_access::canceller(ctx);
-    return acquire_impl(c, n);
-  }
+  [[nodiscard]] std::error_code acquire(const context& ctx, std::int64_t n = 1);
 
   /// Takes n tokens if they are free and nobody waits.
-  [[nodiscard]] bool try_acquire(std::int64_t n = 1) {
-    check(n);
-    lock_.lock();
-    const bool ok = size_ - cur_ >= n && head_ == nullptr;
-    if (ok) cur_ += n;
-    lock_.unlock();
-    return ok;
-  }
+  [[nodiscard]] bool try_acquire(std::int64_t n = 1);
 
   /// Returns n tokens and grants the waiters that now fit, in order.
-  void release(std::int64_t n = 1) {
-    check(n);
-    lock_.lock();
-    if (cur_ - n < 0) {
-      lock_.unlock();
-      throw panic_error("semaphore: released more than held");
-    }
-    cur_ -= n;
-    waiter* woken = grant_locked();
-    lock_.unlock();
-    ready_all(woken);
-  }
+  void release(std::int64_t n = 1);
 
  private:
-  struct waiter {
-    waiter(detail::goroutine* who, std::int64_t weight) noexcept : g(who), n(weight) {}
-    detail::goroutine* g;
+  struct waiter : detail::waiter {
+    waiter(detail::goroutine* who, std::int64_t weight) noexcept
+        : detail::waiter(who), n(weight) {}
     std::int64_t n;
-    waiter* prev = nullptr;
-    waiter* next = nullptr;
-    std::atomic<std::uint8_t> state{detail::k_wake_pending};
     bool granted = false;  // lock_
   };
 
-  static void check(std::int64_t n) {
-    if (n < 0) throw panic_error("semaphore: negative weight");
-  }
-
-  std::error_code acquire_impl(detail::cancel_node* c, std::int64_t n) {
-    check(n);
-    lock_.lock();
-    if (c != nullptr && c->error_value() != 0) {  // x/sync: a done context never acquires
-      lock_.unlock();
-      return c->error_code();
-    }
-    if (size_ - cur_ >= n && head_ == nullptr) {
-      cur_ += n;
-      lock_.unlock();
-      return {};
-    }
-    if (n > size_) {
-      // Can never be satisfied: wait for the context without taking a place in the queue.
-      lock_.unlock();
-      if (c == nullptr) detail::block_forever(detail::wait_reason::semacquire);
-      (void)c->done().recv();
-      return c->error_code();
-    }
-    waiter self(detail::current(), n);
-    push_back(&self);
-    if (c == nullptr) {
-      park(detail::wait_reason::semacquire, [this] { lock_.unlock(); });
-      return {};  // only a grant wakes it
-    }
-    detail::cancel_waiter link(self.g, &self.state);
-    // Still holding lock_ (see detail/sema.hpp: a context waker makes us wait for it); a named
-    // callback, which outlives park().
-    auto arm_and_unlock = [&] {
-      const bool armed = detail::arm(c, &link);
-      if (!armed) self.state.store(detail::k_wake_canceled, std::memory_order_relaxed);
-      lock_.unlock();
-      return armed;
-    };
-    park(detail::wait_reason::semacquire, arm_and_unlock);
-    detail::disarm(c, &link);
-    lock_.lock();
-    waiter* woken = nullptr;
-    std::error_code result;
-    if (self.granted) {
-      if (c->error_value() != 0) {
-        // Granted, but the context is done by now: give the tokens back (x/sync).
-        cur_ -= n;
-        woken = grant_locked();
-        result = c->error_code();
-      }
-    } else {
-      // Still queued: leave; if we were first, the waiters behind us may fit now.
-      const bool front = head_ == &self;
-      remove(&self);
-      if (front && size_ > cur_) woken = grant_locked();
-      result = c->error_code();
-    }
-    lock_.unlock();
-    ready_all(woken);
-    return result;
-  }
-
-  // Grants front waiters while they fit (no barging past one that does not). Requires lock_.
-  // Returns the ones to ready (chained through next) once the lock is released.
-  waiter* grant_locked() noexcept {
-    waiter* woken = nullptr;
-    while (head_ != nullptr && size_ - cur_ >= head_->n) {
-      waiter* w = head_;
-      cur_ += w->n;
-      remove(w);
-      w->granted = true;
-      std::uint8_t pending = detail::k_wake_pending;
-      // acq_rel: pairs with the context's claim; if it won, it readies the waiter itself.
-      if (w->state.compare_exchange_strong(pending, detail::k_wake_granted,
-                                           std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-        w->next = woken;
-        woken = w;
-      }
-    }
-    return woken;
-  }
-
-  static void ready_all(waiter* w) {
-    while (w != nullptr) {
-      waiter* next = w->next;  // read before ready(): the waiter lives on its goroutine's stack
-      detail::ready(w->g);
-      w = next;
-    }
-  }
-
-  // Require lock_.
-  void push_back(waiter* w) noexcept {
-    w->prev = tail_;
-    w->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = w;
-    } else {
-      head_ = w;
-    }
-    tail_ = w;
-  }
-  void remove(waiter* w) noexcept {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail_ = w->prev;
-    }
-    w->prev = w->next = nullptr;
-  }
+  std::error_code acquire_impl(detail::cancel_node* c, std::int64_t n);
+  detail::waiter* validate_locked() noexcept GORT_REQUIRES(lock_);
+  detail::waiter* grant_locked() noexcept GORT_REQUIRES(lock_);
+  static detail::waiter* append(detail::waiter* a, detail::waiter* b) noexcept;
+  static void ready_all(detail::waiter* w);
 
   detail::spinlock lock_;
   const std::int64_t size_;
-  std::int64_t cur_ = 0;     // tokens held; guarded by lock_
-  waiter* head_ = nullptr;   // FIFO of waiters; guarded by lock_
-  waiter* tail_ = nullptr;
+  std::int64_t cur_ GORT_GUARDED_BY(lock_) = 0;           // tokens held
+  detail::wait_queues<waiter> q_ GORT_GUARDED_BY(lock_);  // FIFO of waiters
 };
 
 }  // namespace gort

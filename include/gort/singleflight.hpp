@@ -3,7 +3,7 @@
 //   gort::singleflight<config> sf;
 //   auto [cfg, err, shared] = sf.call("cfg", [] { return load_config(); });
 //
-// Semantics are x/sync's (go-semantics.md §4.4):
+// Semantics are x/sync's (golang.org/x/sync/singleflight/singleflight.go):
 //  * call(key, fn): the first caller for a key runs fn (on its own goroutine or thread); callers
 //    with the same key that arrive while it runs wait for it and receive the same result.
 //    `shared` is true when the result went to more than one caller (the first one included).
@@ -22,9 +22,7 @@
 // Memory ordering: fn's effects happen-before every waiting caller's return.
 #pragma once
 
-#include <memory>
-#include <mutex>
-#include "gort/source_location.hpp"
+#include <atomic>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -34,6 +32,7 @@
 #include "gort/chan.hpp"
 #include "gort/errc.hpp"
 #include "gort/go.hpp"
+#include "gort/source_location.hpp"
 #include "gort/sync.hpp"
 
 namespace gort {
@@ -60,18 +59,24 @@ class singleflight {
   result call(const K& key, F&& fn) {
     static_assert(std::is_convertible_v<std::invoke_result_t<F&>, V>,
                   "gort::singleflight::call: fn() must return V");
-    std::unique_lock<mutex> lock(mu_);
+    mu_.lock();
     if (auto it = calls_.find(key); it != calls_.end()) {
-      std::shared_ptr<flight> c = it->second;
+      flight_ref c = it->second;
       ++c->dups;
-      lock.unlock();
+      mu_.unlock();
       c->wg.wait();
       return {c->value, c->err, true};
     }
-    auto c = std::make_shared<flight>();
-    c->wg.add(1);
-    calls_.emplace(key, c);
-    lock.unlock();
+    flight_ref c;
+    try {
+      c = flight_ref::make();
+      c->wg.add(1);
+      calls_.emplace(key, c);
+    } catch (...) {
+      mu_.unlock();
+      throw;
+    }
+    mu_.unlock();
     run(c, key, fn);
     // dups only changes under mu_ while the flight is registered; run() removed it under mu_.
     return {c->value, c->err, c->dups > 0};
@@ -84,29 +89,38 @@ class singleflight {
     static_assert(std::is_convertible_v<std::invoke_result_t<F&>, V>,
                   "gort::singleflight::call_chan: fn() must return V");
     chan<result> ch(1);
-    std::unique_lock<mutex> lock(mu_);
-    if (auto it = calls_.find(key); it != calls_.end()) {
-      ++it->second->dups;
-      it->second->chans.push_back(ch);
-      return ch;
+    mu_.lock();
+    flight_ref c;
+    try {
+      if (auto it = calls_.find(key); it != calls_.end()) {
+        it->second->chans.push_back(ch);
+        ++it->second->dups;
+        mu_.unlock();
+        return ch;
+      }
+      c = flight_ref::make();
+      c->chans.push_back(ch);
+      c->wg.add(1);
+      calls_.emplace(key, c);
+    } catch (...) {
+      mu_.unlock();
+      throw;
     }
-    auto c = std::make_shared<flight>();
-    c->chans.push_back(ch);
-    c->wg.add(1);
-    calls_.emplace(key, c);
-    lock.unlock();
+    mu_.unlock();
     detail::spawn(where, [this, c, key, f = std::forward<F>(fn)]() mutable { run(c, key, f); });
     return ch;
   }
 
   /// Go's Forget: the call in flight for key (if any) no longer absorbs new calls.
   void forget(const K& key) {
-    std::lock_guard<mutex> lock(mu_);
-    calls_.erase(key);
+    mu_.lock();
+    calls_.erase(key);  // a flight_ref's destructor only drops a count: nothing blocks here
+    mu_.unlock();
   }
 
  private:
   struct flight {
+    std::atomic<int> refs{1};
     wait_group wg;
     V value{};
     error err;
@@ -114,14 +128,46 @@ class singleflight {
     std::vector<chan<result>> chans;  // mu_ (call_chan callers)
   };
 
+  /// A counted reference to a flight (the map's, the runner's, each waiting caller's).
+  class flight_ref {
+   public:
+    flight_ref() noexcept = default;
+    static flight_ref make() { return flight_ref(new flight); }
+    flight_ref(const flight_ref& o) noexcept : f_(o.f_) {
+      // relaxed: the copier holds a reference already.
+      if (f_ != nullptr) f_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    flight_ref(flight_ref&& o) noexcept : f_(std::exchange(o.f_, nullptr)) {}
+    flight_ref& operator=(flight_ref o) noexcept {
+      std::swap(f_, o.f_);
+      return *this;
+    }
+    ~flight_ref() {
+      // acq_rel: the last owner sees every other owner's writes before deleting.
+      if (f_ != nullptr && f_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete f_;
+    }
+    flight* operator->() const noexcept { return f_; }
+    friend bool operator==(const flight_ref& a, const flight_ref& b) noexcept {
+      return a.f_ == b.f_;
+    }
+
+   private:
+    explicit flight_ref(flight* f) noexcept : f_(f) {}
+    flight* f_ = nullptr;
+  };
+
   template <class F>
-  void run(const std::shared_ptr<flight>& c, const K& key, F& fn) {
+  void run(const flight_ref& c, const K& key, F& fn) {
     try {
       c->value = fn();
     } catch (...) {
       c->err = error::from_current_exception();
     }
-    std::lock_guard<mutex> lock(mu_);
+    mu_.lock();
+    struct unlock_at_exit {
+      mutex& m;
+      ~unlock_at_exit() { m.unlock(); }
+    } unlock{mu_};
     c->wg.done();
     if (auto it = calls_.find(key); it != calls_.end() && it->second == c) calls_.erase(it);
     for (const chan<result>& ch : c->chans) {
@@ -130,7 +176,7 @@ class singleflight {
   }
 
   mutex mu_;
-  std::unordered_map<K, std::shared_ptr<flight>> calls_;  // guarded by mu_
+  std::unordered_map<K, flight_ref> calls_;  // guarded by mu_
 };
 
 }  // namespace gort

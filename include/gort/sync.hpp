@@ -5,26 +5,32 @@
 //
 // This header is Go's sync package: wait_group, once and cond here, mutex and rw_mutex from
 // gort/mutex.hpp, plus x/sync's weighted semaphore from gort/semaphore.hpp. x/sync's errgroup and
-// singleflight are gort/errgroup.hpp and gort/singleflight.hpp.
+// singleflight are gort/errgroup.hpp and gort/singleflight.hpp. The context-aware forms
+// (wait_group::wait(ctx)) are declared here and need gort/context.hpp only where they are called.
+//
+// The uncontended paths (wait_group::add/done, cond's "nobody waits" checks, once) are inline;
+// everything that can wait or wake is compiled in the library (src/sync/sync.cpp).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
-#include "gort/source_location.hpp"
 #include <system_error>
 #include <utility>
 
-#include "gort/context.hpp"
 #include "gort/detail/sema.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
-#include "gort/error.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
 #include "gort/semaphore.hpp"
+#include "gort/source_location.hpp"
 
 namespace gort {
+
+class context;  // gort/context.hpp
 
 /// Go's sync.WaitGroup: wait() blocks until the counter, moved by add()/done(), returns to zero.
 ///
@@ -46,95 +52,27 @@ class wait_group {
 
   /// Adds `delta` (may be negative) to the counter; releases all waiters when it reaches zero.
   void add(std::int64_t delta) {
-    if (delta > INT32_MAX || delta < -static_cast<std::int64_t>(INT32_MAX)) {
-      throw panic_error("sync: WaitGroup delta out of range");
-    }
+    if (delta > INT32_MAX || delta < -static_cast<std::int64_t>(INT32_MAX)) throw_delta_range();
     const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
     // acq_rel: release publishes this goroutine's work to the waiter that observes zero; acquire
     // makes the last done() see the others' work before it releases the waiters.
     const std::uint64_t old = state_.fetch_add(step, std::memory_order_acq_rel);
-    const std::uint64_t s = old + step;
     const std::int64_t sum = static_cast<std::int64_t>(counter_of(old)) + delta;
-    const std::uint32_t waiters = static_cast<std::uint32_t>(s);
-    if (sum < 0 || sum > INT32_MAX) {
-      state_.fetch_sub(step, std::memory_order_relaxed);  // undo; the group was misused anyway
-      throw panic_error(sum < 0 ? "sync: negative WaitGroup counter"
-                                : "sync: WaitGroup counter overflow");
-    }
-    if (waiters != 0 && delta > 0 && sum == delta) {
-      state_.fetch_sub(step, std::memory_order_relaxed);
-      throw panic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
-    }
-    if (sum > 0 || waiters == 0) return;
-    // The counter reached zero with waiters. From here nobody may add or start waiting (wait()
-    // does not register itself once it sees zero), so the state can be reset and the waiters
-    // released.
-    if (state_.load(std::memory_order_relaxed) != s) {
-      throw panic_error("sync: WaitGroup misuse: Add called concurrently with Wait");
-    }
-    state_.store(0, std::memory_order_relaxed);  // ordered before the waiters by sema_'s lock
-    sema_.release(waiters);
+    // Nobody waits and the counter is in range: nothing else to do (the common case).
+    if (static_cast<std::uint32_t>(old + step) == 0 && sum >= 0 && sum <= INT32_MAX) return;
+    add_slow(old, delta);
   }
 
   /// add(-1).
   void done() { add(-1); }
 
   /// Blocks until the counter is zero. Returns at once when it already is.
-  void wait() {
-    // acquire: pairs with the acq_rel fetch_add of the done() that reached zero.
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if (counter_of(s) == 0) return;
-      // acq_rel: registering as a waiter must be ordered with the add() that will see it.
-      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
-                                       std::memory_order_acquire)) {
-        sema_.acquire();
-        if (state_.load(std::memory_order_acquire) != 0) {
-          throw panic_error("sync: WaitGroup is reused before previous Wait has returned");
-        }
-        return;
-      }
-    }
-  }
+  void wait();
 
   /// wait() that gives up when ctx is done: {} once the counter is zero; ctx.err() if ctx is done
   /// first, or already done at the call. A waiter that gives up is no longer counted, so the
   /// group's later releases and reuse are unaffected. Misuse throws as wait() does.
-  [[nodiscard]] std::error_code wait(const context& ctx) {
-    if (std::error_code e = ctx.err()) return e;
-    detail::cancel_node* c = detail::context_access::canceller(ctx);
-    if (c == nullptr) {
-      wait();
-      return {};
-    }
-    // acquire: as in wait().
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    for (;;) {
-      if (counter_of(s) == 0) return {};
-      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
-        continue;
-      }
-      const bool released = sema_.acquire(detail::wait_reason::wait_group, false, c, [this](bool) {
-        // Forget this waiter unless the counter already reached zero: add() is then releasing
-        // a token for it, which it must take.
-        // relaxed load: the CAS below re-checks; acq_rel CAS: ordered with add() like wait()'s.
-        std::uint64_t cur = state_.load(std::memory_order_relaxed);
-        while (counter_of(cur) > 0 && static_cast<std::uint32_t>(cur) > 0) {
-          if (state_.compare_exchange_weak(cur, cur - 1, std::memory_order_acq_rel,
-                                           std::memory_order_relaxed)) {
-            return true;
-          }
-        }
-        return false;
-      });
-      if (!released) return c->error_code();
-      if (state_.load(std::memory_order_acquire) != 0) {
-        throw panic_error("sync: WaitGroup is reused before previous Wait has returned");
-      }
-      return {};
-    }
-  }
+  [[nodiscard]] std::error_code wait(const context& ctx);
 
   /// Go 1.25's WaitGroup.Go: add(1), run f on a new goroutine, done() when it returns or throws.
   template <class F>
@@ -160,8 +98,15 @@ class wait_group {
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(s >> 32));
   }
 
+  // Compiled (src/sync/sync.cpp).
+  [[noreturn]] static void throw_delta_range();
+  void add_slow(std::uint64_t old, std::int64_t delta);  // misuse, waiters, release
+  bool epoch_stale() const noexcept;
+  void reconcile();
+
   // high 32 bits: counter (signed); low 32 bits: number of waiters.
   std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch state_ was last reconciled in
   detail::wakeup_sema sema_;
 };
 
@@ -184,12 +129,17 @@ class once {
   void call(F&& f) {
     // acquire: pairs with the release store after f; f's effects are then visible.
     if (done_.load(std::memory_order_acquire)) return;
-    std::lock_guard<mutex> lock(m_);
+    m_.lock();
+    struct finish {
+      once& o;
+      bool ran = false;
+      ~finish() {
+        if (ran) o.done_.store(true, std::memory_order_release);  // also when f throws
+        o.m_.unlock();
+      }
+    } guard{*this};
     if (done_.load(std::memory_order_relaxed)) return;  // relaxed: m_ orders it with the store
-    struct mark_done {
-      std::atomic<bool>& flag;
-      ~mark_done() { flag.store(true, std::memory_order_release); }  // also when f throws
-    } mark{done_};
+    guard.ran = true;
     std::forward<F>(f)();
   }
 
@@ -228,19 +178,7 @@ class cond {
     // release, so a signaller that then takes the lock sees the ticket.
     const std::uint32_t ticket = wait_.fetch_add(1, std::memory_order_acq_rel);
     l.unlock();
-    lock_.lock();
-    if (notified(ticket)) {
-      lock_.unlock();
-    } else {
-      waiter self{detail::current(), ticket, nullptr};
-      if (tail_ != nullptr) {
-        tail_->next = &self;
-      } else {
-        head_ = &self;
-      }
-      tail_ = &self;
-      detail::park(detail::wait_reason::sync_cond_wait, [this] { lock_.unlock(); });
-    }
+    wait_ticket(ticket);
     l.lock();
   }
 
@@ -254,47 +192,13 @@ class cond {
   void signal() {
     // Fast path (Go's): no ticket outstanding. acquire: pairs with wait()'s fetch_add.
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
-    lock_.lock();
-    // notify_ is written only under lock_ (relaxed: the lock orders it); wait_'s acquire pairs
-    // with wait()'s fetch_add.
-    const std::uint32_t t = notify_.load(std::memory_order_relaxed);
-    if (wait_.load(std::memory_order_acquire) == t) {
-      lock_.unlock();
-      return;
-    }
-    notify_.store(t + 1, std::memory_order_relaxed);
-    // Usually the head; a waiter that took its ticket but has not queued yet finds itself
-    // notified instead.
-    waiter* prev = nullptr;
-    for (waiter* w = head_; w != nullptr; prev = w, w = w->next) {
-      if (w->ticket != t) continue;
-      if (prev != nullptr) {
-        prev->next = w->next;
-      } else {
-        head_ = w->next;
-      }
-      if (tail_ == w) tail_ = prev;
-      detail::goroutine* g = w->g;
-      lock_.unlock();
-      detail::ready(g);
-      return;
-    }
-    lock_.unlock();
+    signal_slow();
   }
 
   /// Wakes every current waiter.
   void broadcast() {
     if (wait_.load(std::memory_order_acquire) == notify_.load(std::memory_order_relaxed)) return;
-    lock_.lock();
-    notify_.store(wait_.load(std::memory_order_acquire), std::memory_order_relaxed);
-    waiter* w = head_;
-    head_ = tail_ = nullptr;
-    lock_.unlock();
-    while (w != nullptr) {
-      waiter* next = w->next;  // read before ready(): the waiter lives on its goroutine's stack
-      detail::ready(w->g);
-      w = next;
-    }
+    broadcast_slow();
   }
 
   /// std::condition_variable_any's names, for generic code.
@@ -302,22 +206,26 @@ class cond {
   void notify_all() { broadcast(); }
 
  private:
-  struct waiter {
-    detail::goroutine* g;
+  struct waiter : detail::waiter {
+    waiter(detail::goroutine* who, std::uint32_t t) noexcept : detail::waiter(who), ticket(t) {}
     std::uint32_t ticket;
-    waiter* next;
   };
 
-  // Requires lock_. Tickets wrap: compare by distance, as Go's less().
-  bool notified(std::uint32_t ticket) const noexcept {
-    return static_cast<std::int32_t>(ticket - notify_.load(std::memory_order_relaxed)) < 0;
-  }
+  // Compiled (src/sync/sync.cpp).
+  void wait_ticket(std::uint32_t ticket);  // queue unless notified, park
+  void signal_slow();
+  void broadcast_slow();
+  waiter* validate_locked() noexcept GORT_REQUIRES(lock_);
+  waiter* claim_all_locked() noexcept GORT_REQUIRES(lock_);
+  static void ready_chain(waiter* w);
+  bool notified(std::uint32_t ticket) const noexcept GORT_REQUIRES(lock_);
 
   std::atomic<std::uint32_t> wait_{0};    // next ticket
   std::atomic<std::uint32_t> notify_{0};  // next ticket to notify; written under lock_
   detail::spinlock lock_;
-  waiter* head_ = nullptr;  // guarded by lock_; in ticket order
-  waiter* tail_ = nullptr;
+  // Roughly in ticket order (signal searches).
+  detail::wait_queues<waiter> q_ GORT_GUARDED_BY(lock_);
+  std::uint32_t queued_ GORT_GUARDED_BY(lock_) = 0;  // q_'s length
 };
 
 }  // namespace gort

@@ -23,6 +23,7 @@
 
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/source_location.hpp"
 
 namespace gort {
 
@@ -65,14 +66,25 @@ inline clock::time_point to_time_point(std::int64_t ns) {
 inline std::int64_t to_ns(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
-/// d in nanoseconds, saturating at the int64 range (hours::max() and the like do not overflow).
+/// d converted to the duration type To, saturating at To's range instead of overflowing
+/// (hours::max() as nanoseconds is nanoseconds::max()); otherwise as duration_cast (toward zero).
+/// A floating-point NaN converts to zero. gort's one saturating conversion: every duration a user
+/// hands to the runtime goes through it.
+template <class To, class Rep, class Period>
+To saturating_cast(std::chrono::duration<Rep, Period> d) noexcept {
+  // Compared in To's unit with a 64-bit mantissa (x86's long double; wider elsewhere), which
+  // holds every 64-bit count of To closely enough to tell it from one past the range.
+  const long double v = std::chrono::duration<long double, typename To::period>(d).count();
+  if (v != v) return To::zero();  // NaN
+  if (v >= static_cast<long double>(To::max().count())) return To::max();
+  if (v <= static_cast<long double>(To::min().count())) return To::min();
+  return std::chrono::duration_cast<To>(d);
+}
+
+/// d in nanoseconds, saturating (saturating_cast).
 template <class Rep, class Period>
-std::int64_t to_ns(std::chrono::duration<Rep, Period> d) {
-  using ns_d = std::chrono::duration<long double, std::nano>;
-  const long double v = std::chrono::duration_cast<ns_d>(d).count();
-  if (v >= static_cast<long double>(INT64_MAX)) return INT64_MAX;
-  if (v <= static_cast<long double>(INT64_MIN)) return INT64_MIN;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+std::int64_t to_ns(std::chrono::duration<Rep, Period> d) noexcept {
+  return saturating_cast<std::chrono::nanoseconds>(d).count();
 }
 /// now + d, saturating instead of overflowing for huge d.
 inline std::int64_t deadline_after(std::int64_t d_ns) {
@@ -106,8 +118,10 @@ chan<clock::time_point> after(clock::duration d);
 class timer {
  public:
   explicit timer(clock::duration d);
-  /// Go's AfterFunc: runs f on its own goroutine after d; c() stays the nil channel.
-  timer(clock::duration d, std::function<void()> f);
+  /// Go's AfterFunc: runs f on its own goroutine after d; c() stays the nil channel. `where` is
+  /// that goroutine's creation site (in an exception report).
+  timer(clock::duration d, std::function<void()> f,
+        gort::source_location where = gort::source_location::current());
   ~timer();
   timer(const timer&) = delete;
   timer& operator=(const timer&) = delete;
@@ -127,6 +141,7 @@ class timer {
   struct node : detail::timer_node {
     chan<clock::time_point> c;
     std::function<void()> f;
+    gort::source_location where;
   };
   chan<clock::time_point> c_;
   node node_;

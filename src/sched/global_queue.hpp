@@ -21,6 +21,7 @@
 #include <cstring>
 #include <memory>
 
+#include "gort/detail/dcheck.hpp"
 #include "sched/goroutine.hpp"
 
 namespace gort::sched {
@@ -79,6 +80,7 @@ class global_queue {
   }
 
   void publish() noexcept {
+    GORT_DCHECK(count_ <= capacity_ && (capacity_ & mask_) == 0);  // a power-of-two ring, in bounds
     // Written under the lock only; seq_cst store for the hand-shake described in size().
     size_.store(static_cast<std::int64_t>(count_), std::memory_order_seq_cst);
   }

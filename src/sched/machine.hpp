@@ -47,6 +47,7 @@ struct machine {
   std::thread thread;                // not joinable for M0 (the thread that called run())
 
   std::uint64_t rand_state = 0;  // steal-order randomness (xorshift)
+  bool shuffle = false;          // GORTDEBUG=shuffle: randomized scheduling (scheduler.hpp)
 
   // Sanitizer bookkeeping for g0 (see sanitizer.hpp).
   void* g0_tsan_fiber = nullptr;

@@ -11,9 +11,12 @@
 // A plain thread readying a goroutine holds the runtime's gate (runtime.cpp) around the CAS and
 // the global-queue push; with the gate closed (shutdown began, or the runtime is gone) the
 // goroutine is abandoned like every goroutine alive at shutdown and the ready does nothing.
+#include <cstddef>
 #include <cstdio>
 #include <thread>
+#include <type_traits>
 
+#include "gort/detail/wait.hpp"
 #include "gort/go.hpp"
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
@@ -85,6 +88,9 @@ const char* wait_reason_string(wait_reason r) noexcept {
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::io_wait: return "IO wait";
     case wait_reason::forever: return "forever";
+    case wait_reason::pool_worker_idle: return "pool worker idle";
+    case wait_reason::pool_submit: return "pool submit";
+    case wait_reason::future_wait: return "future wait";
   }
   return "";
 }
@@ -101,6 +107,12 @@ bool on_goroutine() noexcept {
 }
 
 std::uint64_t goroutine_id(const goroutine* g) noexcept { return g->id; }
+
+static_assert(std::is_standard_layout_v<goroutine> &&
+                  offsetof(goroutine, kind) == k_record_kind_offset &&
+                  static_cast<unsigned char>(g_kind::thread) == k_record_kind_thread &&
+                  sizeof(g_kind) == 1,
+              "waist.hpp's is_plain_thread reads the record's kind at this offset");
 
 void park(wait_reason why, bool (*unlock)(void*), void* arg) {
   machine* m = current_machine();
@@ -122,7 +134,11 @@ goroutine* enter_op() noexcept {
   if (m != nullptr) {
     goroutine* g = m->curg;
     if (g != nullptr) {
-      if (g->preempt.load(std::memory_order_relaxed)) switch_to_scheduler(g, after_switch::preempt);
+      if (g->preempt.load(std::memory_order_relaxed)) {
+        switch_to_scheduler(g, after_switch::preempt);
+      } else if (m->shuffle && (m->fastrand() & 7) == 0) [[unlikely]] {
+        switch_to_scheduler(g, after_switch::yield);  // GORTDEBUG=shuffle: an extra yield
+      }
       return g;
     }
   }

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "gort/detail/dcheck.hpp"
+
 namespace gort::sched {
 
 template <class T, std::uint32_t Capacity = 256>
@@ -40,6 +42,8 @@ class run_queue {
       // overwrite happened before.
       const std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner's own variable
+      GORT_DCHECK(t - h <= Capacity);  // 0 <= tail - head <= Capacity
+      GORT_DCHECK(g != nullptr);
       if (t - h < Capacity) {
         slots_[t % Capacity].store(g, std::memory_order_relaxed);
         // release: publishes the slot (and g's fields) to consumers' acquire loads of tail_.
@@ -71,10 +75,17 @@ class run_queue {
       return next;
     }
     inherit_time = false;
+    return get_ring();
+  }
+
+  /// get()'s second half: the ring head, runnext left alone (GORTDEBUG=shuffle also calls it
+  /// first, scheduler.hpp). Owner only.
+  T* get_ring() {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_relaxed);
       if (t == h) return nullptr;
+      GORT_DCHECK(t - h <= Capacity);
       T* g = slots_[h % Capacity].load(std::memory_order_relaxed);
       // release: our read of the slot happens-before the owner's (our own) later overwrite; the
       // CAS also orders us against thieves advancing head_.
@@ -92,11 +103,15 @@ class run_queue {
   /// what it just readied, and leaves runnext alone if the counter moved meanwhile (the victim is
   /// handing off between goroutines and will run it; see run_queue::grab). Null: the victim is
   /// not running, no back-off. Returns one element to run now; the rest are in our ring.
+  /// `most` caps the batch (GORTDEBUG=shuffle takes random sizes; otherwise half, Go's).
   T* steal_from(run_queue& victim, bool steal_runnext,
-                const std::atomic<std::uint64_t>* victim_progress, std::uint32_t* taken) {
+                const std::atomic<std::uint64_t>* victim_progress, std::uint32_t* taken,
+                std::uint32_t most = Capacity) {
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
-    std::uint32_t n = victim.grab(*this, t, steal_runnext, victim_progress);
+    GORT_DCHECK(t == head_.load(std::memory_order_relaxed));  // the thief's ring is empty
+    std::uint32_t n = victim.grab(*this, t, steal_runnext, victim_progress, most);
     if (taken != nullptr) *taken = n;
+    GORT_DCHECK(n <= Capacity / 2 + 1);  // half, rounded up (or runnext alone)
     if (n == 0) return nullptr;
     --n;
     T* g = slots_[(t + n) % Capacity].load(std::memory_order_relaxed);
@@ -179,7 +194,7 @@ class run_queue {
   // goroutines during the sleep: a victim that is scheduling will run its runnext itself; one
   // stuck in a long goroutine did not switch and is robbed as in Go.
   std::uint32_t grab(run_queue& thief, std::uint32_t thief_tail, bool steal_runnext,
-                     const std::atomic<std::uint64_t>* victim_progress) {
+                     const std::atomic<std::uint64_t>* victim_progress, std::uint32_t most) {
     for (;;) {
       // acquire (both): pair with other consumers' head_ CAS and the owner's tail_ release, so
       // the slots read below are the published ones.
@@ -187,6 +202,7 @@ class run_queue {
       const std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
       n -= n / 2;
+      if (n > most) n = most;
       if (n == 0) {
         if (!steal_runnext) return 0;
         T* next = runnext_.load(std::memory_order_acquire);

@@ -49,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 #include "gort/go.hpp"
 #include "gort/runtime.hpp"
@@ -174,6 +175,7 @@ machine* adopt_calling_thread(scheduler& s) {
   machine* m = owned.get();
   m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
   m->rand_state = sys::xorshift_state(s.seed, static_cast<std::uint64_t>(m->id));
+  m->shuffle = s.cfg.debug.shuffle != 0;
   s.allm.push_back(std::move(owned));
   s.mcount.fetch_add(1, std::memory_order_relaxed);
   return m;
@@ -232,6 +234,9 @@ void join_machines(scheduler& s) {
 void retire(scheduler* s) {
   gate_close();  // begin_shutdown closed it already, unless the start failed
   gate_drain();
+  // No goroutine of this runtime runs again: objects that outlive it forget the waiters on their
+  // stacks (detail/wait_list.hpp), before those stacks are freed.
+  detail::end_wait_epoch();
   clear_timers(*s);  // before stacks go: sleeping goroutines' timers live on them
   gate_mark_cleared();
   gate_drain();

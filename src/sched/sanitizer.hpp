@@ -20,15 +20,18 @@
 // first, and every switch to g acquires on g right before it (tsan_switch_to_goroutine), so g
 // starts or resumes with everything its wakers did; a plain thread woken by ready() does the same
 // on its stand-in record (park.cpp). A stack slot is released when its goroutine's context is
-// destroyed and acquired before the next one is made on it (context_switch.cpp). Timers
-// (src/time): a heap's lock is a visible_lock, a stop that finds its timer already fired acquires
-// what the callback released, and after()'s node drops what may be its channel's last reference
+// destroyed and acquired before the next one is made on it (context_switch.cpp). Every
+// detail::spinlock (channels, wait lists, timer heaps, ...) announces its own lock and unlock
+// (gort/detail/tsan_hooks.hpp). Timers (src/time): a stop that finds its timer already fired
+// acquires what the callback released, and after()'s node drops what may be its channel's last reference
 // inside ignore_accesses.
 // Without a sanitizer runtime this costs a handful of never-taken branches per switch, each on an
 // address that is known when the program is loaded.
 #pragma once
 
 #include <cstddef>
+
+#include "gort/detail/tsan_hooks.hpp"  // __tsan_acquire, __tsan_release
 
 // The runtimes' declarations (compiler-rt's and libsanitizer's sanitizer/*.h), made weak.
 extern "C" {
@@ -42,8 +45,6 @@ extern "C" {
 [[gnu::weak]] void* __tsan_create_fiber(unsigned flags);
 [[gnu::weak]] void __tsan_destroy_fiber(void* fiber);
 [[gnu::weak]] void __tsan_switch_to_fiber(void* fiber, unsigned flags);
-[[gnu::weak]] void __tsan_acquire(void* addr);
-[[gnu::weak]] void __tsan_release(void* addr);
 [[gnu::weak]] void AnnotateIgnoreWritesBegin(const char* file, int line);
 [[gnu::weak]] void AnnotateIgnoreWritesEnd(const char* file, int line);
 }
@@ -111,14 +112,10 @@ inline void tsan_switch_to_goroutine(void* fiber, void* g) {
 
 /// Everything the caller did so far happens-before an acquire(obj) that follows: called by
 /// whoever makes goroutine (or stand-in record) `obj` runnable.
-inline void release(void* obj) {
-  if (__builtin_expect(&__tsan_release != nullptr, 0)) __tsan_release(obj);
-}
+inline void release(void* obj) { detail::tsan_release(obj); }
 
 /// Called by a plain thread's stand-in record `obj` when it wakes, and for stack slots.
-inline void acquire(void* obj) {
-  if (__builtin_expect(&__tsan_acquire != nullptr, 0)) __tsan_acquire(obj);
-}
+inline void acquire(void* obj) { detail::tsan_acquire(obj); }
 
 /// While it lives, TSan checks no memory access of the calling context, frees included. Only
 /// around gort's release of the last reference to an object the application also used, which
@@ -138,26 +135,6 @@ class ignore_accesses {
   }
   ignore_accesses(const ignore_accesses&) = delete;
   ignore_accesses& operator=(const ignore_accesses&) = delete;
-};
-
-/// A lock whose critical sections ThreadSanitizer orders even when gort is uninstrumented (it
-/// cannot see the atomics inside `Lock`): each lock() acquires what the previous unlock()
-/// released. Otherwise `Lock` itself; for the locks that user-visible work crosses, such as a
-/// timer heap's (a callback's writes, then the owner's stop).
-template <class Lock>
-class visible_lock {
- public:
-  void lock() noexcept {
-    lock_.lock();
-    acquire(this);
-  }
-  void unlock() noexcept {
-    release(this);
-    lock_.unlock();
-  }
-
- private:
-  Lock lock_;
 };
 
 }  // namespace gort::sched::sanitizer

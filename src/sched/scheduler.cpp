@@ -1,9 +1,10 @@
 // sched/scheduler.cpp — find-runnable, the spinning protocol, machine start/stop, execute.
 //
 // Follows Go 1.19's proc.go (schedule, findrunnable, stealWork, wakep, startm, stopm,
-// resetspinning, globrunqget), minus what gort does not have yet (netpoll, timers, GC). The
-// numbered steps in find_runnable are Go's. Who may call each function is stated at its
-// declaration in scheduler.hpp or above its definition here.
+// resetspinning, globrunqget), minus what gort does not have (netpoll, GC); timers are in
+// src/time/timers.cpp and slot in where Go checks them. The numbered steps in find_runnable are
+// Go's. Who may call each function is stated at its declaration in scheduler.hpp or above its
+// definition here.
 #include "sched/scheduler.hpp"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "gort/detail/dcheck.hpp"
 #include "sched/sanitizer.hpp"
 #include "sys/clock.hpp"
 #include "sys/random.hpp"
@@ -44,6 +46,11 @@ namespace {
 
 void fatal(const char* msg) noexcept {
   std::fprintf(stderr, "fatal error: %s\n", msg);
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (s != nullptr && s->cfg.debug.shuffle != 0) {
+    std::fprintf(stderr, "(scheduled with GORTDEBUG=shuffle=%llu: the same seed replays it)\n",
+                 static_cast<unsigned long long>(s->cfg.debug.shuffle));
+  }
   std::fflush(stderr);
   std::abort();
 }
@@ -51,7 +58,9 @@ void fatal(const char* msg) noexcept {
 scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
-      seed(sys::random_seed()),
+      // GORTDEBUG=shuffle: the seed replaces the OS's, so every machine's random stream (steal
+      // order, select's choice, the shuffle's own draws) is the same in every run.
+      seed(cfg.debug.shuffle != 0 ? cfg.debug.shuffle : sys::random_seed()),
       stack_credit_batch(static_cast<int>(std::clamp<std::size_t>(
           k_stack_credit_bytes / cfg.slot_size, 1, std::size_t{k_stack_credit_batch_max}))),
       stack_credit_max(2 * stack_credit_batch),
@@ -74,6 +83,10 @@ namespace {
 // ---- processors (the idle list requires s.lock) ----
 
 void pidleput(scheduler& s, processor* p) {
+  // An idle processor has an empty local queue (Go's pidleput), except when shutdown abandons
+  // what was queued.
+  GORT_DCHECK(p->runq.empty() || s.stopping);
+  GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) < s.gomaxprocs);
   p->status.store(p_status::idle, std::memory_order_relaxed);
   p->m = nullptr;
   p->idle_link = s.pidle;
@@ -143,14 +156,17 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
         // ready lands in our queue.
         run_timers(victim);
         bool inherit = false;
-        if (goroutine* g = p->runq.get(inherit)) return g;
+        if (goroutine* g = runq_get(m, p, inherit)) return g;
       }
       const p_status st = victim->status.load(std::memory_order_relaxed);
       if (st == p_status::idle) continue;  // idle processors have empty queues
       std::uint32_t taken = 0;
+      constexpr std::uint32_t k_half = run_queue<goroutine>::capacity / 2;
+      const std::uint32_t most =
+          m->shuffle ? 1 + m->fastrand() % k_half : run_queue<goroutine>::capacity;
       goroutine* g = p->runq.steal_from(victim->runq, last,
                                         st == p_status::running ? &victim->switches : nullptr,
-                                        &taken);
+                                        &taken, most);
       if (g != nullptr) {
         bump(p->steals);
         bump(p->stolen, taken);
@@ -163,6 +179,7 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
 
 // Go's resetspinning: a spinning machine found work. Its thread only.
 void reset_spinning(scheduler& s, machine* m) {
+  GORT_DCHECK(m->spinning);
   m->spinning = false;
   // seq_cst: step 2 of the spinning protocol (scheduler.hpp).
   if (s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("negative nmspinning");
@@ -190,7 +207,7 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
       if (g != nullptr) return g;
     }
     // 6. Local run queue, runnext first.
-    g = p->runq.get(inherit_time);
+    g = runq_get(m, p, inherit_time);
     if (g != nullptr) return g;
     // 7. Global queue batch.
     if (s.runq.size() != 0) {
@@ -205,6 +222,7 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         m->spinning = true;
         s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
+      GORT_DCHECK(m->p == p);  // a spinning machine holds its processor while it steals
       g = steal_work(s, m, p);
       if (g != nullptr) return g;
     }
@@ -328,6 +346,16 @@ void mstart(scheduler* s, machine* m) {
   set_current_machine(nullptr);
 }
 
+goroutine* runq_get_shuffled(machine* m, processor* p, bool& inherit_time) {
+  if ((m->fastrand() & 1) != 0) {
+    if (goroutine* g = p->runq.get_ring()) {
+      inherit_time = false;
+      return g;
+    }
+  }
+  return p->runq.get(inherit_time);
+}
+
 void schedule(scheduler& s, machine* m) {
   install_overflow_altstack(m);
   m->eh_globals = thread_eh_globals();
@@ -390,6 +418,7 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
       m = owned.get();
       m->id = s.next_mid.fetch_add(1, std::memory_order_relaxed);
       m->rand_state = sys::xorshift_state(s.seed, static_cast<std::uint64_t>(m->id));
+      m->shuffle = s.cfg.debug.shuffle != 0;
       m->spinning = spinning;
       m->nextp = p;
       try {

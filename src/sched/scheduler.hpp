@@ -29,6 +29,7 @@
 #include <system_error>
 #include <vector>
 
+#include "gort/detail/dcheck.hpp"
 #include "gort/runtime.hpp"
 #include "sched/global_queue.hpp"
 #include "sched/goroutine.hpp"
@@ -266,6 +267,9 @@ void clear_timers(scheduler& s) noexcept;
 // ---- sysmon and tracing ----
 void sysmon_main(scheduler& s);
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
+/// The same lines, `ms` printed as the time, without touching sysmon's state: for a caller other
+/// than sysmon (the test watchdog). Takes the scheduler lock and gfree_lock. Any thread.
+void print_sched_state(scheduler& s, bool detail, std::int64_t ms);
 void sysmon_wake(scheduler& s);
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
@@ -298,6 +302,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
   processor* p = m->p;
   switch (m->after) {
     case after_switch::park:
+      GORT_DCHECK(g->status.load(std::memory_order_relaxed) == g_status::running);
       // release: the status is visible before unlock publishes g to a waker, who CASes it.
       g->status.store(g_status::waiting, std::memory_order_release);
       bump(p->parks);
@@ -319,6 +324,20 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
   fatal("goroutine switched to the scheduler without a request");
 }
 
+/// GORTDEBUG=shuffle=SEED, randomized scheduling for tests (docs/hacking.md): the local queue
+/// yields its ring head instead of runnext half the time (here and in take_direct_successor),
+/// thieves take random batch sizes (from random victims, as always; steal_work), and every
+/// blocking operation yields first one time in eight (enter_op, park.cpp). The seed replaces the
+/// OS seed the machines' random states derive from, so with one processor a seed replays the same
+/// schedule (timers and sysmon's preemption requests aside). m's thread, holding p.
+goroutine* runq_get_shuffled(machine* m, processor* p, bool& inherit_time);
+
+/// The next goroutine of m's processor's local queue (runnext first). m's thread, holding p.
+inline goroutine* runq_get(machine* m, processor* p, bool& inherit_time) {
+  if (m->shuffle) [[unlikely]] return runq_get_shuffled(m, p, inherit_time);
+  return p->runq.get(inherit_time);
+}
+
 /// The goroutine to switch to directly when the current one parks or exits, or null when the
 /// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
 /// m's thread, holding its P.
@@ -330,7 +349,7 @@ inline goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_
   if (p->schedtick.load(std::memory_order_relaxed) % k_global_fairness == 0 && s.runq.size() > 0) {
     return nullptr;
   }
-  return p->runq.get(inherit_time);
+  return runq_get(m, p, inherit_time);
 }
 
 }  // namespace gort::sched

@@ -1,7 +1,8 @@
 // cpu_quota: the default processor count from the CPU affinity mask and the cgroup CPU limit.
 //
-// The runtime calls default_maxprocs(affinity_cpu_count(), read_cpu_quota()) at startup and
-// whenever sysmon re-checks the limit, unless GORTMAXPROCS (parse_maxprocs_env) is set. The
+// The runtime calls default_maxprocs(affinity_cpu_count(), read_cpu_quota()) when it starts (and
+// gort::maxprocs() asks it while no runtime runs), unless GORTMAXPROCS (parse_maxprocs_env) is set;
+// a running runtime keeps its count (nothing re-reads the limit). The
 // default follows Go 1.25, not automaxprocs: a fractional limit is rounded *up* and a quota never
 // pushes the count below 2. The quota is an average budget per period, so rounding down would
 // leave part of it unusable (1.5 CPUs -> 1), while a single P would serialize every goroutine

@@ -39,6 +39,13 @@ debug_settings parse_debug_settings(std::string_view text) {
       } else {
         s.errors.push_back("GORTDEBUG: stackguard=" + std::string(value) + ": want 0, 1 or 2");
       }
+    } else if (key == "shuffle") {
+      if (parse_int(value, n) && n >= 0) {
+        s.shuffle = static_cast<std::uint64_t>(n);
+      } else {
+        s.errors.push_back("GORTDEBUG: shuffle=" + std::string(value) +
+                           ": want a seed, a non-negative integer (0: off)");
+      }
     } else if (key == "scheddetail") {
       if (parse_int(value, n) && (n == 0 || n == 1)) {
         s.scheddetail = n == 1;

@@ -19,6 +19,7 @@ struct debug_settings {
   // budget; 0: no guard pages, every stack checked by its canary; 2: the pre-6.13 scheme
   // (PROT_NONE within the budget, canaries beyond) even where markers exist.
   int stackguard = 1;
+  std::uint64_t shuffle = 0;       // > 0: randomized scheduling for tests, seeded with this
   std::vector<std::string> errors;
 };
 

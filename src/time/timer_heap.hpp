@@ -37,7 +37,7 @@ class timer_heap {
   }
 
   /// Adds t (not pending anywhere) to fire at t->when. Requires the lock.
-  void push_locked(node* t) {
+  void push_locked(node* t) GORT_REQUIRES(lock) {
     heap_.push_back({t->when, t, t->stoppable});
     sift_up(heap_.size() - 1);
     // release: the node's fields are visible to whoever finds it through `heap`.
@@ -47,7 +47,7 @@ class timer_heap {
 
   /// Removes t, which is pending in this heap. Requires the lock. O(log n) for a stoppable node
   /// (its index is maintained), O(n) otherwise (only at top, or rare).
-  void erase_locked(node* t) noexcept {
+  void erase_locked(node* t) noexcept GORT_REQUIRES(lock) {
     remove_entry(t);
     t->heap.store(nullptr, std::memory_order_release);
     publish();
@@ -89,7 +89,7 @@ class timer_heap {
   }
 
  private:
-  void remove_entry(node* t) noexcept {
+  void remove_entry(node* t) noexcept GORT_REQUIRES(lock) {
     const std::size_t i = (!heap_.empty() && heap_[0].t == t) ? 0 : t->stoppable ? t->index : find(t);
     const entry last = heap_.back();
     heap_.pop_back();
@@ -101,11 +101,14 @@ class timer_heap {
 
  public:
   /// Pending timers. Requires the lock (or a quiescent runtime).
-  std::size_t size_locked() const noexcept { return heap_.size(); }
+  std::size_t size_locked() const noexcept GORT_REQUIRES(lock) { return heap_.size(); }
+
+  /// Pending timers, as of the last change. Any thread (schedtrace), without the lock: a snapshot.
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
   /// Empties the heap at shutdown: pending nodes are unlinked and the runtime-owned ones dropped.
   /// No other thread runs.
-  void clear_for_shutdown() noexcept {
+  void clear_for_shutdown() noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
     for (const entry& e : heap_) {
       node* t = e.t;
       t->heap.store(nullptr, std::memory_order_relaxed);
@@ -115,28 +118,30 @@ class timer_heap {
     publish();
   }
 
-  sanitizer::visible_lock<detail::spinlock> lock;
+  detail::spinlock lock;
 
  private:
-  void publish() noexcept {
+  void publish() noexcept GORT_REQUIRES(lock) {
     earliest_.store(heap_.empty() ? k_never : heap_[0].when, std::memory_order_seq_cst);
+    // relaxed: a statistic (schedtrace's timerslen), written under the lock.
+    count_.store(static_cast<std::uint32_t>(heap_.size()), std::memory_order_relaxed);
   }
 
   // Records an entry's position in its node — only for stoppable timers: the nodes of sleeps and
   // after() live on many cold goroutine stacks, and writing each moved node's index cost a cache
   // miss per heap level (measured on the sleepers workload).
-  void note_index(std::size_t i) noexcept {
+  void note_index(std::size_t i) noexcept GORT_REQUIRES(lock) {
     if (heap_[i].stoppable) heap_[i].t->index = static_cast<std::uint32_t>(i);
   }
 
-  std::size_t find(node* t) const noexcept {
+  std::size_t find(node* t) const noexcept GORT_REQUIRES(lock) {
     for (std::size_t i = 0; i < heap_.size(); ++i) {
       if (heap_[i].t == t) return i;
     }
     return heap_.size() - 1;
   }
 
-  void sift_up(std::size_t i) noexcept {
+  void sift_up(std::size_t i) noexcept GORT_REQUIRES(lock) {
     const entry e = heap_[i];
     while (i > 0) {
       const std::size_t parent = (i - 1) / 4;
@@ -150,7 +155,7 @@ class timer_heap {
   }
 
   // Returns the entry's final position.
-  std::size_t sift_down(std::size_t i) noexcept {
+  std::size_t sift_down(std::size_t i) noexcept GORT_REQUIRES(lock) {
     const std::size_t n = heap_.size();
     const entry e = heap_[i];
     for (;;) {
@@ -178,8 +183,9 @@ class timer_heap {
     node* t;
     bool stoppable;
   };
-  std::vector<entry> heap_;  // guarded by lock
+  std::vector<entry> heap_ GORT_GUARDED_BY(lock);
   std::atomic<std::int64_t> earliest_{k_never};
+  std::atomic<std::uint32_t> count_{0};  // heap_.size(), published with earliest_
 };
 
 }  // namespace gort::sched

@@ -246,12 +246,15 @@ timer::timer(clock::duration d) : c_(1) {
   detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
 }
 
-timer::timer(clock::duration d, std::function<void()> f) {
+timer::timer(clock::duration d, std::function<void()> f, gort::source_location where) {
   node_.stoppable = true;
   node_.f = std::move(f);
+  node_.where = where;
   node_.fire = [](detail::timer_node* t, std::int64_t) noexcept {
-    // Go's AfterFunc: the function runs on its own goroutine, never on the scheduler context.
-    gort::go(static_cast<node*>(t)->f);
+    // Go's AfterFunc: the function runs on its own goroutine, never on the scheduler context;
+    // its creation site is the timer's constructor's caller.
+    auto* n = static_cast<node*>(t);
+    detail::spawn(n->where, n->f);
   };
   detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
 }

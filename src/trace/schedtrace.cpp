@@ -26,11 +26,15 @@ void appendf(std::string& out, const char* fmt, auto... args) {
 
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
   if (s.trace_start == 0) s.trace_start = now;
+  print_sched_state(s, detail, (now - s.trace_start) / 1'000'000);
+}
+
+void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
   std::string out;
   appendf(out,
           "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
           "idlethreads=%d runqueue=%lld",
-          static_cast<long long>((now - s.trace_start) / 1'000'000), s.gomaxprocs,
+          static_cast<long long>(ms), s.gomaxprocs,
           s.npidle.load(std::memory_order_relaxed), s.mcount.load(std::memory_order_relaxed),
           s.nmspinning.load(std::memory_order_relaxed), s.nmidle.load(std::memory_order_relaxed),
           static_cast<long long>(s.runq.size()));
@@ -51,11 +55,11 @@ void print_schedtrace(scheduler& s, bool detail, std::int64_t now) {
     machine* owner = p->m;
     appendf(out,
             "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d "
-            "timerslen=0\n",
+            "timerslen=%zu\n",
             p->id, static_cast<unsigned>(p->status.load(std::memory_order_relaxed)),
             p->schedtick.load(std::memory_order_relaxed),
             owner != nullptr ? static_cast<long long>(owner->id) : -1LL, p->runq.size(),
-            p->gfree_count);
+            p->gfree_count, p->timers.size());
   }
   for (auto it = s.allm.rbegin(); it != s.allm.rend(); ++it) {  // newest first, as Go walks allm
     machine* m = it->get();

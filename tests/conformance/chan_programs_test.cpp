@@ -1,4 +1,4 @@
-// Ports of Go's channel test programs (go-semantics.md §2.4): test/chan/fifo.go,
+// Ports of Go's channel test programs (Go's test/chan directory): test/chan/fifo.go,
 // test/chan/nonblock.go, test/chan/select3.go and test/closedchan.go, at GOMAXPROCS 1, 2, 4, 8.
 // Test names are <program>_<function or checked rule>.
 //

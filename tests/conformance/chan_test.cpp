@@ -1,4 +1,4 @@
-// Channels and select: ports of Go's runtime/chan_test.go (go1.19; go-semantics.md §2.4) and
+// Channels and select: ports of Go's runtime/chan_test.go (Go 1.19's src/runtime/chan_test.go) and
 // gort's own checks of the §2.1 semantics table (nil channels, panics with Go's messages,
 // move-only elements, close, FIFO waiters, plain threads, try_send/try_recv, the run-time case
 // list), at GOMAXPROCS 1, 2, 4 and 8.
@@ -657,6 +657,51 @@ TEST_P(Chan, PanicsCarryGoMessages) {
                             "makechan: size out of range"));
     gort::chan<big> small(2);  // in range: fine
     EXPECT_EQ(small.capacity(), 2u);
+  });
+}
+
+// A send case moves its value only if it fires (docs/api.md): a move-only value passed with
+// std::move survives a select in which another case (or the default) fires, and several send
+// cases give up exactly the one value that was sent.
+TEST_P(Chan, SelectSendMovesTheValueOnlyIfItsCaseFires) {
+  run([] {
+    using up = std::unique_ptr<int>;
+    gort::chan<up> full(1);
+    ASSERT_TRUE(full.try_send(std::make_unique<int>(0)));
+    up x = std::make_unique<int>(1);
+    const std::size_t fired = gort::select(gort::send(full, std::move(x)), gort::default_case());
+    EXPECT_EQ(fired, 1u);
+    ASSERT_NE(x, nullptr) << "the default fired, yet the send case's value was moved from";
+    EXPECT_EQ(*x, 1);
+
+    // Blocking: another case fires while the send case waits.
+    gort::chan<up> never(0);
+    gort::chan<int> other(0);
+    gort::go([other] { other.send(5); });
+    int got = 0;
+    gort::select(gort::send(never, std::move(x)),
+                 gort::recv(other, [&](std::optional<int> v) { got = v.value_or(-1); }));
+    EXPECT_EQ(got, 5);
+    ASSERT_NE(x, nullptr) << "the receive fired, yet the waiting send case's value was moved from";
+
+    // Two send cases, one channel ready: only the fired case's value moves.
+    gort::chan<up> open(1);
+    up y = std::make_unique<int>(2);
+    const std::size_t which = gort::select(gort::send(never, std::move(x)),
+                                           gort::send(open, std::move(y)));
+    EXPECT_EQ(which, 1u);
+    EXPECT_NE(x, nullptr);
+    EXPECT_EQ(y, nullptr);
+    std::optional<up> r = open.recv();
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ(**r, 2);
+
+    // An lvalue is copied into the case and never moved from.
+    gort::chan<std::string> s(1);
+    std::string text = "keep me";
+    gort::select(gort::send(s, text));
+    EXPECT_EQ(text, "keep me");
+    EXPECT_EQ(s.recv(), "keep me");
   });
 }
 

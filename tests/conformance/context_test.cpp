@@ -1,5 +1,5 @@
-// gort::context: ports of Go's context tests (context/x_test.go and afterfunc_test.go, Go 1.21;
-// go-semantics.md §3.3) and gort's own checks (the error category, no growth of a parent's list,
+// gort::context: ports of Go's context tests (src/context/x_test.go and afterfunc_test.go,
+// Go 1.21) and gort's own checks (the error category, no growth of a parent's list,
 // wide and deep trees, deadlines never past the parent's, the context-aware chan and sleep
 // forms, plain threads), at GOMAXPROCS 1, 2, 4 and 8.
 //
@@ -1200,6 +1200,32 @@ TEST_P(Context, PlainThreadsWaitOnAndCancelContexts) {
     EXPECT_EQ(sleep_err, gort::errc::canceled);
     EXPECT_EQ(recv_err, gort::errc::canceled);
   });
+}
+
+// An exception escaping an after_func function reports the after_func call as the goroutine's
+// creation site (not gort's own header).
+TEST_P(Context, AfterFuncExceptionReportsItsCaller) {
+  std::string file;
+  unsigned line = 0;
+  gort::chan<int> reported(1);
+  gort::options o;
+  o.on_exception = [&](const gort::goroutine_exception& e) {
+    file = e.created_at.file_name();
+    line = e.created_at.line();
+    (void)reported.try_send(1);
+  };
+  unsigned expected_line = 0;
+  run(
+      [&] {
+        std::pair<gort::context, gort::cancel_func> cc = gort::with_cancel(gort::background());
+        expected_line = __LINE__ + 1;
+        gort::after_func_handle h = gort::after_func(cc.first, [] { throw std::runtime_error("x"); });
+        cc.second();
+        EXPECT_EQ(reported.recv(), 1);
+      },
+      o);
+  EXPECT_NE(file.find("context_test.cpp"), std::string::npos) << file;
+  EXPECT_EQ(line, expected_line);
 }
 
 }  // namespace

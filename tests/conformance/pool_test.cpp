@@ -1,5 +1,5 @@
 // gort::pool, pool_with_func, multi_pool: ports of panjf2000/ants v2's tests (ants_test.go,
-// multipool tests, worker_stack_test.go, worker_loop_queue_test.go — go-semantics.md §5.6, ants'
+// multipool tests, worker_stack_test.go, worker_loop_queue_test.go (github.com/panjf2000/ants v2), ants'
 // names kept in the test names), a test per fixed ants issue (#17/#73, #146, #197, #205, #237,
 // #374), option validation, futures, plain-thread submitters, destruction, and a bounded stress
 // test where submitters, tune, release and reboot race — at GOMAXPROCS 1, 2, 4 and 8.
@@ -12,6 +12,8 @@
 // Every goroutine a test starts is joined before main returns (a goroutine left parked is
 // abandoned without unwinding, which ASan reports as a leak).
 #include <gtest/gtest.h>
+
+#include <future>
 
 #include <time.h>
 
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "sync/pool_workers.hpp"
 #include "procs.hpp"
 
 namespace {
@@ -157,8 +160,13 @@ TEST_P(Pool, BadOptions) {
     gort::pool ok1({.expiry = -1s, .disable_purge = true});
     gort::pool ok2({.capacity = 3, .expiry = 0s});
     EXPECT_EQ(ok2.cap(), 3);
+    EXPECT_EQ(ok2.capacity(), 3) << "capacity(), as chan::capacity(); cap() is ants' name";
     gort::pool unlimited({.capacity = -7});
     EXPECT_EQ(unlimited.cap(), -1);
+    EXPECT_EQ(unlimited.capacity(), -1);
+    gort::multi_pool mp(2, gort::load_balancing::round_robin, {.capacity = 3});
+    EXPECT_EQ(mp.capacity(), 6);
+    EXPECT_EQ(mp.cap(), 6);
   });
 }
 
@@ -1168,7 +1176,14 @@ TEST(PoolWorkerQueue, PointerSet) {
   gort::detail::pointer_set s;
   std::vector<std::unique_ptr<int>> items;
   for (int i = 0; i < 1000; ++i) items.push_back(std::make_unique<int>(i));
-  for (auto& p : items) s.insert(p.get());
+  s.reserve(400);
+  for (int i = 0; i < 400; ++i) s.insert(items[static_cast<std::size_t>(i)].get());
+  // Growing by adopting storage made outside the lock keeps every entry.
+  auto more = gort::detail::pointer_set::make_storage(1000);
+  s.adopt(more);
+  EXPECT_GE(s.room(), 1000u);
+  for (int i = 0; i < 400; ++i) EXPECT_TRUE(s.contains(items[static_cast<std::size_t>(i)].get()));
+  for (std::size_t i = 400; i < items.size(); ++i) s.insert(items[i].get());
   EXPECT_EQ(s.size(), 1000u);
   for (auto& p : items) EXPECT_TRUE(s.contains(p.get()));
   for (std::size_t i = 0; i < items.size(); i += 2) s.erase(items[i].get());

@@ -1,4 +1,4 @@
-// Scheduler behaviour against Go's rules (go-semantics.md §1, runtime/proc_test.go), at
+// Scheduler behaviour against Go's rules (Go's src/runtime/proc.go and proc_test.go), at
 // GOMAXPROCS 1, 2, 4 and 8. Tests that depend on the exact single-processor order use procs 1.
 #include <gtest/gtest.h>
 
@@ -109,8 +109,13 @@ TEST_P(Sched, LargeAndOveralignedClosuresWork) {
   });
 }
 
-// go-semantics §1.3 / §7.2: with one processor, spawning A then B runs B first (B takes runnext
-// and pushes A to the tail of the local queue).
+// The order tests below assert the default scheduler's choices: they opt out of GORTDEBUG=shuffle
+// (which the shuffled conformance runs set in the environment) with a debug string of their own.
+constexpr const char* k_default_order = "shuffle=0";
+
+// Go's newproc puts the new goroutine in runnext (runtime/proc.go, runqput(pp, newg, true)):
+// with one processor, spawning A then B runs B first (B takes runnext and pushes A to the tail
+// of the local queue).
 TEST(SchedOrder, SpawnAThenBRunsBFirst) {
   order_log log;
   gort::run(
@@ -127,7 +132,7 @@ TEST(SchedOrder, SpawnAThenBRunsBFirst) {
         });
         wg.wait();
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(log.seen, (std::vector<int>{2, 1}));
 }
 
@@ -141,11 +146,11 @@ TEST(SchedOrder, YieldGoesBehindLocalWork) {
         gort::yield();
         log.add(0);
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(log.seen, (std::vector<int>{2, 1, 0}));
 }
 
-// go-semantics §7.1: 258 spawns without blocking at procs 1 leave runnext = #258, the ring with
+// Go's runqput/runqputslow (runtime/proc.go): 258 spawns without blocking at procs 1 leave runnext = #258, the ring with
 // 128 (#129..#256) and the global queue with 129 (#1..#128 then #257). Then every goroutine runs
 // exactly once, runnext first.
 TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {
@@ -164,7 +169,7 @@ TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {
         before_block = gort::stats();
         wg.wait();
       },
-      {.maxprocs = 1});
+      {.maxprocs = 1, .debug = k_default_order});
   EXPECT_EQ(before_block.runqueue, 129);
   ASSERT_EQ(before_block.local_runq.size(), 1u);
   EXPECT_EQ(before_block.local_runq[0], 128);

@@ -1,5 +1,5 @@
 // gort's sync primitives: ports of Go's sync tests (mutex_test.go, rwmutex_test.go, once_test.go,
-// cond_test.go; go-semantics.md §4.1) and gort's own checks (mutual exclusion under context
+// cond_test.go, Go's src/sync) and gort's own checks (mutual exclusion under context
 // cancellation, starvation mode, standard lock adaptors, plain threads, misuse death tests,
 // wait_group::wait(ctx)), at GOMAXPROCS 1, 2, 4 and 8.
 //

@@ -3,8 +3,15 @@
 // GOMAXPROCS 1, 2, 4, 8. Durations are short; assertions are one-sided where timing is involved
 // (a timer never fires early; "did not fire" is checked against a later timer, not a sleep).
 #include <gtest/gtest.h>
+
+#include <string>
 #include <time.h>
 
+#include <fstream>
+#include <iterator>
+#include <cstdio>
+#include <unistd.h>
+#include <cstdlib>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -342,6 +349,63 @@ TEST_P(Time, ManySleepers) {
     EXPECT_EQ(woke.load(), n);
     EXPECT_GE(gort::clock::now() - t0, 19ms);
   });
+}
+
+// An exception escaping a timer's function (Go's AfterFunc) reports the timer's constructor call
+// as the goroutine's creation site.
+TEST_P(Time, AfterFuncTimerExceptionReportsItsCaller) {
+  std::string file;
+  unsigned line = 0;
+  gort::chan<int> reported(1);
+  gort::options o;
+  o.on_exception = [&](const gort::goroutine_exception& e) {
+    file = e.created_at.file_name();
+    line = e.created_at.line();
+    (void)reported.try_send(1);
+  };
+  unsigned expected_line = 0;
+  run(
+      [&] {
+        expected_line = __LINE__ + 1;
+        gort::timer t(1ms, [] { throw std::runtime_error("x"); });
+        EXPECT_EQ(reported.recv(), 1);
+      },
+      o);
+  EXPECT_NE(file.find("time_test.cpp"), std::string::npos) << file;
+  EXPECT_EQ(line, expected_line);
+}
+
+// schedtrace's detail mode counts each processor's pending timers (Go's timerslen). The trace goes
+// to a file standing in for stderr, read while the runtime runs until the line shows up (bounded).
+TEST(TimeTrace, ScheddetailShowsPendingTimers) {
+  if (gort_test::k_tsan) GTEST_SKIP() << "detail mode reads running machines' fields racily";
+  char path[] = "/tmp/gort-timerslen-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  ::dup2(fd, 2);
+  bool seen = false;
+  gort::run(
+      [&] {
+        gort::timer a(std::chrono::hours(1)), b(std::chrono::hours(1)), c(std::chrono::hours(1));
+        const auto give_up = gort::clock::now() + std::chrono::seconds(20);
+        while (!seen && gort::clock::now() < give_up) {
+          gort::sleep_for(5ms);  // the trace prints every 10 ms; look again
+          std::ifstream in(path);
+          const std::string text((std::istreambuf_iterator<char>(in)), {});
+          seen = text.find("P0: status=") != std::string::npos &&
+                 text.find("timerslen=3") != std::string::npos;
+        }
+      },
+      {.maxprocs = 1, .debug = "schedtrace=10,scheddetail=1"});
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(fd);
+  ::unlink(path);
+  EXPECT_TRUE(seen) << "no schedtrace line reported the three pending timers";
 }
 
 }  // namespace

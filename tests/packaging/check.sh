@@ -15,8 +15,10 @@
 #  4. The README's example, built with -fsanitize=thread and with -fsanitize=address,undefined
 #     against each uninstrumented install, with each compiler, runs without a sanitizer report:
 #     gort's fiber and hand-off annotations find the application's sanitizer runtime. So do the
-#     pipeline and jobqueue examples (timers, after(), select, a pool, context sleeps) with
-#     -fsanitize=thread against the static install, with g++ and clang++.
+#     pipeline and jobqueue examples (timers, after(), select, a pool, context sleeps) and
+#     sync_example.cpp (plain data handed over by every blocking primitive under contention, so
+#     through their compiled slow paths) with -fsanitize=thread against the static install, with
+#     g++ and clang++.
 #
 # The compilers: g++, clang++ (Debian's default, the oldest supported clang) and g++-11 (the
 # oldest supported g++) when it is installed; GORT_PACKAGING_COMPILERS overrides the list.
@@ -143,18 +145,20 @@ done
 for cxx in g++ clang++; do
   libdir=$(libdir_of "$work/static")
   flags=$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --cflags --libs gort)
-  for example in "pipeline" "jobqueue --jobs 300 --workers 4"; do
+  for example in "examples/pipeline.cpp" "examples/jobqueue.cpp --jobs 300 --workers 4" \
+    "tests/packaging/sync_example.cpp"; do
     # shellcheck disable=SC2086
     set -- $example
-    name=$1
+    src=$1
+    name=$(basename "$src" .cpp)
     shift
-    step "$cxx: examples/$name.cpp with -fsanitize=thread against the static install"
+    step "$cxx: $src with -fsanitize=thread against the static install"
     exe="$work/$name-thread-$cxx"
     # shellcheck disable=SC2086
-    quiet "$cxx" $warn -O1 -g -fsanitize=thread "$root/examples/$name.cpp" -o "$exe" $flags
+    quiet "$cxx" $warn -O1 -g -fsanitize=thread "$root/$src" -o "$exe" $flags
     if ! "$exe" "$@" >"$log" 2>&1 || grep -q "Sanitizer" "$log"; then
       cat "$log" >&2
-      fail "$cxx -fsanitize=thread, static gort: examples/$name.cpp did not run cleanly"
+      fail "$cxx -fsanitize=thread, static gort: $src did not run cleanly"
     fi
   done
 done

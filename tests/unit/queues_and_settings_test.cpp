@@ -64,4 +64,13 @@ TEST(DebugSettings, BadValuesAreReportedAndLeftAtDefault) {
   EXPECT_NE(s.errors[0].find("schedtrace=-5"), std::string::npos);
 }
 
+TEST(DebugSettings, ShuffleSeed) {
+  EXPECT_EQ(gort::sys::parse_debug_settings("").shuffle, 0u);
+  EXPECT_EQ(gort::sys::parse_debug_settings("shuffle=42").shuffle, 42u);
+  auto bad = gort::sys::parse_debug_settings("shuffle=-1,shuffle=x");
+  EXPECT_EQ(bad.shuffle, 0u);
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_NE(bad.errors[0].find("shuffle=-1"), std::string::npos);
+}
+
 }  // namespace

@@ -209,8 +209,9 @@ TEST(StackPool, ArenaLookupFindsTheSlot) {
 TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
   const std::size_t page = stack_pool::page_size();
   stack_pool pool(4 * page, policy::none);
-  stack_slot* s[2];
-  ASSERT_EQ(pool.get_batch(s, 2), 2u);
+  constexpr std::size_t k_slots = 4;
+  stack_slot* s[k_slots];
+  ASSERT_EQ(pool.get_batch(s, k_slots), k_slots);
   EXPECT_TRUE(stack_pool::canary_intact(s[0]));
   // The canary is the top of whatever lies just below the slot: an overflow deeper than the
   // guard zone writes it before anything else there.
@@ -220,14 +221,22 @@ TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
   EXPECT_FALSE(stack_pool::canary_intact(s[0]));
   s[0]->lo[-8] = 0;
   EXPECT_TRUE(stack_pool::canary_intact(s[0]));
-  // Adjacent slots: one's canary zone is the top of the other, above its usable stack.
-  stack_slot* low = s[0]->lo < s[1]->lo ? s[0] : s[1];
-  stack_slot* high = low == s[0] ? s[1] : s[0];
-  if (high->lo == low->top()) {
-    std::memset(low->usable, 0x77, low->usable_size());  // the whole usable stack of `low`
-    EXPECT_TRUE(stack_pool::canary_intact(high));
+  // Adjacent slots: one's canary zone is the top of the other, above its usable stack. A fresh
+  // pool carves its first slots out of one reservation, so some two of them are neighbours.
+  stack_slot* low = nullptr;
+  stack_slot* high = nullptr;
+  for (stack_slot* a : s) {
+    for (stack_slot* b : s) {
+      if (b->lo == a->top()) {
+        low = a;
+        high = b;
+      }
+    }
   }
-  pool.put_batch(s, 2, 0);
+  ASSERT_NE(low, nullptr) << "no two of " << k_slots << " fresh slots are adjacent";
+  std::memset(low->usable, 0x77, low->usable_size());  // the whole usable stack of `low`
+  EXPECT_TRUE(stack_pool::canary_intact(high));
+  pool.put_batch(s, k_slots, 0);
 }
 
 // KiB of resident memory that reading the canaries of 20,000 fresh slots adds (after writing

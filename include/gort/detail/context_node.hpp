@@ -12,10 +12,14 @@
 //  * A cancel_node's `err` goes from 0 to an errc value once, under `mu`; `cause` and, if not made
 //    yet, `done_ch` are written under `mu` before that release store and never change again, so
 //    whoever reads `err` != 0 with acquire may read `cause` without the lock.
-//  * Links (cancel_link) are weak: a cancel_node lists its cancellable children, after_func
-//    records and blocked waiters, in a doubly linked list guarded by its `mu`, together with each
-//    link's `linked` flag. A child holds a strong reference to its parent, so a node with linked
-//    children cannot be destroyed; a child unlinks itself when it is cancelled or destroyed.
+//  * Links (cancel_link) are weak: a cancel_node lists its cancellable children and after_func
+//    records in a doubly linked list guarded by its `mu`, together with each link's `linked`
+//    flag. A child holds a strong reference to its parent, so a node with linked children cannot
+//    be destroyed; a child unlinks itself when it is cancelled or destroyed.
+//  * Goroutines and threads blocked in a context-aware operation are on the node's own waiter
+//    list (`waiters`, the wait list of detail/wait_list.hpp, guarded by `mu`), separate from the
+//    links: their records live on goroutine stacks, which a runtime's end frees, and only that
+//    list knows how to forget them without reading them.
 //  * A deadline_node whose timer is pending holds a reference to itself (the timer's). Exactly
 //    one party drops it: the timer_stop() that returns true, the fire callback (which moves it
 //    into the goroutine that cancels), or the runtime's shutdown (`drop`). A node that is being
@@ -31,33 +35,34 @@
 //
 // Who may call: any thread (goroutine or plain thread) unless a function says otherwise; the
 // deadline timer's callbacks run on a scheduler context and only spawn or drop a reference.
+//
+// The header holds the node types and the reference counting that handles use inline; the
+// cancellation engine (cancel, propagation, deadlines, done channels, waiter links) is compiled in
+// the library (src/sync/context.cpp).
 #pragma once
 
-#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include "gort/source_location.hpp"
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
-#include <vector>
 
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 #include "gort/errc.hpp"
-#include "gort/go.hpp"
-#include "gort/time.hpp"
+#include "gort/source_location.hpp"
 
 namespace gort::detail {
 
 using done_chan = chan<std::monostate>;
-
-inline constexpr std::int64_t k_no_deadline = INT64_MAX;
 
 enum class node_kind : std::uint8_t { todo, cancel, deadline, value, without_cancel };
 
@@ -135,27 +140,12 @@ class node_ref {
 /// An entry in a cancel_node's list. `prev`, `next` and `linked` are guarded by the lock of the
 /// node whose list it is in (and belong to the canceller once it has detached the link).
 struct cancel_link {
-  enum class link_type : std::uint8_t { child, after_func, waiter };
+  enum class link_type : std::uint8_t { child, after_func };
   explicit cancel_link(link_type k) noexcept : link_kind(k) {}
   cancel_link* prev = nullptr;
   cancel_link* next = nullptr;
   const link_type link_kind;
   bool linked = false;
-};
-
-// The wake-up claim of a blocked waiter that more than one party may wake (a wait queue's grant,
-// a context's cancellation, a timer): whoever moves it from pending wins and readies the waiter.
-inline constexpr std::uint8_t k_wake_pending = 0;
-inline constexpr std::uint8_t k_wake_granted = 1;
-inline constexpr std::uint8_t k_wake_canceled = 2;
-
-/// A goroutine blocked in a context-aware operation. Lives on the goroutine's stack; linked from
-/// park's unlock callback (arm) and unlinked after it resumes (disarm).
-struct cancel_waiter : cancel_link {
-  cancel_waiter(goroutine* who, std::atomic<std::uint8_t>* claim) noexcept
-      : cancel_link(link_type::waiter), g(who), state(claim) {}
-  goroutine* g;
-  std::atomic<std::uint8_t>* state;
 };
 
 inline constexpr std::uint8_t k_after_pending = 0;
@@ -172,6 +162,7 @@ struct after_func_rec : cancel_link {
 
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint8_t> state{k_after_pending};
+  gort::source_location where;  // after_func's caller: the function's goroutine's creation site
 };
 
 inline void release(after_func_rec* r) noexcept {
@@ -187,17 +178,6 @@ struct after_func_impl final : after_func_rec {
 };
 
 // ---- cancellable nodes ----
-
-/// The channel every context cancelled before anyone asked for its done() shares (Go's
-/// closedchan).
-inline const done_chan& closed_done() {
-  static const done_chan c = [] {
-    done_chan ch(0);
-    ch.close();
-    return ch;
-  }();
-  return c;
-}
 
 struct cancel_node : node, cancel_link {
   explicit cancel_node(node_kind k = node_kind::cancel) noexcept
@@ -217,336 +197,21 @@ struct cancel_node : node, cancel_link {
   /// The done channel, made on first use (Go's lazy Done). The reference is valid while the node
   /// lives. Throws std::bad_alloc.
   const done_chan& done() {
-    // acquire: pairs with the release store below or in cancel_one; done_ch is then final.
+    // acquire: pairs with the release store in make_done or in cancel_one; done_ch is then final.
     if (done_ready.load(std::memory_order_acquire)) return done_ch;
-    done_chan fresh(0);  // allocated outside the lock
-    mu.lock();
-    if (!done_ready.load(std::memory_order_relaxed)) {
-      done_ch = std::move(fresh);
-      done_ready.store(true, std::memory_order_release);
-    }
-    mu.unlock();
-    return done_ch;
+    return make_done();
   }
+  const done_chan& make_done();  // done()'s first call
 
   spinlock mu;
   std::atomic<std::uint8_t> err{0};
   std::atomic<bool> done_ready{false};
   error cause;                              // final once err != 0
   done_chan done_ch;                        // final once done_ready
-  cancel_link* first = nullptr;             // the list; guarded by mu
+  cancel_link* first GORT_GUARDED_BY(mu) = nullptr;       // the list
+  wait_queues<ctx_link> waiters GORT_GUARDED_BY(mu);      // blocked context-aware operations
   cancel_node* registered_with = nullptr;   // the canceller whose list holds this node (immutable)
 };
-
-struct deadline_node final : cancel_node {
-  deadline_node() noexcept : cancel_node(node_kind::deadline) {}
-  struct timer_t : timer_node {
-    deadline_node* owner = nullptr;
-  } timer;
-  error deadline_cause;  // the cause when the deadline passes (immutable)
-};
-
-// Requires p->mu.
-inline void link_locked(cancel_node* p, cancel_link* l) noexcept {
-  l->prev = nullptr;
-  l->next = p->first;
-  if (p->first != nullptr) p->first->prev = l;
-  p->first = l;
-  l->linked = true;
-}
-
-// Requires p->mu and l->linked.
-inline void unlink_locked(cancel_node* p, cancel_link* l) noexcept {
-  if (l->prev != nullptr) {
-    l->prev->next = l->next;
-  } else {
-    p->first = l->next;
-  }
-  if (l->next != nullptr) l->next->prev = l->prev;
-  l->prev = l->next = nullptr;
-  l->linked = false;
-}
-
-/// Links `w` to c's list unless c is already cancelled (false then). Any thread, including a
-/// scheduler context running park's unlock callback.
-inline bool arm(cancel_node* c, cancel_waiter* w) noexcept {
-  c->mu.lock();
-  if (c->err.load(std::memory_order_relaxed) != 0) {
-    c->mu.unlock();
-    return false;
-  }
-  link_locked(c, w);
-  c->mu.unlock();
-  return true;
-}
-
-/// Unlinks `w` if cancellation has not already detached it. After this returns, c's canceller
-/// no longer touches `w` (it claims and detaches links only under c->mu).
-inline void disarm(cancel_node* c, cancel_waiter* w) noexcept {
-  c->mu.lock();
-  if (w->linked) unlink_locked(c, w);
-  c->mu.unlock();
-}
-
-inline void unlink_from_parent(cancel_node* n) noexcept {
-  cancel_node* p = n->registered_with;
-  if (p == nullptr) return;
-  p->mu.lock();
-  if (static_cast<cancel_link*>(n)->linked) unlink_locked(p, n);
-  p->mu.unlock();
-}
-
-inline cancel_node::~cancel_node() {
-  unlink_from_parent(this);
-  // Only after_func records can be left: a linked child holds a reference to this node, and a
-  // blocked waiter holds a context handle for the duration of its call.
-  cancel_link* l = first;
-  first = nullptr;
-  while (l != nullptr) {
-    cancel_link* following = l->next;
-    l->linked = false;
-    release(static_cast<after_func_rec*>(l));
-    l = following;
-  }
-}
-
-/// Runs an after_func record's function on its own goroutine (Go's AfterFunc), keeping the record
-/// alive until it returns.
-inline void start_after_func(after_func_rec* r) noexcept {
-  r->refs.fetch_add(1, std::memory_order_relaxed);  // the goroutine's reference
-  struct holder {
-    after_func_rec* rec;
-    explicit holder(after_func_rec* x) noexcept : rec(x) {}
-    holder(holder&& o) noexcept : rec(std::exchange(o.rec, nullptr)) {}
-    holder(const holder&) = delete;
-    ~holder() { release(rec); }
-  };
-  spawn(gort::source_location::current(), [h = holder(r)] { h.rec->invoke(); });
-}
-
-/// Cancels n alone with (e, cause). Requires a reference to n. Returns false when n was already
-/// cancelled. n's cancellable children are retained and pushed on *work (chained through their
-/// link's `next`) for the caller to cancel; everything else n's cancellation reaches is done here.
-/// Closes a done channel and wakes everything waiting on it: chan_close for a channel that may
-/// have a great many waiters (a context watched by thousands of goroutines). Each waiter node is
-/// on its own cold goroutine stack, so touching it costs a miss to memory: the waiters are
-/// dequeued in batches into a local array of goroutine records, which are then readied from the
-/// array (prefetched a few ahead) without touching the nodes again. Once the channel is marked
-/// closed nobody can queue on it any more, so the lock may be dropped between batches.
-/// A done channel closed already (by a user who copied it: gort cannot make done() receive-only)
-/// is left alone, since cancellation must not throw.
-inline void close_done(chan_base* c) noexcept {
-  constexpr std::size_t k_batch = 256;
-  constexpr std::size_t k_ahead = 8;
-  goroutine* batch[k_batch];
-  goroutine* me = nullptr;
-  c->lock.lock();
-  if (c->closed()) {
-    c->lock.unlock();
-    return;
-  }
-  c->mark_closed();
-  for (;;) {
-    std::size_t n = 0;
-    while (n < k_batch) {
-      chan_waiter* w = c->recvq.dequeue();
-      if (w == nullptr) w = c->sendq.dequeue();  // a sender then throws "send on closed channel"
-      if (w == nullptr) break;
-      w->success = false;  // woken by close: a receive gets no value
-      batch[n++] = w->g;
-    }
-    c->lock.unlock();
-    if (n == 0) return;
-    if (me == nullptr) me = current();
-    for (std::size_t i = 0; i < n && i < k_ahead; ++i) __builtin_prefetch(batch[i], 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + k_ahead < n) __builtin_prefetch(batch[i + k_ahead], 1);  // ready() CASes its status
-      ready(me, batch[i]);
-    }
-    if (n < k_batch) return;
-    c->lock.lock();
-  }
-}
-
-inline bool cancel_one(cancel_node* n, std::uint8_t e, const error& cause,
-                       cancel_link** work) noexcept {
-  n->mu.lock();
-  if (n->err.load(std::memory_order_relaxed) != 0) {
-    n->mu.unlock();
-    return false;
-  }
-  n->cause = cause ? cause : error(static_cast<errc>(e));
-  // release: publishes `cause` (and done_ch below) to lock-free readers of err.
-  n->err.store(e, std::memory_order_release);
-  const bool close = n->done_ready.load(std::memory_order_relaxed);
-  if (!close) {
-    n->done_ch = closed_done();
-    n->done_ready.store(true, std::memory_order_release);  // pairs with done()'s acquire
-  }
-  cancel_link* l = n->first;
-  n->first = nullptr;
-  cancel_link* woken = nullptr;  // claimed waiters, chained through next
-  cancel_link* funcs = nullptr;  // after_func records (the list's reference), chained through next
-  while (l != nullptr) {
-    cancel_link* next = l->next;
-    l->linked = false;
-    l->prev = nullptr;
-    switch (l->link_kind) {
-      case cancel_link::link_type::child:
-        // A child whose count already dropped to zero is being destroyed: its destructor waits
-        // for this lock and will find itself unlinked.
-        if (try_retain(static_cast<cancel_node*>(l))) {
-          l->next = *work;
-          *work = l;
-        }
-        break;
-      case cancel_link::link_type::waiter: {
-        auto* w = static_cast<cancel_waiter*>(l);
-        std::uint8_t pending = k_wake_pending;
-        // acq_rel: winning the claim orders the waker's writes before the waiter's resumption
-        // (with ready()); losing means the wait queue already granted it.
-        if (w->state->compare_exchange_strong(pending, k_wake_canceled, std::memory_order_acq_rel,
-                                              std::memory_order_acquire)) {
-          l->next = woken;
-          woken = l;
-        }
-        break;
-      }
-      case cancel_link::link_type::after_func:
-        l->next = funcs;
-        funcs = l;
-        break;
-    }
-    l = next;
-  }
-  n->mu.unlock();
-
-  if (close) close_done(n->done_ch.base());
-  while (woken != nullptr) {
-    auto* w = static_cast<cancel_waiter*>(woken);
-    woken = w->next;  // read before ready(): the waiter lives on the woken goroutine's stack
-    ready(w->g);
-  }
-  while (funcs != nullptr) {
-    auto* r = static_cast<after_func_rec*>(funcs);
-    funcs = r->next;
-    std::uint8_t pending = k_after_pending;
-    // acq_rel: pairs with stop()'s CAS; exactly one of them moves the record out of pending.
-    if (r->state.compare_exchange_strong(pending, k_after_started, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-      start_after_func(r);
-    }
-    release(r);
-  }
-  if (n->kind == node_kind::deadline) {
-    auto* d = static_cast<deadline_node*>(n);
-    // Always through timer_stop (it locks the timer): a lock-free "is it pending?" peek could
-    // miss a timer being armed concurrently while its creator misses this cancellation, and the
-    // node would then live until its deadline.
-    if (timer_stop(&d->timer)) release(n);  // the timer's reference
-  }
-  return true;
-}
-
-/// Go's cancelCtx.cancel: cancels n and every descendant, synchronously, exactly once each; with
-/// `remove_from_parent`, n leaves its parent's list. Requires a reference to n. Never on a
-/// scheduler context (it stops timers and may take the global run queue's lock).
-inline void cancel(cancel_node* n, std::uint8_t e, const error& cause,
-                   bool remove_from_parent) noexcept {
-  cancel_link* work = nullptr;
-  if (!cancel_one(n, e, cause, &work)) return;
-  if (remove_from_parent) unlink_from_parent(n);
-  const error& resolved = n->cause;  // final now
-  while (work != nullptr) {
-    auto* child = static_cast<cancel_node*>(work);
-    work = work->next;
-    cancel_one(child, e, resolved, &work);
-    release(child);
-  }
-}
-
-/// Go's propagateCancel: registers a new cancellable node with its nearest cancellable ancestor,
-/// or cancels it at once if that ancestor is already cancelled. Called once, at construction.
-inline void propagate(cancel_node* child) {
-  cancel_node* p = child->registered_with;
-  if (p == nullptr) return;
-  p->mu.lock();
-  const std::uint8_t e = p->err.load(std::memory_order_relaxed);
-  if (e == 0) {
-    link_locked(p, child);
-    p->mu.unlock();
-    return;
-  }
-  p->mu.unlock();
-  cancel(child, e, p->cause, false);
-}
-
-/// Fills in the fields every derived node inherits from its parent.
-inline void attach(node* n, node* parent) noexcept {
-  n->parent = parent;
-  retain(parent);
-  if (parent != nullptr) {
-    if (n->canceller == nullptr && n->kind != node_kind::without_cancel) {
-      n->canceller = parent->canceller;
-    }
-    if (n->kind != node_kind::without_cancel) n->deadline = parent->deadline;
-  }
-}
-
-inline cancel_node* make_cancel_node(node* parent) {
-  auto* c = new cancel_node;
-  attach(c, parent);
-  c->registered_with = parent != nullptr ? parent->canceller : nullptr;
-  propagate(c);
-  return c;
-}
-
-inline void deadline_fire(timer_node* t, std::int64_t) noexcept {
-  deadline_node* d = static_cast<deadline_node::timer_t*>(t)->owner;
-  // On a scheduler context with the heap's lock held: cancelling here could stop a descendant's
-  // timer in this very heap. The timer's reference moves into a goroutine that cancels.
-  spawn(gort::source_location::current(), [ref = node_ref<deadline_node>(d)] {
-    cancel(ref.get(), static_cast<std::uint8_t>(errc::deadline_exceeded), ref->deadline_cause,
-           true);
-  });
-}
-
-inline void deadline_drop(timer_node* t) noexcept {
-  release(static_cast<deadline_node::timer_t*>(t)->owner);  // shutdown with the timer pending
-}
-
-/// A deadline node for `when` (the caller has checked the parent's deadline is not earlier).
-/// Starts a runtime if none runs (timers need one).
-inline deadline_node* make_deadline_node(node* parent, std::int64_t when, error cause) {
-  when = std::min(when, k_no_deadline - 1);  // a saturated "now + forever" is still a deadline
-  auto* d = new deadline_node;
-  attach(d, parent);
-  d->deadline = when;
-  d->deadline_cause = std::move(cause);
-  d->registered_with = parent != nullptr ? parent->canceller : nullptr;
-  d->timer.owner = d;
-  d->timer.stoppable = true;
-  d->timer.fire = &deadline_fire;
-  d->timer.drop = &deadline_drop;
-  propagate(d);
-  if (when <= nanotime()) {
-    cancel(d, static_cast<std::uint8_t>(errc::deadline_exceeded), d->deadline_cause, true);
-    return d;
-  }
-  if (d->error_value() != 0) return d;  // the parent was already cancelled
-  retain(d);  // the pending timer's reference
-  try {
-    timer_start(&d->timer, when);
-  } catch (...) {
-    release(d);
-    release(d);
-    throw;
-  }
-  // A cancellation that ran before the timer was armed could not stop it: do it now. Exactly one
-  // of this stop, cancel_one's and the firing gets the timer's reference.
-  if (d->error_value() != 0 && timer_stop(&d->timer)) release(d);
-  return d;
-}
 
 struct value_node_base : node {
   value_node_base() noexcept : node(node_kind::value) {}
@@ -585,22 +250,52 @@ struct value_node final : value_node_base {
   T value;
 };
 
-/// The static node of todo().
-inline node* todo_node() noexcept {
-  struct static_node final : node {
-    static_node() noexcept : node(node_kind::todo) { is_static = true; }
-  };
-  static static_node n;
-  return &n;
-}
+// ---- the cancellation engine (src/sync/context.cpp) ----
 
-/// Number of links (cancellable children, after_funcs, blocked waiters) in c's list. For tests.
-inline std::size_t links_count(cancel_node* c) noexcept {
-  std::size_t k = 0;
-  c->mu.lock();
-  for (cancel_link* l = c->first; l != nullptr; l = l->next) ++k;
-  c->mu.unlock();
-  return k;
-}
+/// Go's cancelCtx.cancel: cancels n and every descendant, synchronously, exactly once each; with
+/// `remove_from_parent`, n leaves its parent's list. Requires a reference to n. Never on a
+/// scheduler context (it stops timers and may take the global run queue's lock).
+void cancel(cancel_node* n, std::uint8_t e, const error& cause, bool remove_from_parent) noexcept;
+
+/// Fills in the fields every derived node inherits from its parent (a with_value or
+/// without_cancel node; cancellable ones are made by make_cancel_node / make_deadline_node).
+void attach(node* n, node* parent) noexcept;
+
+/// A with_cancel node under `parent` (registered with its nearest cancellable ancestor, or
+/// cancelled at once if that one already is). Throws std::bad_alloc.
+cancel_node* make_cancel_node(node* parent);
+
+/// A deadline node for nanotime `when` (the caller has checked the parent's deadline is not
+/// earlier). Starts a runtime if none runs (timers need one). Throws std::bad_alloc.
+cancel_node* make_deadline_node(node* parent, std::int64_t when, error cause);
+
+/// The static node of todo().
+node* todo_node() noexcept;
+
+/// Links waiter link `w` to c's waiter list unless c is already cancelled (false then). Any
+/// thread, including a scheduler context running park's unlock callback (wait_for's step 1).
+bool arm(cancel_node* c, ctx_link* w) noexcept;
+
+/// Unlinks `w` if cancellation has not already taken it. After this returns, c's canceller no
+/// longer touches `w` (it takes waiters only under c->mu).
+void disarm(cancel_node* c, ctx_link* w) noexcept;
+
+/// Registers r (whose list reference the caller has added) with c; false when c is already
+/// cancelled (r is then not linked and the caller starts it itself).
+bool register_after_func(cancel_node* c, after_func_rec* r) noexcept;
+
+/// after_func_handle::stop after winning the record's state: unlinks r from c if cancellation has
+/// not detached it; true when it did (the list's reference is then the caller's to drop).
+bool unregister_after_func(cancel_node* c, after_func_rec* r) noexcept;
+
+/// Runs an after_func record's function on its own goroutine (Go's AfterFunc), keeping the record
+/// alive until it returns.
+void start_after_func(after_func_rec* r) noexcept;
+
+/// Parks the caller until nanotime `when` or until c is cancelled. Any thread.
+std::error_code sleep_until_ctx(cancel_node* c, std::int64_t when);
+
+/// Number of links (cancellable children, after_funcs) plus blocked waiters of c. For tests.
+std::size_t links_count(cancel_node* c) noexcept;
 
 }  // namespace gort::detail

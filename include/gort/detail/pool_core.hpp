@@ -1,14 +1,19 @@
 // gort/detail/pool_core.hpp — the shared engine of gort::pool, gort::pool_with_func<Arg> and the
-// pools of gort::multi_pool, built only on the park/ready waist (plus a runtime timer for purge).
+// pools of gort::multi_pool, built only on the park/ready waist and the wait helper (plus a
+// runtime timer for purge). Compiled once in the library (src/sync/pool.cpp): the payload type is
+// erased behind an ops table (pool_payload_ops, as chan_ops does for channels); this header holds
+// the table, the few templates that build it, and the entry points pool.hpp calls.
 //
 // Glossary
 //  * worker: a goroutine running worker_main(). Its record (`worker`, on its own stack) has a
 //    task slot. A worker is *busy* (running a payload), *idle* (parked in the idle container) or
 //    *stopping* (told to exit, on its way out).
 //  * payload: what a task is — a pool_task (gort::pool) or an std::optional<Arg>
-//    (gort::pool_with_func<Arg>); `Runner` runs (and empties) one.
+//    (gort::pool_with_func<Arg>); the core's runner runs (and empties) one, and the ops table
+//    moves one (payload_ops_for<P>).
 //  * waiter: a submitter blocked because every worker is busy and the pool is at capacity. Its
-//    record (`waiter`) lives on its own stack and points at its payload, also on its stack.
+//    record (`waiter`, a detail/wait.hpp waiter in the pool's wait list) lives on its own stack
+//    and points at its payload, also on its stack.
 //  * accepted: a payload bound to a worker (handed to an idle one, carried by a new one, or taken
 //    from a waiter by a worker). An accepted payload runs exactly once; nothing else does.
 //
@@ -24,6 +29,12 @@
 //     pool submitting into it, ants #197).
 //  5. closed_ => no waiter and no idle worker; every worker finishing a payload exits. When
 //     closed_ and alive_ reaches 0, all_done_ is closed (once per release).
+//  6. A pool that outlives a runtime (docs/api.md): every worker was a goroutine of it, so when a
+//     runtime has ended since the pool was last used (its epoch stamp, wait_list.hpp), the first
+//     call to a public entry point forgets them all — idle containers, members_, workers_ and
+//     alive_ (their records are never read) — and the waiters that were goroutines (waiters_ is a
+//     wait list); the purge timer, which died with its runtime, is re-armed with the next worker.
+//     Tasks that were accepted and not finished died with their workers.
 //
 // Protocols (numbered as in the code)
 //  H. hand-off to an idle worker: (1) the submitter pops it under the lock; (2) unlocks; (3)
@@ -31,14 +42,16 @@
 //     unlock callback released the lock after it left its stack, so step 1 cannot see a worker
 //     that is still running, and step 4 readies it exactly once.
 //  W. a worker finishing a payload: (1) locks; (2) if closed or over capacity, exits; (3) if a
-//     waiter is queued, dequeues it (marks it accepted), unlocks, moves the waiter's payload into
-//     its own slot, wakes the waiter and runs the payload — one park/ready pair per task and no
-//     retry loop; (4) else pushes itself idle and parks, the unlock callback releasing the lock.
+//     waiter is queued, dequeues and claims it (marks it accepted), unlocks, moves the waiter's
+//     payload into its own slot, wakes the waiter and runs the payload — one park/ready pair per
+//     task and no retry loop; (4) else pushes itself idle and parks, the unlock callback
+//     releasing the lock.
 //  S. stopping an idle worker (purge, release, tune down): under the lock pop it, set `stop`,
 //     decrement workers_; after unlocking ready() it; it exits on waking.
-//  C. a context-aware waiter sleeps on a channel of its own (recv(ctx)); when the context ends
-//     the wait it locks the pool: still queued -> it leaves the queue and reports ctx.err();
-//     already dequeued -> a waker owns its payload, so it waits for the waker's message.
+//  C. a context-aware waiter is a cancellable wait (detail/wait.hpp): every waker dequeues a
+//     waiter and must win its claim before it touches the payload (a waiter whose claim is lost
+//     is skipped: its context won). A waiter its context woke locks the pool and, if still
+//     queued, leaves the queue; either way it reports ctx.err() and its payload was never taken.
 //  G. growing: a submitter that finds no idle worker and room under the capacity reserves the
 //     worker under the lock (workers_, alive_, container capacity) and spawns it after
 //     unlocking, the payload in its spawn closure; in a pool of k_spawn_yield_threshold workers
@@ -56,38 +69,22 @@
 // disarming the purge timer and is taken without lock_.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <functional>
-#include <new>
-#include <optional>
-#include "gort/source_location.hpp"
-#include <string>
 #include <string_view>
 #include <system_error>
-#include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "gort/chan.hpp"
-#include "gort/context.hpp"
-#include "gort/detail/pool_task.hpp"
-#include "gort/detail/pool_workers.hpp"
-#include "gort/detail/spinlock.hpp"
-#include "gort/detail/waist.hpp"
 #include "gort/go.hpp"
-#include "gort/select.hpp"
+#include "gort/source_location.hpp"
 #include "gort/time.hpp"
 
-// Tuning knob for experiments; the default is the measured one (pool_core::
-// k_spawn_yield_threshold).
-#ifndef GORT_POOL_SPAWN_YIELD_THRESHOLD
-#define GORT_POOL_SPAWN_YIELD_THRESHOLD 1024
-#endif
+namespace gort {
+class context;  // gort/context.hpp
+}
 
 namespace gort::detail {
 
@@ -120,819 +117,92 @@ struct pool_counts {
   std::int64_t waiting = 0;
 };
 
-/// The default logger: one line on stderr, written with a single call so that lines of
-/// concurrent workers do not interleave.
-inline void pool_default_log(std::string_view message) noexcept {
-  std::string line = "gort.pool: ";
-  line.append(message);
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stderr);
+class pool_core;  // src/sync/pool.cpp
+
+/// The payload type's operations, all but spawn_worker noexcept (payloads are nothrow-movable:
+/// they move outside the pool's lock with no failure path).
+struct pool_payload_ops {
+  void (*move_into_empty)(void* dst, void* src) noexcept;  // *dst (empty) = std::move(*src)
+  void (*reset)(void* p) noexcept;                      // p->reset(): empties it
+  bool (*engaged)(const void* p) noexcept;              // static_cast<bool>(*p)
+  /// Spawns a worker goroutine whose closure holds the payload moved from *first (an empty one
+  /// when first is null) and calls pool_worker_main(core, &that payload). Throws what spawning
+  /// throws (std::bad_alloc).
+  void (*spawn_worker)(pool_core* core, void* first, const gort::source_location& where);
+};
+
+/// How the core runs one payload (and empties it): run(state, payload) may throw (the pool reports
+/// it); destroy(state) frees the state with the core (null: nothing to free).
+struct pool_runner {
+  void (*run)(void* state, void* payload) = nullptr;
+  void* state = nullptr;
+  void (*destroy)(void* state) noexcept = nullptr;
+};
+
+/// The body of every worker goroutine. Called only by spawn_worker's closure.
+void pool_worker_main(pool_core* core, void* first);
+
+template <class P>
+void spawn_pool_worker(pool_core* core, void* first, const gort::source_location& where) {
+  struct body {
+    pool_core* core;
+    P first;
+    void operator()() { pool_worker_main(core, &first); }
+  };
+  if (first == nullptr) {
+    detail::spawn(where, body{core, P{}});
+  } else {
+    detail::spawn(where, body{core, std::move(*static_cast<P*>(first))});
+  }
 }
 
-/// Runs a pool_task (gort::pool).
-struct task_runner {
-  void operator()(pool_task& t) const { t.run(); }
-};
-
-/// Runs fn(arg) for an std::optional<Arg> payload (gort::pool_with_func<Arg>).
-template <class Arg>
-struct func_runner {
-  std::function<void(Arg)> fn;
-  void operator()(std::optional<Arg>& a) const {
-    struct empty_after {
-      std::optional<Arg>& a;
-      ~empty_after() { a.reset(); }
-    } guard{a};
-    fn(std::move(*a));
+/// A payload type may provide `static void move_into_empty(P& dst, P& src) noexcept` (pool_task
+/// does: no reset of a destination known to be empty); otherwise move assignment is used.
+template <class P>
+void payload_move_into_empty(void* dst, void* src) noexcept {
+  if constexpr (requires(P& d, P& s) { P::move_into_empty(d, s); }) {
+    P::move_into_empty(*static_cast<P*>(dst), *static_cast<P*>(src));
+  } else {
+    *static_cast<P*>(dst) = std::move(*static_cast<P*>(src));
   }
-};
-
-template <class Payload, class Runner>
-class pool_core {
-  static_assert(std::is_nothrow_move_constructible_v<Payload> &&
-                    std::is_nothrow_move_assignable_v<Payload>,
-                "pool payloads move without throwing (outside the lock, with no failure path)");
-
- public:
-  pool_core(pool_config cfg, Runner run)
-      : cfg_(std::move(cfg)),
-        run_(std::move(run)),
-        fifo_(cfg_.pre_alloc),
-        ring_(cfg_.pre_alloc ? static_cast<std::size_t>(cfg_.capacity) : 0),
-        all_done_(0) {
-    capacity_.store(cfg_.capacity, std::memory_order_relaxed);
-    if (!cfg_.logger) cfg_.logger = &pool_default_log;
-    purge_.core = this;
-    purge_.stoppable = true;
-    purge_.period = cfg_.expiry_ns > k_min_purge_period_ns ? cfg_.expiry_ns : k_min_purge_period_ns;
-    purge_.fire = &purge_fire;
-  }
-
-  /// Starts min_workers and the purge timer; called once by the owner right after construction
-  /// (kept out of the constructor: if it throws, workers may already reference the core, so the
-  /// owner must shut it down with release() and orphan() rather than delete it). Any thread.
-  void start() {
-    start_min_workers();
-    start_purge();
-  }
-
-  pool_core(const pool_core&) = delete;
-  pool_core& operator=(const pool_core&) = delete;
-
-  // ---- submission -------------------------------------------------------------------------
-
-  /// Submits `p` (built in the caller's frame; moved from only when accepted). Any thread; a
-  /// goroutine parks and a plain thread blocks while the pool is full (unless nonblocking).
-  /// Throws std::bad_alloc when a worker cannot be spawned (the payload is then not accepted).
-  submit_status submit(Payload& p) {
-    goroutine* self = enter_op();
-    lock_.lock();
-    std::optional<submit_status> fast = try_accept_locked(self, p);  // unlocks when engaged
-    if (fast) return *fast;
-    // 1. Wait: queue a waiter on this stack and park; the waker decides the outcome (W3, S, tune,
-    //    release) and readies us exactly once.
-    waiter w;
-    w.g = self;
-    w.payload = &p;
-    enqueue_locked(&w);
-    park(self, wait_reason::sync_cond_wait, [this] { lock_.unlock(); });
-    return outcome(w);
-  }
-
-  /// submit() that gives up when ctx is done (protocol C): ctx.err() then, and the payload is not
-  /// accepted. Any thread.
-  std::error_code submit(Payload& p, const context& ctx, submit_status* status) {
-    *status = submit_status::ok;
-    if (std::error_code e = ctx.err()) {
-      count_rejected();
-      return e;
-    }
-    if (!ctx.done()) {  // a context that cannot be cancelled
-      *status = submit(p);
-      return {};
-    }
-    goroutine* self = enter_op();
-    chan<std::uint8_t> wake;  // made on the first attempt that must wait (not under the lock)
-    for (;;) {
-      lock_.lock();
-      std::optional<submit_status> fast = try_accept_locked(self, p);
-      if (fast) {
-        *status = *fast;
-        return {};
-      }
-      if (!wake) {
-        lock_.unlock();
-        wake = chan<std::uint8_t>(1);
-        continue;  // the pool may have changed meanwhile: decide again
-      }
-      waiter w;
-      w.wake = &wake;
-      w.payload = &p;
-      enqueue_locked(&w);
-      lock_.unlock();
-      recv_result<std::uint8_t> r = wake.recv(ctx);
-      if (!r.value) {
-        lock_.lock();
-        if (w.queued) {
-          unlink_locked(&w);
-          ++rejected_;
-          lock_.unlock();
-          return r.err;
-        }
-        lock_.unlock();
-        (void)wake.recv();  // a waker dequeued us and owns our payload: wait for its word
-      }
-      *status = outcome(w);
-      return {};
-    }
-  }
-
-  // ---- lifecycle --------------------------------------------------------------------------
-
-  /// Closes the pool: idle workers stop, blocked submitters get `closed`, busy workers exit after
-  /// their payload. False when it was already closed. Any thread.
-  bool release() {
-    worker* stopped = nullptr;
-    waiter* woken = nullptr;
-    chan<std::monostate> done;
-    lock_.lock();
-    if (closed_.load(std::memory_order_relaxed)) {
-      lock_.unlock();
-      return false;
-    }
-    closed_.store(true, std::memory_order_relaxed);
-    auto stop = [&](worker* w) {
-      w->stop = true;
-      w->next = stopped;
-      stopped = w;
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    };
-    if (fifo_) {
-      ring_.reset(stop);
-    } else {
-      stack_.reset(stop);
-    }
-    while (waiter* s = pop_waiter_locked()) {
-      s->out = outcome_kind::closed;
-      ++rejected_;
-      s->next = woken;
-      woken = s;
-    }
-    if (alive_ == 0) done = take_all_done_locked();
-    lock_.unlock();
-    stop_purge();
-    wake_stopped(stopped);
-    while (woken != nullptr) {
-      waiter* s = woken;
-      woken = s->next;  // read before waking: the record lives on the waiter's stack
-      wake(s);
-    }
-    if (done) done.close();
-    return true;
-  }
-
-  /// The channel closed once every worker has exited after a release (a fresh one after
-  /// reboot). Any thread.
-  chan<std::monostate> all_done() {
-    lock_.lock();
-    chan<std::monostate> c = all_done_;
-    lock_.unlock();
-    return c;
-  }
-
-  /// Reopens a closed pool (no effect on an open one): purge restarts and min_workers are
-  /// started again. Workers still finishing payloads from before rejoin the pool. Any thread.
-  void reboot() {
-    chan<std::monostate> fresh(0);  // allocated outside the lock; used if the old one was closed
-    lock_.lock();
-    if (!closed_.load(std::memory_order_relaxed)) {
-      lock_.unlock();
-      return;
-    }
-    closed_.store(false, std::memory_order_relaxed);
-    if (all_done_closed_) {
-      all_done_ = std::move(fresh);
-      all_done_closed_ = false;
-    }
-    lock_.unlock();
-    start_min_workers();
-    start_purge();
-  }
-
-  /// ants' Tune: no effect on an unlimited or pre_alloc pool, for n <= 0 or n == cap(). Values
-  /// below min_workers are raised to it. Growing serves blocked submitters at once (ants #205);
-  /// shrinking stops surplus idle workers now and busy ones as they finish. Any thread.
-  void tune(std::int64_t n) {
-    if (n <= 0 || fifo_) return;
-    if (n < cfg_.min_workers) n = cfg_.min_workers;
-    waiter* granted = nullptr;
-    worker* stopped = nullptr;
-    lock_.lock();
-    const std::int64_t old = capacity_.load(std::memory_order_relaxed);
-    if (old < 0 || n == old) {
-      lock_.unlock();
-      return;
-    }
-    capacity_.store(n, std::memory_order_relaxed);
-    if (n > old) {
-      granted = grant_locked();
-    } else {
-      const std::int64_t surplus = workers_.load(std::memory_order_relaxed) - n;
-      if (surplus > 0) stopped = stop_oldest_locked(static_cast<std::size_t>(surplus));
-    }
-    lock_.unlock();
-    spawn_granted(granted);
-    wake_stopped(stopped);
-  }
-
-  /// Frees the core once no worker is left: now if none is alive, else when the last one exits.
-  /// Used by a pool destroyed where it cannot wait (on one of its own workers, or with no
-  /// runtime). Requires a released pool.
-  void orphan() noexcept {
-    lock_.lock();
-    if (alive_ == 0) {
-      lock_.unlock();
-      delete this;
-      return;
-    }
-    orphaned_ = true;
-    lock_.unlock();
-  }
-
-  /// Stops the purge timer for good (the owner is about to free the core). Any thread.
-  void stop_timers() noexcept { halt_purge(); }
-
-  /// Whether the caller is one of this pool's workers. Any thread.
-  bool called_from_worker() {
-    goroutine* self = current();
-    lock_.lock();
-    const bool member = members_.contains(self);
-    lock_.unlock();
-    return member;
-  }
-
-  // ---- observation (lock-free gauges are snapshots: relaxed loads, no ordering) -------------
-
-  std::int64_t running() const noexcept { return workers_.load(std::memory_order_relaxed); }
-  std::int64_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
-  std::int64_t cap() const noexcept { return capacity_.load(std::memory_order_relaxed); }
-  bool is_closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
-
-  /// A consistent snapshot of every counter (taken under the lock).
-  pool_counts counts() {
-    pool_counts c;
-    lock_.lock();
-    c.submitted = submitted_;
-    c.completed = completed_;
-    c.failed = failed_;
-    c.rejected = rejected_;
-    c.inline_runs = inline_runs_;
-    c.running = workers_.load(std::memory_order_relaxed);
-    c.idle = static_cast<std::int64_t>(fifo_ ? ring_.len() : stack_.len());
-    c.waiting = waiting_.load(std::memory_order_relaxed);
-    lock_.unlock();
-    return c;
-  }
-
-  /// Counts a submission refused before reaching the pool (a context already done).
-  void count_rejected() noexcept {
-    lock_.lock();
-    ++rejected_;
-    lock_.unlock();
-  }
-
-  const pool_config& config() const noexcept { return cfg_; }
-
- private:
-  ~pool_core() = default;  // only through orphan() or destroy(): see pool.hpp
-  template <class, class>
-  friend struct pool_core_owner;
-
-  // ---- records ------------------------------------------------------------------------------
-
-  struct worker {
-    goroutine* g = nullptr;
-    Payload slot{};
-    worker* next = nullptr;  // links a list of workers being stopped (under lock_, then local)
-    bool stop = false;       // set by the stopper before ready(); read by the worker on waking
-  };
-
-  enum class outcome_kind : std::uint8_t { pending, accepted, closed, no_memory };
-
-  struct waiter {
-    waiter* next = nullptr;
-    waiter* prev = nullptr;
-    goroutine* g = nullptr;                 // parked submitter; null for a context waiter
-    chan<std::uint8_t>* wake = nullptr;     // a context waiter's channel (protocol C)
-    Payload* payload = nullptr;             // in the submitter's frame
-    outcome_kind out = outcome_kind::pending;  // set by the waker before waking
-    bool queued = false;                    // guarded by lock_
-  };
-
-  struct purge_node : timer_node {
-    pool_core* core = nullptr;
-  };
-
-  // ---- the accept decision ---------------------------------------------------------------
-
-  /// The purge timer never ticks more often than this, whatever the expiry (a tiny expiry would
-  /// otherwise keep a machine busy firing it).
-  static constexpr std::int64_t k_min_purge_period_ns = 1'000'000;
-
-  /// A submitter that would add a worker to a pool that already has this many yields once first
-  /// (gort::yield), and takes a worker that went idle meanwhile if there is one. Why: a submitter
-  /// that keeps its processor keeps the workers it readied (and those its timers woke) from
-  /// running, finds none idle and grows the pool to its capacity although most workers are just
-  /// about to finish. On `pool` sleep10ms (capacity 100,000, 10 ms tasks) the pool grew to
-  /// 100,000 workers for ~45,000 tasks in flight (430 MiB, every switch a cold stack); with the
-  /// yield it stays at the ~20,000 in flight (85 MiB) and runs 1.3-2.3x faster. Below the
-  /// threshold a pool grows freely (a burst into a small pool costs no yields: `pool` tiny).
-  static constexpr std::int64_t k_spawn_yield_threshold = GORT_POOL_SPAWN_YIELD_THRESHOLD;
-
-  /// Requires lock_. Either decides the submission — releases the lock and returns the status
-  /// (the payload handed to an idle worker, a new worker, run inline, or refused) — or returns
-  /// empty with the lock still held: the caller must wait. May release and retake the lock once
-  /// (the yield before growing a large pool), so the caller must not rely on state read before.
-  std::optional<submit_status> try_accept_locked(goroutine* self, Payload& p,
-                                                 bool yielded = false) {
-    if (closed_.load(std::memory_order_relaxed)) {
-      ++rejected_;
-      lock_.unlock();
-      return submit_status::closed;
-    }
-    if (worker* w = pop_idle_locked()) {  // protocol H
-      ++submitted_;
-      lock_.unlock();
-      w->slot = std::move(p);
-      ready(self, w->g);
-      return submit_status::ok;
-    }
-    const std::int64_t cap = capacity_.load(std::memory_order_relaxed);
-    const std::int64_t workers = workers_.load(std::memory_order_relaxed);
-    if (cap < 0 || workers < cap) {
-      if (workers >= k_spawn_yield_threshold && !yielded && on_goroutine()) {
-        // Growing a large pool: first let the goroutines runnable on this processor run once
-        // (typically workers whose task just ended, about to go idle), then look again.
-        lock_.unlock();
-        gort::yield();
-        lock_.lock();
-        return try_accept_locked(self, p, true);
-      }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
-        lock_.unlock();
-        throw;
-      }
-      ++submitted_;
-      lock_.unlock();
-      spawn_reserved(std::move(p), [this] { --submitted_; });
-      return submit_status::ok;
-    }
-    if (cfg_.nonblocking || (cfg_.max_blocking_tasks > 0 &&
-                             waiting_.load(std::memory_order_relaxed) >= cfg_.max_blocking_tasks)) {
-      ++rejected_;
-      lock_.unlock();
-      return submit_status::overload;
-    }
-    if (members_.contains(self)) {
-      // A task of this pool submitting into it while every worker is busy: waiting could wait
-      // for itself (ants #197). Run it here instead (caller-runs); the pool stays within cap.
-      ++submitted_;
-      ++inline_runs_;
-      lock_.unlock();
-      const bool threw = run_guarded(p);
-      lock_.lock();
-      ++completed_;
-      if (threw) ++failed_;
-      lock_.unlock();
-      return submit_status::ok;
-    }
-    return std::nullopt;
-  }
-
-  submit_status outcome(const waiter& w) {
-    switch (w.out) {
-      case outcome_kind::accepted: return submit_status::ok;
-      case outcome_kind::closed: return submit_status::closed;
-      case outcome_kind::no_memory: throw std::bad_alloc();
-      case outcome_kind::pending: break;
-    }
-    std::abort();  // woken without an outcome: a broken protocol
-  }
-
-  // ---- workers ----------------------------------------------------------------------------
-
-  /// Requires lock_. Counts a new worker before it exists (invariants 1, 3) and makes sure its
-  /// bookkeeping will not allocate. Throws std::bad_alloc with nothing changed.
-  void reserve_worker_locked() {
-    const std::size_t alive = static_cast<std::size_t>(alive_) + 1;
-    if (!fifo_) stack_.reserve(alive);
-    members_.reserve(alive);
-    workers_.store(workers_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ++alive_;
-  }
-
-  /// Spawns a worker whose slot was reserved, carrying `first` (may be empty). On failure the
-  /// reservation is returned, `on_fail()` runs and the exception propagates. No lock held.
-  template <class OnFail>
-  void spawn_reserved(Payload&& first, OnFail&& on_fail) {
-    struct body {
-      pool_core* core;
-      Payload first;
-      void operator()() { core->worker_main(first); }
-    };
-    try {
-      detail::spawn(cfg_.where, body{this, std::move(first)});
-    } catch (...) {
-      chan<std::monostate> done;
-      lock_.lock();
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-      --alive_;
-      on_fail();
-      if (closed_.load(std::memory_order_relaxed) && alive_ == 0) done = take_all_done_locked();
-      // The returned slot may be the one a queued waiter needs (nobody else would free it).
-      waiter* granted = grant_locked();
-      lock_.unlock();
-      if (done) done.close();
-      spawn_granted(granted);
-      throw;
-    }
-  }
-
-  /// The body of every worker goroutine (protocol W). `first` lives in the spawn closure.
-  void worker_main(Payload& first) {
-    worker self;
-    self.g = current();
-    lock_.lock();
-    members_.insert(self.g);  // capacity reserved by reserve_worker_locked: does not allocate
-    lock_.unlock();
-    Payload* cur = &first;
-    bool ran = static_cast<bool>(first);
-    for (;;) {
-      bool threw = false;
-      if (ran) threw = run_guarded(*cur);
-      preempt_point();  // a worker fed by waiters may not park for a long time
-      lock_.lock();  // W1
-      if (ran) {
-        ++completed_;
-        if (threw) ++failed_;
-      }
-      const std::int64_t cap = capacity_.load(std::memory_order_relaxed);
-      if (closed_.load(std::memory_order_relaxed) ||
-          (cap >= 0 && workers_.load(std::memory_order_relaxed) > cap)) {
-        workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-        exit_locked(self);  // W2; unlocks
-        return;
-      }
-      if (waiter* s = pop_waiter_locked()) {  // W3
-        s->out = outcome_kind::accepted;
-        ++submitted_;
-        lock_.unlock();
-        self.slot = std::move(*s->payload);
-        wake(s, self.g);
-        cur = &self.slot;
-        ran = true;
-        continue;
-      }
-      push_idle_locked(&self);  // W4
-      park(self.g, wait_reason::chan_receive, [this] { lock_.unlock(); });
-      if (self.stop) {  // protocol S: the stopper already uncounted us from workers_
-        lock_.lock();
-        exit_locked(self);
-        return;
-      }
-      cur = &self.slot;
-      ran = true;
-    }
-  }
-
-  /// Requires lock_, which it releases. The worker's last touch of the core (invariants 3-5).
-  void exit_locked(worker& self) {
-    members_.erase(self.g);
-    --alive_;
-    chan<std::monostate> done;
-    if (closed_.load(std::memory_order_relaxed) && alive_ == 0) done = take_all_done_locked();
-    const bool free_core = orphaned_ && alive_ == 0;
-    lock_.unlock();
-    if (done) done.close();  // our own handle: the pool may already be gone
-    if (free_core) delete this;
-  }
-
-  /// Runs a payload, reporting an exception it throws. True when it threw.
-  bool run_guarded(Payload& p) noexcept {
-    try {
-      run_(p);
-      return false;
-    } catch (...) {
-      p.reset();
-      report(std::current_exception());
-      return true;
-    }
-  }
-
-  void report(std::exception_ptr e) noexcept {
-    try {
-      if (cfg_.exception_handler) {
-        cfg_.exception_handler(e);
-        return;
-      }
-      cfg_.logger(describe("pool task exception", e));
-    } catch (...) {
-      try {
-        cfg_.logger(describe("pool exception handler exception", std::current_exception()));
-      } catch (...) {
-        pool_default_log("an exception handler and the logger threw; exception dropped");
-      }
-    }
-  }
-
-  /// "goroutine 18 [pool task exception]: what()".
-  static std::string describe(const char* what, std::exception_ptr e) {
-    std::string text;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      text = ex.what();
-    } catch (...) {
-      text = "unknown exception";
-    }
-    return "goroutine " + std::to_string(goroutine_id(current())) + " [" + what + "]: " + text;
-  }
-
-  // ---- idle container (requires lock_) ------------------------------------------------------
-
-  worker* pop_idle_locked() noexcept { return fifo_ ? ring_.detach() : stack_.detach(); }
-
-  void push_idle_locked(worker* w) noexcept {
-    w->stop = false;
-    if (fifo_) {
-      (void)ring_.insert(w);  // cannot fail: idle <= workers <= capacity == ring size
-    } else {
-      stack_.insert(w);  // capacity reserved for every alive worker
-    }
-  }
-
-  /// Pops up to n of the oldest idle workers for protocol S; returns them linked by `next`.
-  worker* stop_oldest_locked(std::size_t n) noexcept {
-    worker* stopped = nullptr;
-    auto stop = [&](worker* w) {
-      w->stop = true;
-      w->next = stopped;
-      stopped = w;
-      workers_.store(workers_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    };
-    if (fifo_) {
-      ring_.remove_oldest(n, stop);
-    } else {
-      stack_.remove_oldest(n, stop);
-    }
-    return stopped;
-  }
-
-  /// Protocol S, step 2: no lock held. Callable from a scheduler context (purge).
-  static void wake_stopped(worker* w) noexcept {
-    while (w != nullptr) {
-      worker* next = w->next;  // read before ready(): the record is on the worker's stack
-      ready(w->g);
-      w = next;
-    }
-  }
-
-  // ---- waiters (requires lock_) ------------------------------------------------------------
-
-  void enqueue_locked(waiter* w) noexcept {
-    w->prev = wait_tail_;
-    w->next = nullptr;
-    if (wait_tail_ != nullptr) {
-      wait_tail_->next = w;
-    } else {
-      wait_head_ = w;
-    }
-    wait_tail_ = w;
-    w->queued = true;
-    waiting_.store(waiting_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-
-  void unlink_locked(waiter* w) noexcept {
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      wait_head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      wait_tail_ = w->prev;
-    }
-    w->next = w->prev = nullptr;
-    w->queued = false;
-    waiting_.store(waiting_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-  }
-
-  waiter* pop_waiter_locked() noexcept {
-    waiter* w = wait_head_;
-    if (w != nullptr) unlink_locked(w);
-    return w;
-  }
-
-  /// Wakes a dequeued waiter whose outcome is set; `self` is the caller's record when known. No
-  /// lock held. After this the record may be gone.
-  static void wake(waiter* s, goroutine* self = nullptr) {
-    if (s->g != nullptr) {
-      if (self != nullptr) {
-        ready(self, s->g);
-      } else {
-        ready(s->g);
-      }
-    } else {
-      chan<std::uint8_t> c = *s->wake;  // our own reference: the waiter may return at once
-      (void)c.try_send(1);              // capacity 1, one message: never full
-    }
-  }
-
-  /// Requires lock_. Reserves workers for queued waiters while under capacity (tune up) and
-  /// returns them linked by `next`; spawn_granted() spawns their workers after unlocking.
-  waiter* grant_locked() noexcept {
-    waiter* granted = nullptr;
-    waiter* last = nullptr;
-    for (;;) {
-      const std::int64_t cap = capacity_.load(std::memory_order_relaxed);
-      if (wait_head_ == nullptr || (cap >= 0 && workers_.load(std::memory_order_relaxed) >= cap)) {
-        break;
-      }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
-        break;  // out of memory: the rest stay queued for workers that finish
-      }
-      waiter* s = pop_waiter_locked();
-      ++submitted_;
-      s->next = nullptr;
-      if (last != nullptr) {
-        last->next = s;
-      } else {
-        granted = s;
-      }
-      last = s;
-    }
-    return granted;
-  }
-
-  /// Spawns a worker for each granted waiter (FIFO order), then wakes it. No lock held.
-  void spawn_granted(waiter* s) noexcept {
-    while (s != nullptr) {
-      waiter* next = s->next;
-      try {
-        spawn_reserved(std::move(*s->payload), [this] { --submitted_; });
-        s->out = outcome_kind::accepted;
-      } catch (...) {
-        s->out = outcome_kind::no_memory;
-      }
-      wake(s);
-      s = next;
-    }
-  }
-
-  /// Requires lock_. Marks all_done_ as closed-by-the-caller and returns it for closing after
-  /// unlocking (a channel is closed outside lock_).
-  chan<std::monostate> take_all_done_locked() noexcept {
-    if (all_done_closed_) return {};
-    all_done_closed_ = true;
-    return all_done_;
-  }
-
-  // ---- min_workers and purge -------------------------------------------------------------
-
-  /// Starts idle workers until min_workers are alive (construction, reboot).
-  void start_min_workers() {
-    for (;;) {
-      lock_.lock();
-      if (closed_.load(std::memory_order_relaxed) ||
-          workers_.load(std::memory_order_relaxed) >= cfg_.min_workers) {
-        lock_.unlock();
-        return;
-      }
-      try {
-        reserve_worker_locked();
-      } catch (...) {
-        lock_.unlock();
-        throw;
-      }
-      lock_.unlock();
-      spawn_reserved(Payload{}, [] {});
-    }
-  }
-
-  void start_purge() {
-    if (cfg_.disable_purge) return;
-    timer_gate_.lock();
-    if (!purge_armed_ && !closed_.load(std::memory_order_relaxed)) {
-      try {
-        timer_start(&purge_, deadline_after(purge_.period));
-      } catch (...) {
-        timer_gate_.unlock();
-        throw;
-      }
-      purge_armed_ = true;
-    }
-    timer_gate_.unlock();
-  }
-
-  /// Disarms the purge timer whatever the pool's state: for the owner about to free the core
-  /// (after release(); nobody may reboot any more). Any thread.
-  void halt_purge() noexcept {
-    if (cfg_.disable_purge) return;
-    timer_gate_.lock();
-    if (purge_armed_) {
-      (void)timer_stop(&purge_);  // waits for a firing callback to return
-      purge_armed_ = false;
-    }
-    timer_gate_.unlock();
-  }
-
-  /// Called by release() after it unlocked. A reboot() may have reopened the pool meanwhile and
-  /// found the timer still armed: then the timer stays (closed_ is re-read under the gate, which
-  /// orders it after reboot's store).
-  void stop_purge() noexcept {
-    if (cfg_.disable_purge) return;
-    timer_gate_.lock();
-    if (purge_armed_ && closed_.load(std::memory_order_relaxed)) {
-      (void)timer_stop(&purge_);  // waits for a firing callback to return
-      purge_armed_ = false;
-    }
-    timer_gate_.unlock();
-  }
-
-  /// The purge timer's callback, every expiry: stops the workers idle for a whole interval,
-  /// never going below min_workers. Runs on a scheduler context with the timer heap's lock held.
-  static void purge_fire(timer_node* n, std::int64_t) noexcept {
-    pool_core* c = static_cast<purge_node*>(n)->core;
-    worker* stopped = nullptr;
-    c->lock_.lock();
-    if (!c->closed_.load(std::memory_order_relaxed)) {
-      const std::int64_t spare = c->workers_.load(std::memory_order_relaxed) - c->cfg_.min_workers;
-      const std::size_t limit = spare > 0 ? static_cast<std::size_t>(spare) : 0;
-      auto stop = [&](worker* w) {
-        w->stop = true;
-        w->next = stopped;
-        stopped = w;
-        c->workers_.store(c->workers_.load(std::memory_order_relaxed) - 1,
-                          std::memory_order_relaxed);
-      };
-      if (c->fifo_) {
-        c->ring_.refresh(limit, stop);
-      } else {
-        c->stack_.refresh(limit, stop);
-      }
-    }
-    c->lock_.unlock();
-    wake_stopped(stopped);
-  }
-
-  // ---- state ----------------------------------------------------------------------------
-
-  // Hot: the lock and everything a submit or a finishing worker touches.
-  alignas(64) spinlock lock_;
-  // Mirrors written under lock_ (relaxed stores) and read without it by the gauges (relaxed
-  // loads): a reader gets some recent value, which is all running()/waiting()/cap() promise.
-  std::atomic<bool> closed_{false};
-  std::atomic<std::int64_t> capacity_{-1};
-  std::atomic<std::int64_t> workers_{0};
-  std::atomic<std::int64_t> waiting_{0};
-  // Guarded by lock_.
-  std::int64_t alive_ = 0;
-  std::uint64_t submitted_ = 0;
-  std::uint64_t completed_ = 0;
-  std::uint64_t failed_ = 0;
-  std::uint64_t rejected_ = 0;
-  std::uint64_t inline_runs_ = 0;
-  waiter* wait_head_ = nullptr;
-  waiter* wait_tail_ = nullptr;
-
-  // Set at construction.
-  pool_config cfg_;
-  Runner run_;
-  const bool fifo_;
-
-  // Guarded by lock_ (colder).
-  worker_stack<worker> stack_;
-  worker_loop_queue<worker> ring_;
-  pointer_set members_;
-  chan<std::monostate> all_done_;
-  bool all_done_closed_ = false;
-  bool orphaned_ = false;
-
-  // Purge timer: armed and disarmed under timer_gate_.
-  spinlock timer_gate_;
-  bool purge_armed_ = false;
-  purge_node purge_;
-};
-
-/// Destroys a released core from its owner once no worker touches it any more (pool.hpp).
-template <class Payload, class Runner>
-struct pool_core_owner {
-  static void destroy(pool_core<Payload, Runner>* c) noexcept { delete c; }
-};
+}
+
+template <class P>
+inline constexpr pool_payload_ops payload_ops_for{
+    &payload_move_into_empty<P>,
+    [](void* p) noexcept { static_cast<P*>(p)->reset(); },
+    [](const void* p) noexcept { return static_cast<bool>(*static_cast<const P*>(p)); },
+    &spawn_pool_worker<P>};
+
+// ---- the pool's entry points (src/sync/pool.cpp); any thread unless said otherwise ----
+
+/// Makes a core and starts its min_workers and purge timer; the core owns `run` from now on
+/// (also when this throws). Throws std::bad_alloc (nothing is left behind then).
+pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops, pool_runner run);
+
+/// The destructor of a pool: release(), then waits until every worker has exited and frees the
+/// core — unless called from one of its own workers or with no runtime running, where the last
+/// worker (or nobody) frees it.
+void pool_destroy(pool_core* c) noexcept;
+
+/// Submits the payload at `p` (moved from only when accepted); waits while the pool is full
+/// (unless nonblocking). Throws std::bad_alloc when a worker cannot be spawned.
+submit_status pool_submit(pool_core* c, void* p);
+/// pool_submit that gives up when ctx is done (ctx.err(); the payload is not accepted).
+std::error_code pool_submit(pool_core* c, void* p, const context& ctx, submit_status* status);
+
+/// Closes the pool; false when it was already closed.
+bool pool_release(pool_core* c);
+/// Waits until every worker has exited after a release: {} or pool_errc::timeout after d.
+std::error_code pool_wait_done_for(pool_core* c, clock::duration d);
+void pool_reboot(pool_core* c);
+void pool_tune(pool_core* c, std::int64_t n);
+
+// Gauges (relaxed snapshots) and counters (consistent, under the pool's lock).
+std::int64_t pool_running(const pool_core* c) noexcept;
+std::int64_t pool_waiting(const pool_core* c) noexcept;
+std::int64_t pool_cap(const pool_core* c) noexcept;
+bool pool_is_closed(const pool_core* c) noexcept;
+pool_counts pool_counts_of(pool_core* c);
 
 }  // namespace gort::detail

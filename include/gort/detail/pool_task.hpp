@@ -22,12 +22,18 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
 
 namespace gort::detail {
+
+/// Ends the lifetime of *p (std::destroy_at without <memory>; a named function, since clang
+/// before 16 rejects f->~Fn() on a template parameter inside a lambda).
+template <class U>
+void destroy_object(U* p) noexcept {
+  p->~U();
+}
 
 class pool_task {
  public:
@@ -71,6 +77,9 @@ class pool_task {
 
   explicit operator bool() const noexcept { return vt_ != nullptr; }
 
+  /// dst = std::move(src) for a dst known to be empty (the pool's worker slots): no reset.
+  static void move_into_empty(pool_task& dst, pool_task& src) noexcept { dst.take(src); }
+
   /// Invokes the callable once and leaves this task empty (the callable is destroyed even when it
   /// throws; the exception propagates). Precondition: not empty.
   void run() {
@@ -108,7 +117,7 @@ class pool_task {
         Fn* f = std::launder(static_cast<Fn*>(s));
         struct destroy_after {
           Fn* f;
-          ~destroy_after() { std::destroy_at(f); }
+          ~destroy_after() { destroy_object(f); }
         } guard{f};
         std::invoke(*f);
       },
@@ -117,15 +126,18 @@ class pool_task {
           : +[](void* dst, void* src) noexcept {
               Fn* from = std::launder(static_cast<Fn*>(src));
               ::new (dst) Fn(std::move(*from));
-              std::destroy_at(from);
+              destroy_object(from);
             },
-      [](void* s) noexcept { std::destroy_at(std::launder(static_cast<Fn*>(s))); }};
+      [](void* s) noexcept { destroy_object(std::launder(static_cast<Fn*>(s))); }};
 
   template <class Fn>
   static constexpr vtable heap_vtable{
       [](void* s) {
-        std::unique_ptr<Fn> f(heap_ptr<Fn>(s));
-        std::invoke(*f);
+        struct destroy_after {
+          Fn* f;
+          ~destroy_after() { delete f; }
+        } guard{heap_ptr<Fn>(s)};
+        std::invoke(*guard.f);
       },
       nullptr,  // the pointer itself is what moves
       [](void* s) noexcept { delete heap_ptr<Fn>(s); }};

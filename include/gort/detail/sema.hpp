@@ -5,173 +5,99 @@
 // the front, Go's queueLifo), or stores it when nobody waits, so a release before the acquire is
 // never lost.
 //
-// Context-aware acquire (who may cancel a wait): the waiter is also linked to a context's
-// cancel_node. Both the semaphore and the context may then wake it; a claim word decides who
-// readies it (detail/context_node.hpp). Tokens still go to the head of the list whoever readied
-// the waiter, so the list and the token count never disagree; a waiter woken by its context
-// looks, under the lock, at what it has:
+// Context-aware acquire (who may cancel a wait): the cancellable wait of detail/wait.hpp. Both the
+// semaphore and the context may wake the waiter; its claim decides who readies it. Tokens still
+// go to the head of the list whoever readied the waiter, so the list and the token count never
+// disagree; a waiter woken by its context looks, under the lock, at what it has:
 //   * a token: the acquire succeeded (the caller decides what a success after cancellation means);
 //   * none: it may leave only if its owner can forget it (`uncount`, run under the lock: e.g. the
 //     mutex decrements its waiter count). If not — a token reserved for it is being released right
 //     now — it stays queued and waits for that token without the context.
 //
-// Invariants: a node is in the list iff `queued`; `has_token` is set once, under the lock, when
-// the node leaves the list by a release. Nodes live on the waiting goroutine's stack.
+// Owners that outlive a runtime (wait_list.hpp's epoch). The owners (mutex, rw_mutex,
+// wait_group) count their waiters in lock-free state words; goroutines abandoned by a runtime's end
+// are still counted there. Each owner keeps an epoch stamp and, at the start of its slow paths,
+// calls reconcile() when the stamp is stale: under this semaphore's lock, with the list already
+// rebuilt (goroutines' nodes forgotten, plain threads' kept), the owner recomputes its state from
+// what is left — the plain threads still queued (`queued`) and those handed a token that have not
+// run yet (`thread_grants`) — and may hand out tokens (`wake`) to waiters nobody else would wake.
+// The owners take care that no goroutine is abandoned between counting itself and queuing here:
+// acquire() contains no preemption point (a runtime ending abandons goroutines only there).
+//
+// Invariants (under the lock): `queued_` is the list's length; `thread_grants_` counts plain
+// threads that a release handed a token and that have not yet resumed (they take the lock again to
+// say so); `has_token` is set once, when the node leaves the list by a release; tokens_ > 0 only
+// while the list is empty. Nodes live on the waiting goroutine's stack (the wait list's rules).
 // Lock order: the semaphore's lock, then a cancel_node's lock (arming in park's unlock callback).
+//
+// Compiled in the library (src/sync/sema.cpp): every member can wait or wake.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
-#include "gort/detail/context_node.hpp"
+#include <atomic>
+
 #include "gort/detail/spinlock.hpp"
+#include "gort/detail/thread_annotations.hpp"
 #include "gort/detail/waist.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 
 namespace gort::detail {
 
 class wakeup_sema {
  public:
+  /// What an owner's reconcile() callback sees and decides (see the file comment).
+  struct survivors {
+    std::uint32_t queued;         // plain threads still queued
+    std::uint32_t thread_grants;  // plain threads handed a token that have not run yet
+    std::uint32_t dropped;        // nodes forgotten since the previous reconcile (goroutines')
+    std::uint32_t wake = 0;       // set by the owner: tokens to hand to queued waiters now
+  };
+
   /// FIFO acquire, shown as "sync.WaitGroup.Wait" (wait_group's use). Any thread.
   void acquire() { acquire(wait_reason::wait_group, false); }
 
   /// Blocks until a token is available and takes it. `lifo`: queue at the front (a waiter that
-  /// has waited before, Go's re-queue). Any thread.
-  void acquire(wait_reason why, bool lifo) {
-    lock_.lock();
-    if (tokens_ > 0) {
-      --tokens_;
-      lock_.unlock();
-      return;
-    }
-    node self(current());
-    push(&self, lifo);
-    park(why, [this] { lock_.unlock(); });
-  }
+  /// has waited before, Go's re-queue). Any thread; not a preemption point (see the file comment).
+  void acquire(wait_reason why, bool lifo);
 
   /// acquire() that c's cancellation can end. Returns true when a token was taken, false when
-  /// the context ended the wait and `uncount(at_head)` (called under this semaphore's lock with
-  /// whether this waiter is first in the list; it must not block or take locks) agreed to forget
-  /// this waiter. Any thread; c non-null.
-  template <class Uncount>
-  bool acquire(wait_reason why, bool lifo, cancel_node* c, Uncount&& uncount) {
-    lock_.lock();
-    if (tokens_ > 0) {
-      --tokens_;
-      lock_.unlock();
-      return true;
-    }
-    node self(current());
-    push(&self, lifo);
-    cancel_waiter link(self.g, &self.state);
-    // Still holding lock_: no release can see the node until it is unlocked, and a context waker
-    // that readies us early makes us wait for lock_ below before touching anything. The callback
-    // is a named object so that it outlives park(), which may return before it has finished.
-    auto arm_and_unlock = [&] {
-      const bool armed = arm(c, &link);
-      if (!armed) self.state.store(k_wake_canceled, std::memory_order_relaxed);
-      lock_.unlock();
-      return armed;
-    };
-    park(why, arm_and_unlock);
-    disarm(c, &link);
-    lock_.lock();
-    if (self.has_token) {
-      lock_.unlock();
-      return true;
-    }
-    if (uncount(head_ == &self)) {
-      remove(&self);
-      lock_.unlock();
-      return false;
-    }
-    // A token for us is on its way (our owner already counted us out): wait for it.
-    self.state.store(k_wake_pending, std::memory_order_relaxed);  // ordered by lock_
-    park(why, [this] { lock_.unlock(); });
-    return true;
-  }
+  /// the context ended the wait and `uncount(arg, at_head)` (called under this semaphore's lock
+  /// with whether this waiter is first in the list; it must not block or take locks) agreed to
+  /// forget this waiter. Any thread; c non-null.
+  bool acquire(wait_reason why, bool lifo, cancel_node* c, bool (*uncount)(void*, bool),
+               void* arg);
 
   /// Adds n tokens: each goes to the first queued waiter (readied unless its context already
   /// did), the rest are stored. Any thread.
-  void release(std::uint32_t n) {
-    lock_.lock();
-    node* woken = nullptr;
-    while (n > 0 && head_ != nullptr) {
-      node* w = head_;
-      remove(w);
-      --n;
-      w->has_token = true;
-      std::uint8_t pending = k_wake_pending;
-      // acq_rel: pairs with the context's claim (cancel_one); the loser leaves the waking to the
-      // winner.
-      if (w->state.compare_exchange_strong(pending, k_wake_granted, std::memory_order_acq_rel,
-                                           std::memory_order_acquire)) {
-        w->next = woken;
-        woken = w;
-      }
-    }
-    tokens_ += n;
-    lock_.unlock();
-    while (woken != nullptr) {
-      node* w = woken;
-      woken = w->next;  // read before ready(): the node lives on the parked goroutine's stack
-      ready(w->g);
-    }
-  }
+  void release(std::uint32_t n);
+
+  /// The owner's side of a runtime's end (file comment): under the lock, with the list validated,
+  /// calls fix(arg, survivors&) if `stamp` (the owner's, written only here and read by the owner's
+  /// lock-free check) is older than the current waiter epoch, then hands out `wake` tokens and
+  /// brings the stamp up to date. Any thread.
+  void reconcile(std::atomic<std::uint32_t>& stamp, void (*fix)(void*, survivors&), void* arg);
 
  private:
-  struct node {
-    explicit node(goroutine* who) noexcept : g(who) {}
-    goroutine* g;
-    node* prev = nullptr;
-    node* next = nullptr;
-    std::atomic<std::uint8_t> state{k_wake_pending};
-    bool queued = false;     // lock_
+  struct node : waiter {
+    explicit node(goroutine* who) noexcept : waiter(who) {}
     bool has_token = false;  // lock_
   };
 
-  // Require lock_.
-  void push(node* w, bool front) noexcept {
-    if (front) {
-      w->prev = nullptr;
-      w->next = head_;
-      if (head_ != nullptr) {
-        head_->prev = w;
-      } else {
-        tail_ = w;
-      }
-      head_ = w;
-    } else {
-      w->next = nullptr;
-      w->prev = tail_;
-      if (tail_ != nullptr) {
-        tail_->next = w;
-      } else {
-        head_ = w;
-      }
-      tail_ = w;
-    }
-    w->queued = true;
-  }
-  void remove(node* w) noexcept {
-    if (!w->queued) return;
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail_ = w->prev;
-    }
-    w->prev = w->next = nullptr;
-    w->queued = false;
-  }
+  void validate() noexcept GORT_REQUIRES(lock_);
+  waiter* grant_locked(std::uint32_t& n) noexcept GORT_REQUIRES(lock_);
+  static void ready_all(waiter* w);
+  void resumed() noexcept GORT_EXCLUDES(lock_);
+  void push(node* w, bool front) noexcept GORT_REQUIRES(lock_);
+  void remove(node* w) noexcept GORT_REQUIRES(lock_);
 
   spinlock lock_;
-  std::uint32_t tokens_ = 0;  // guarded by lock_
-  node* head_ = nullptr;      // guarded by lock_
-  node* tail_ = nullptr;      // guarded by lock_
+  std::uint32_t tokens_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t queued_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t thread_grants_ GORT_GUARDED_BY(lock_) = 0;
+  std::uint32_t dropped_ GORT_GUARDED_BY(lock_) = 0;
+  wait_queues<node> q_ GORT_GUARDED_BY(lock_);
 };
 
 }  // namespace gort::detail

@@ -24,84 +24,57 @@
 // sync.Mutex has the same two modes; its runtime lock gets the bound by sleeping on a futex.
 //
 // Memory ordering: lock() is an acquire exchange and unlock() a release store; they pair with each
-// other, so everything written under the lock is visible to the next holder. `starving_` is a
+// other, so everything written under the lock is visible to the next holder. The same pairing is
+// announced to ThreadSanitizer (gort/detail/tsan_hooks.hpp): the lock is taken both in the
+// application's inline code and in the compiled library, which an application built with
+// -fsanitize=thread links uninstrumented, and TSan must see every critical section of a channel,
+// a wait list or a timer heap ordered with the next whichever side took it. `starving_` is a
 // relaxed hint: exclusion rests on `locked_` alone, and a locker that misses a fresh flag merely
 // barges once more.
+//
+// Tuning: the back-off constants are library build settings (CMake cache variables
+// GORT_SPINLOCK_FIRST_BACKOFF, GORT_SPINLOCK_MAX_BACKOFF, GORT_SPINLOCK_STARVE_ROUNDS; the defaults
+// are the measured ones). They are used only by lock_slow(), compiled once in the library
+// (src/sync/spinlock.cpp), so no translation unit's macros can change inline code.
 #pragma once
 
 #include <atomic>
-#include <sched.h>
 
-// Tuning knobs for experiments; the defaults are the measured ones (see above).
-#ifndef GORT_SPINLOCK_MAX_BACKOFF
-#define GORT_SPINLOCK_MAX_BACKOFF 1024
-#endif
-#ifndef GORT_SPINLOCK_FIRST_BACKOFF
-#define GORT_SPINLOCK_FIRST_BACKOFF 4
-#endif
-#ifndef GORT_SPINLOCK_STARVE_ROUNDS
-#define GORT_SPINLOCK_STARVE_ROUNDS 8
-#endif
+#include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 
 namespace gort::detail {
 
-class spinlock {
+class GORT_CAPABILITY("spinlock") spinlock {
  public:
-  void lock() noexcept {
+  void lock() noexcept GORT_ACQUIRE() {
     // relaxed: the starving flag is a hint (see lock_slow); the exchange is what excludes.
     // acquire: pairs with the release in unlock().
-    if (!starving_.load(std::memory_order_relaxed) &&
-        !locked_.exchange(true, std::memory_order_acquire)) {
-      return;
+    if (starving_.load(std::memory_order_relaxed) ||
+        locked_.exchange(true, std::memory_order_acquire)) {
+      lock_slow();
     }
-    lock_slow();
+    tsan_acquire(&locked_);  // for TSan: pairs with unlock()'s tsan_release (file comment)
   }
 
-  bool try_lock() noexcept {
+  bool try_lock() noexcept GORT_TRY_ACQUIRE(true) {
     // relaxed pre-checks avoid bouncing the line; acquire pairs with unlock().
-    return !starving_.load(std::memory_order_relaxed) && !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    if (starving_.load(std::memory_order_relaxed) || locked_.load(std::memory_order_relaxed) ||
+        locked_.exchange(true, std::memory_order_acquire)) {
+      return false;
+    }
+    tsan_acquire(&locked_);  // as in lock()
+    return true;
   }
 
-  void unlock() noexcept {
+  void unlock() noexcept GORT_RELEASE() {
+    tsan_release(&locked_);  // for TSan: pairs with the next lock()'s tsan_acquire
     // release: publishes the critical section to the next lock().
     locked_.store(false, std::memory_order_release);
   }
 
- private:
-  static constexpr unsigned k_first_backoff = GORT_SPINLOCK_FIRST_BACKOFF;  // pauses before the first look
-  static constexpr unsigned k_max_backoff = GORT_SPINLOCK_MAX_BACKOFF;  // pauses between looks
-  static constexpr unsigned k_starve_rounds = GORT_SPINLOCK_STARVE_ROUNDS;  // looks before starving
-  static constexpr unsigned k_starving_backoff = 4;  // pauses between a starving waiter's looks
-  static constexpr unsigned k_spin_rounds = 24;     // looks before falling back to sched_yield
-
-  [[gnu::noinline]] void lock_slow() noexcept {
-    unsigned backoff = k_first_backoff;
-    bool starver = false;  // this waiter owns the starving flag
-    for (unsigned round = 0;; ++round) {
-      if (!starver && round >= k_starve_rounds &&
-          !starving_.exchange(true, std::memory_order_relaxed)) {
-        starver = true;  // from now on newcomers and the holder's next lock() stand back
-        backoff = k_starving_backoff;
-      }
-      if (round < k_spin_rounds || starver) {
-        for (unsigned i = 0; i < backoff; ++i) pause();
-        if (!starver) backoff = backoff < k_max_backoff ? backoff * 2 : k_max_backoff;
-        if (starver && round >= k_spin_rounds) ::sched_yield();  // the holder may be off-CPU
-      } else {
-        ::sched_yield();  // the holder may have lost its CPU (more machines than cores)
-      }
-      // relaxed looks first: only a free lock is worth the exchange (and the line's ownership),
-      // and while another waiter starves only it may take the lock. acquire: pairs with unlock().
-      if ((starver || !starving_.load(std::memory_order_relaxed)) &&
-          !locked_.load(std::memory_order_relaxed) &&
-          !locked_.exchange(true, std::memory_order_acquire)) {
-        if (starver) starving_.store(false, std::memory_order_relaxed);
-        return;
-      }
-    }
-  }
-
+  /// One pause of a spin-wait loop (x86 `pause`, ARM `yield`): lets a sibling hyperthread run and
+  /// saves power. Any thread.
   static void pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -109,6 +82,10 @@ class spinlock {
     asm volatile("yield");
 #endif
   }
+
+ private:
+  /// The contended path: back-off, the starvation bound, sched_yield (see the file comment).
+  void lock_slow() noexcept GORT_NO_THREAD_SAFETY_ANALYSIS;
 
   std::atomic<bool> locked_{false};
   // Set by a waiter that has lost `k_starve_rounds` looks in a row: a holder streaming operations

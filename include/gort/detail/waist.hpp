@@ -1,7 +1,8 @@
 // gort/detail/waist.hpp — the one internal API every blocking primitive is built on.
 //
-// This is Go's gopark/goready pair. Header-only layers (wait_group, channels, select, sync, pool)
-// use nothing else of the scheduler:
+// This is Go's gopark/goready pair. The primitives (channels, select, sync, context, pool,
+// futures) — their inline fast paths in the headers and their slow paths in src/sync/ — use nothing
+// else of the scheduler (docs/hacking.md, the layering rule):
 //
 //   park(reason, unlock)  the calling goroutine stops running. `unlock` runs only after the
 //                         goroutine has completely left its stack (on the scheduler context of its
@@ -32,8 +33,8 @@ namespace gort::detail {
 
 struct goroutine;  // opaque outside src/
 
-/// Why a goroutine is parked; shown by schedtrace's detail mode and goroutine dumps with Go's
-/// wait-reason strings (see wait_reason_string).
+/// Why a goroutine is parked; shown by schedtrace's detail mode with Go's wait-reason strings (see
+/// wait_reason_string), and gort's own for what Go has no equivalent of.
 enum class wait_reason : std::uint8_t {
   zero = 0,
   wait_group,           // "sync.WaitGroup.Wait"
@@ -51,6 +52,9 @@ enum class wait_reason : std::uint8_t {
   semacquire,           // "semacquire"
   io_wait,              // "IO wait"
   forever,              // "forever" (parked with no way to be woken)
+  pool_worker_idle,     // "pool worker idle" (gort's: a gort::pool worker waiting for a task)
+  pool_submit,          // "pool submit" (gort's: a submitter waiting for room in a full pool)
+  future_wait,          // "future wait" (gort's: gort::future::get/wait)
 };
 
 /// Go's string for a wait reason. Any thread.
@@ -65,6 +69,16 @@ bool on_goroutine() noexcept;
 
 /// The id of a goroutine record (0 for a plain thread's stand-in). Any thread.
 std::uint64_t goroutine_id(const goroutine* g) noexcept;
+
+// Where a record says whether it is a plain thread's stand-in: read inline by every waiter that
+// parks (a call per park cost ~2 % of `pingpong`); park.cpp checks the layout.
+inline constexpr std::size_t k_record_kind_offset = 53;
+inline constexpr unsigned char k_record_kind_thread = 1;
+
+/// True when `g` is a plain thread's stand-in record (not a goroutine). Any thread.
+inline bool is_plain_thread(const goroutine* g) noexcept {
+  return reinterpret_cast<const unsigned char*>(g)[k_record_kind_offset] == k_record_kind_thread;
+}
 
 /// Parks the caller (see the file comment). `unlock(arg)` runs once the caller has left its stack;
 /// returning false cancels the park and makes the caller runnable at once (Go's unlockf). Calls

@@ -1,4 +1,4 @@
-// gort/detail/pool_workers.hpp — the containers a gort::pool keeps its workers in.
+// sync/pool_workers.hpp — the containers a gort::pool keeps its workers in.
 //
 //  * worker_stack<W>       idle workers, LIFO (ants' workerStack, the default): the most recently
 //                          used worker is reused first, so hot workers (warm stacks and caches)
@@ -24,8 +24,9 @@
 // positive) have been idle since the previous pass.
 //
 // Who may call: the owner of the container's lock (the pool's spinlock); nothing here is
-// synchronized. Capacity growth (worker_stack::reserve, pointer_set::insert) allocates and may
-// throw std::bad_alloc; every other operation is noexcept.
+// synchronized. Nothing allocates under that lock: storage is made beforehand without it
+// (make_storage, which may throw std::bad_alloc) and adopted under it (adopt, noexcept); insert()
+// requires room. reserve() is both steps for an owner holding no lock.
 #pragma once
 
 #include <cstddef>
@@ -44,14 +45,33 @@ class worker_stack {
   std::size_t len() const noexcept { return items_.size(); }
   bool empty() const noexcept { return items_.empty(); }
 
-  /// Makes room for n entries so that insert() never allocates. May throw std::bad_alloc.
+  /// Entries insert() can hold without allocating.
+  std::size_t room() const noexcept { return items_.capacity(); }
+
+  /// make_storage + adopt, for an owner that may allocate where it stands (no lock held).
   void reserve(std::size_t n) {
-    if (items_.capacity() < n) items_.reserve(n < 16 ? 16 : n + n / 2);
+    if (room() >= n) return;
+    std::vector<W*> fresh = make_storage(n);
+    adopt(fresh);
   }
 
-  /// Pushes w as the most recently used worker. Precondition: capacity reserved (else it may
-  /// allocate and throw).
-  void insert(W* w) { items_.push_back(w); }
+  /// Storage for at least n entries, allocated by the caller without the container's lock. May
+  /// throw std::bad_alloc.
+  static std::vector<W*> make_storage(std::size_t n) {
+    std::vector<W*> v;
+    v.reserve(n);
+    return v;
+  }
+
+  /// Moves the entries into `fresh` (room for them: no allocation) and keeps it; `fresh` is left
+  /// with the old storage, for the caller to free after releasing the lock.
+  void adopt(std::vector<W*>& fresh) noexcept {
+    fresh.assign(items_.begin(), items_.end());  // fits: capacity checked by the caller
+    items_.swap(fresh);
+  }
+
+  /// Pushes w as the most recently used worker. Precondition: room() > len() (no allocation).
+  void insert(W* w) noexcept { items_.push_back(w); }
 
   /// Pops the most recently used worker, or null.
   W* detach() noexcept {
@@ -197,15 +217,39 @@ class pointer_set {
     }
   }
 
-  /// Makes room for n entries so that inserting up to n never allocates. May throw
-  /// std::bad_alloc.
+  /// Entries insert() can hold without allocating (the set stays at most half full).
+  std::size_t room() const noexcept { return cap_ / 2; }
+
+  /// make_storage + adopt, for an owner that may allocate where it stands (no lock held).
   void reserve(std::size_t n) {
-    while (n * 2 > cap_) grow();
+    if (room() >= n) return;
+    storage fresh = make_storage(n);
+    adopt(fresh);
   }
 
-  /// Adds p (no effect if present). May throw std::bad_alloc when it grows.
-  void insert(const void* p) {
-    if ((count_ + 1) * 2 > cap_) grow();
+  /// Slots for at least n entries, allocated by the caller without the set's lock.
+  struct storage {
+    std::unique_ptr<const void*[]> slots;
+    std::size_t cap = 0;
+  };
+  static storage make_storage(std::size_t n) {
+    std::size_t cap = 16;
+    while (cap < n * 2) cap *= 2;
+    return {std::make_unique<const void*[]>(cap), cap};  // value-initialized: all null
+  }
+
+  /// Rehashes the entries into `fresh` (room for them: no allocation) and keeps it; `fresh` is
+  /// left with the old slots, for the caller to free after releasing the lock.
+  void adopt(storage& fresh) noexcept {
+    std::unique_ptr<const void*[]> old = std::exchange(slots_, std::move(fresh.slots));
+    const std::size_t ocap = std::exchange(cap_, fresh.cap);
+    rehash_from(old.get(), ocap);
+    fresh.slots = std::move(old);
+    fresh.cap = ocap;
+  }
+
+  /// Adds p (no effect if present). Precondition: room() > size() (no allocation).
+  void insert(const void* p) noexcept {
     std::size_t i = slot_of(p);
     while (slots_[i] != nullptr) {
       if (slots_[i] == p) return;
@@ -213,6 +257,12 @@ class pointer_set {
     }
     slots_[i] = p;
     ++count_;
+  }
+
+  /// Removes every entry (keeps the capacity).
+  void clear() noexcept {
+    for (std::size_t i = 0; i < cap_; ++i) slots_[i] = nullptr;
+    count_ = 0;
   }
 
   /// Removes p if present.
@@ -245,11 +295,8 @@ class pointer_set {
     return static_cast<std::size_t>((x * 0x9E3779B97F4A7C15ull) >> (64 - bits_));
   }
 
-  void grow() {
-    const std::size_t ncap = cap_ == 0 ? 16 : cap_ * 2;
-    auto fresh = std::make_unique<const void*[]>(ncap);  // value-initialized: all null
-    std::unique_ptr<const void*[]> old = std::exchange(slots_, std::move(fresh));
-    const std::size_t ocap = std::exchange(cap_, ncap);
+  // Fills the (empty) current slots from old[0..ocap).
+  void rehash_from(const void* const* old, std::size_t ocap) noexcept {
     bits_ = 0;
     while ((std::size_t{1} << bits_) < cap_) ++bits_;
     count_ = 0;

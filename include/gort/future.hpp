@@ -1,31 +1,34 @@
-// gort/detail/pool_future.hpp — gort::future<T> and gort::promise<T>: a one-shot value (or
-// exception) handed from one goroutine to another, built on the park/ready waist. Part of the
-// gort/pool.hpp API (pool::submit_future returns one); usable on its own.
+// gort/future.hpp — gort::future<T> and gort::promise<T>: a one-shot value (or exception) handed
+// from one goroutine to another, built on the park/ready waist. gort::pool::submit_future returns
+// one; usable on its own.
 //
 // Unlike std::future, waiting parks only the calling goroutine (its machine keeps running other
 // goroutines); a plain thread blocks. One shared state, one allocation, per promise.
 //
 // Invariants of the shared state
 //  * status_ goes empty -> {value, exception, broken} once, under lock_, and never changes again.
-//  * waiter_ is the one goroutine parked in wait()/get(), or null; set and cleared under lock_.
+//  * waiters_ holds the goroutines (or threads) parked in wait()/get() (one, for a single consumer);
+//    the wait list of detail/wait_list.hpp, guarded by lock_.
 //  * The state is freed when both the promise and the future have let go of it (refs_).
 //
 // Memory ordering: set_value()/set_exception() happen-before the return of the wait()/get() that
 // observes them (the lock pairs the writer with the reader; ready() orders the wake-up).
+//
+// Errors are std::future_error, as std::future's (include <future> to catch them by type). The
+// waiting and waking are compiled once in the library (src/sync/future.cpp, future_core).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <future>
-#include <memory>
-#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 #include "gort/detail/spinlock.hpp"
-#include "gort/detail/waist.hpp"
+#include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/wait.hpp"
+#include "gort/detail/wait_list.hpp"
 
 namespace gort {
 
@@ -50,26 +53,17 @@ struct future_storage<void> {
   using type = bool;
 };
 
-template <class T>
-class future_state {
+/// std::future_errc values, without <future>: no_state, future_already_retrieved,
+/// promise_already_satisfied, broken_promise.
+enum class future_fault : std::uint8_t { no_state, already_retrieved, already_satisfied, broken };
+
+/// Throws std::future_error for `f`. Any thread.
+[[noreturn]] void throw_future_error(future_fault f);
+
+/// The part of a future's shared state that does not depend on T: status, waiters, lock.
+class future_core {
  public:
   enum class status : std::uint8_t { empty, value, exception, broken };
-
-  void release() noexcept {
-    // acq_rel: the last owner sees every write of the other before deleting.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
-
-  /// Publishes the outcome and wakes the waiter. Requires status empty (checked by promise).
-  template <class Set>
-  void complete(status s, Set&& set) {
-    lock_.lock();
-    set();
-    status_ = s;
-    goroutine* w = std::exchange(waiter_, nullptr);
-    lock_.unlock();
-    if (w != nullptr) ready(w);
-  }
 
   bool is_ready() noexcept {
     lock_.lock();
@@ -78,28 +72,45 @@ class future_state {
     return r;
   }
 
-  /// Parks until the status is final. Only one waiter at a time (the future's owner).
-  void wait() {
-    goroutine* self = enter_op();
+  /// Parks until the status is final. Any thread.
+  void wait();
+
+  // After wait(): the status is final, written before the waiter was woken (no lock needed).
+  status final_status() const noexcept GORT_NO_THREAD_SAFETY_ANALYSIS { return status_; }
+
+ protected:
+  /// Publishes the outcome: `set` stores it (under the lock), then the waiters are woken.
+  /// Requires status empty (checked by promise).
+  template <class Set>
+  void complete(status s, Set&& set) {
     lock_.lock();
-    if (status_ != status::empty) {
-      lock_.unlock();
-      return;
-    }
-    waiter_ = self;
-    park(self, wait_reason::chan_receive, [this] { lock_.unlock(); });
-    // complete() set the status before readying us (under the lock: visible here).
+    set();
+    finish_locked(s);
   }
 
-  status final_status() const noexcept { return status_; }  // after wait()
-  typename future_storage<T>::type value{};                  // written by complete()
-  std::exception_ptr error;                                  // written by complete()
+ private:
+  void finish_locked(status s) noexcept GORT_RELEASE(lock_);  // sets the status, unlocks, wakes
+
+  spinlock lock_;
+  status status_ GORT_GUARDED_BY(lock_) = status::empty;
+  wait_queues<waiter> waiters_ GORT_GUARDED_BY(lock_);
+};
+
+template <class T>
+class future_state : public future_core {
+ public:
+  void release() noexcept {
+    // acq_rel: the last owner sees every write of the other before deleting.
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  using future_core::complete;
+
+  typename future_storage<T>::type value{};  // written by complete()
+  std::exception_ptr error;                  // written by complete()
 
  private:
   std::atomic<int> refs_{2};  // the promise and the future
-  spinlock lock_;
-  status status_ = status::empty;  // guarded by lock_
-  goroutine* waiter_ = nullptr;    // guarded by lock_
 };
 
 }  // namespace detail
@@ -138,16 +149,16 @@ class future {
   /// false. Throws std::future_error(broken_promise) when the promise was destroyed unfulfilled,
   /// std::future_error(no_state) when !valid().
   T get() {
-    if (s_ == nullptr) throw std::future_error(std::future_errc::no_state);
+    if (s_ == nullptr) detail::throw_future_error(detail::future_fault::no_state);
     s_->wait();
     struct let_go {
       detail::future_state<T>*& s;
       ~let_go() { std::exchange(s, nullptr)->release(); }
     } guard{s_};
-    using st = typename detail::future_state<T>::status;
+    using st = detail::future_core::status;
     switch (s_->final_status()) {
       case st::exception: std::rethrow_exception(s_->error);
-      case st::broken: throw std::future_error(std::future_errc::broken_promise);
+      case st::broken: detail::throw_future_error(detail::future_fault::broken);
       default: break;
     }
     if constexpr (std::is_void_v<T>) {
@@ -192,8 +203,8 @@ class promise {
   /// The future for this promise; once. Throws std::future_error(future_already_retrieved) on a
   /// second call, std::future_error(no_state) on a moved-from promise.
   [[nodiscard]] future<T> get_future() {
-    if (s_ == nullptr) throw std::future_error(std::future_errc::no_state);
-    if (future_taken_) throw std::future_error(std::future_errc::future_already_retrieved);
+    if (s_ == nullptr) detail::throw_future_error(detail::future_fault::no_state);
+    if (future_taken_) detail::throw_future_error(detail::future_fault::already_retrieved);
     future_taken_ = true;
     return future<T>(s_);
   }
@@ -203,14 +214,15 @@ class promise {
   template <class... A>
   void set_value(A&&... a) {
     check_settable();
-    using st = typename detail::future_state<T>::status;
+    using st = detail::future_core::status;
     if constexpr (std::is_void_v<T>) {
       static_assert(sizeof...(A) == 0, "promise<void>::set_value takes no argument");
       s_->complete(st::value, [] {});
     } else if constexpr (std::is_reference_v<T>) {
       static_assert(sizeof...(A) == 1, "promise<T&>::set_value takes one reference");
       T& ref = (a, ...);
-      s_->complete(st::value, [&] { s_->value = std::addressof(ref); });
+      // __builtin_addressof: std::addressof without including <memory>.
+      s_->complete(st::value, [&] { s_->value = __builtin_addressof(ref); });
     } else {
       // Constructed before taking the lock, so a throwing constructor leaves the state empty.
       std::optional<T> v(std::in_place, std::forward<A>(a)...);
@@ -222,20 +234,20 @@ class promise {
   /// Stores an exception for get() to rethrow.
   void set_exception(std::exception_ptr e) {
     check_settable();
-    using st = typename detail::future_state<T>::status;
+    using st = detail::future_core::status;
     s_->complete(st::exception, [&] { s_->error = std::move(e); });
     satisfied_ = true;
   }
 
  private:
   void check_settable() const {
-    if (s_ == nullptr) throw std::future_error(std::future_errc::no_state);
-    if (satisfied_) throw std::future_error(std::future_errc::promise_already_satisfied);
+    if (s_ == nullptr) detail::throw_future_error(detail::future_fault::no_state);
+    if (satisfied_) detail::throw_future_error(detail::future_fault::already_satisfied);
   }
   void abandon() noexcept {
     if (s_ == nullptr) return;
     if (!satisfied_) {
-      using st = typename detail::future_state<T>::status;
+      using st = detail::future_core::status;
       s_->complete(st::broken, [] {});
     }
     if (!future_taken_) s_->release();  // the future's reference, never handed out

@@ -1,0 +1,153 @@
+// sync/sema.cpp — the wake-up semaphore (gort/detail/sema.hpp): acquire with and without a
+// context, release, and the reconciliation of an owner with a runtime's end.
+#include "gort/detail/sema.hpp"
+
+#include "gort/detail/dcheck.hpp"
+
+namespace gort::detail {
+
+void wakeup_sema::acquire(wait_reason why, bool lifo) {
+  goroutine* const me = current();
+  lock_.lock();
+  validate();
+  if (tokens_ > 0) {
+    --tokens_;
+    lock_.unlock();
+    return;
+  }
+  node self(me);
+  push(&self, lifo);
+  (void)wait_for(self, why, lock_);  // only a release wakes it, with a token
+  if (self.thread) resumed();
+}
+
+bool wakeup_sema::acquire(wait_reason why, bool lifo, cancel_node* c,
+                          bool (*uncount)(void*, bool), void* arg) {
+  goroutine* const me = current();
+  lock_.lock();
+  validate();
+  if (tokens_ > 0) {
+    --tokens_;
+    lock_.unlock();
+    return true;
+  }
+  node self(me);
+  push(&self, lifo);
+  if (wait_for(self, why, lock_, c) == k_claim_granted) {
+    if (self.thread) resumed();
+    return true;
+  }
+  lock_.lock();
+  validate();
+  if (self.has_token) {  // a release raced with the context and handed us the token anyway
+    if (self.thread) --thread_grants_;
+    lock_.unlock();
+    return true;
+  }
+  if (uncount(arg, q_.front() == &self)) {
+    remove(&self);
+    lock_.unlock();
+    return false;
+  }
+  // A token for us is on its way (our owner already counted us out): wait for it without the
+  // context. Still queued; the release that brings it claims us again.
+  self.claim.reset();
+  (void)wait_for(self, why, lock_);
+  if (self.thread) resumed();
+  return true;
+}
+
+void wakeup_sema::release(std::uint32_t n) {
+  lock_.lock();
+  validate();
+  waiter* woken = grant_locked(n);
+  tokens_ += n;
+  GORT_DCHECK(tokens_ == 0 || q_.empty());  // tokens are stored only while nobody waits
+  lock_.unlock();
+  ready_all(woken);
+}
+
+void wakeup_sema::reconcile(std::atomic<std::uint32_t>& stamp, void (*fix)(void*, survivors&),
+                            void* arg) {
+  lock_.lock();
+  validate();
+  // acquire: as validate()'s. relaxed stamp: written under this lock.
+  const std::uint32_t e = g_wait_epoch.load(std::memory_order_acquire);
+  waiter* woken = nullptr;
+  if (stamp.load(std::memory_order_relaxed) != e) {
+    survivors s{queued_, thread_grants_, dropped_};
+    dropped_ = 0;
+    fix(arg, s);
+    std::uint32_t n = s.wake;
+    woken = grant_locked(n);
+    tokens_ += n;
+    stamp.store(e, std::memory_order_relaxed);
+  }
+  lock_.unlock();
+  ready_all(woken);
+}
+
+// The first thing under the lock: a list found stale is rebuilt from the plain threads' nodes;
+// the tokens stored for goroutines that were on their way here are gone with them (none of the
+// owners lets a goroutine be abandoned between counting itself and queuing).
+void wakeup_sema::validate() noexcept {
+  if (!q_.validate()) return;
+  std::uint32_t left = 0;
+  for (node* n = q_.front(); n != nullptr; n = wait_queues<node>::next_of(n)) ++left;
+  dropped_ += queued_ - left;
+  queued_ = left;
+  tokens_ = 0;
+}
+
+// Pops up to n waiters, giving each a token (n is decremented per token), and returns the ones
+// whose claim this call won, chained through `chain`, for ready_all().
+waiter* wakeup_sema::grant_locked(std::uint32_t& n) noexcept {
+  waiter* woken = nullptr;
+  while (n > 0) {
+    node* w = q_.pop_front();
+    if (w == nullptr) break;
+    --queued_;
+    --n;
+    w->has_token = true;
+    if (w->thread) ++thread_grants_;
+    // Losing the claim means the context readied the waiter; it finds the token under the lock.
+    if (w->claim.claim(k_claim_granted)) {
+      w->chain = woken;
+      woken = w;
+    }
+  }
+  return woken;
+}
+
+void wakeup_sema::ready_all(waiter* w) {
+  while (w != nullptr) {
+    waiter* next = w->chain;  // read before ready(): the node lives on the parked goroutine's stack
+    ready(w->g);
+    w = next;
+  }
+}
+
+// A plain thread handed a token has run again. Threads only (goroutines need not say so).
+void wakeup_sema::resumed() noexcept {
+  lock_.lock();
+  GORT_DCHECK(thread_grants_ > 0);
+  --thread_grants_;
+  lock_.unlock();
+}
+
+void wakeup_sema::push(node* w, bool front) noexcept {
+  GORT_DCHECK(tokens_ == 0);  // a waiter queues only when no token is stored
+  if (front) {
+    q_.push_front(w);
+  } else {
+    q_.push_back(w);
+  }
+  ++queued_;
+}
+
+void wakeup_sema::remove(node* w) noexcept {
+  q_.remove(w);
+  --queued_;
+}
+
+}  // namespace gort::detail
