@@ -1,11 +1,12 @@
 #!/bin/sh
-# tests/run.sh — builds gort and runs the whole test suite four times: an optimized build with
+# tests/run.sh — builds gort and runs the whole test suite four times, then the channel fuzzer
+# for 60 s (docs/fuzzing.md): an optimized build with
 # g++, the same with Debian's default clang++ (the oldest supported clang) with every warning an
 # error and clang's thread-safety analysis on (the lock annotations of
 # gort/detail/thread_annotations.hpp must hold), ASan+UBSan and TSan. The g++ pass also runs the packaging test (tests/packaging/check.sh:
 # installs, consumers built with every supported compiler, a sanitized application). Installs what
 # it needs first. Used by the README and .ci/run.
-#   sh tests/run.sh            # all four passes
+#   sh tests/run.sh            # all four passes and the fuzzer
 #   sh tests/run.sh quick      # the g++ pass only
 set -eu
 cd "$(dirname "$0")/.."
@@ -39,4 +40,13 @@ pass build-asan "ASan + UBSan (g++)" "-LE shuffle" -DCMAKE_CXX_COMPILER=g++ -DCM
   -DGORT_SANITIZE=address,undefined -DGORT_BUILD_EXAMPLES=OFF
 pass build-tsan "TSan (g++)" "-LE shuffle" -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DGORT_SANITIZE=thread -DGORT_BUILD_EXAMPLES=OFF
+# The channel fuzzer (docs/fuzzing.md): clang, libFuzzer + ASan + UBSan, 60 s from the seed
+# corpus; a crash fails the run and leaves its input in build-fuzz/crashes/.
+echo "=== channel fuzzer (clang, libFuzzer, 60 s) ===" >&2
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$clang_cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DGORT_FUZZ=ON -DGORT_BUILD_TESTS=OFF -DGORT_BUILD_BENCH=OFF -DGORT_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-fuzz -j "$jobs" --target chan_fuzz
+mkdir -p build-fuzz/corpus build-fuzz/crashes
+build-fuzz/tests/fuzz/chan_fuzz -max_total_time=60 -timeout=120 -print_final_stats=1 \
+  -artifact_prefix=build-fuzz/crashes/ build-fuzz/corpus tests/fuzz/corpus
 echo "all test passes succeeded" >&2

@@ -134,7 +134,8 @@ class timer {
   /// was received (or its function started), or it was already stopped.
   bool stop();
 
-  /// Re-arms the timer to fire d from now; returns what stop() would have returned.
+  /// Re-arms the timer to fire d from now; returns what stop() would have returned. One step:
+  /// concurrent stop() and reset() calls see the timer before or after it, as in Go.
   bool reset(clock::duration d);
 
  private:
@@ -143,7 +144,9 @@ class timer {
     std::function<void()> f;
     gort::source_location where;
   };
+  bool stop_locked() GORT_REQUIRES(calls_);
   chan<clock::time_point> c_;
+  detail::spinlock calls_;  // serializes stop() and reset() (each a stop, then maybe a start)
   node node_;
 };
 
@@ -169,7 +172,9 @@ class ticker {
   struct node : detail::timer_node {
     chan<clock::time_point> c;
   };
+  void stop_locked() GORT_REQUIRES(calls_);
   chan<clock::time_point> c_;
+  detail::spinlock calls_;  // serializes stop() and reset(), as timer's
   node node_;
 };
 

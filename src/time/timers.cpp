@@ -261,16 +261,33 @@ timer::timer(clock::duration d, std::function<void()> f, gort::source_location w
 
 timer::~timer() { detail::timer_stop(&node_); }
 
-bool timer::stop() {
+bool timer::stop_locked() {
   const bool stopped = detail::timer_stop(&node_);
   // Go 1.23: a fired value that nobody received counts as not yet delivered; discard it.
   const bool discarded = c_ && c_.try_recv().status == recv_status::value;
   return stopped || discarded;
 }
 
+bool timer::stop() {
+  calls_.lock();
+  const bool was_active = stop_locked();
+  calls_.unlock();
+  return was_active;
+}
+
 bool timer::reset(clock::duration d) {
-  const bool was_active = stop();
-  detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
+  // One step under calls_, as Go's Timer.Reset is one step under the timer's lock: a concurrent
+  // reset or stop sees the arming before or after, never between the stop and the start (where
+  // it would report nothing pending and the start would silently replace its own arming).
+  calls_.lock();
+  const bool was_active = stop_locked();
+  try {
+    detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
+  } catch (...) {
+    calls_.unlock();
+    throw;
+  }
+  calls_.unlock();
   return was_active;
 }
 
@@ -288,17 +305,32 @@ ticker::ticker(clock::duration period) : c_(1) {
 
 ticker::~ticker() { detail::timer_stop(&node_); }
 
-void ticker::stop() {
+void ticker::stop_locked() {
   detail::timer_stop(&node_);
   (void)c_.try_recv();  // no stale tick after stop (Go 1.23)
+}
+
+void ticker::stop() {
+  calls_.lock();
+  stop_locked();
+  calls_.unlock();
 }
 
 void ticker::reset(clock::duration period) {
   const std::int64_t ns = detail::to_ns(period);
   if (ns <= 0) throw panic_error("non-positive interval for Ticker.Reset");
-  stop();
+  // Under calls_ (see timer::reset): the node is out of every heap between the stop and the start,
+  // so no heap reads `period` while it changes.
+  calls_.lock();
+  stop_locked();
   node_.period = ns;
-  detail::timer_start(&node_, detail::deadline_after(ns));
+  try {
+    detail::timer_start(&node_, detail::deadline_after(ns));
+  } catch (...) {
+    calls_.unlock();
+    throw;
+  }
+  calls_.unlock();
 }
 
 }  // namespace gort
