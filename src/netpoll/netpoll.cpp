@@ -248,7 +248,8 @@ void poll_desc_set_deadline(poll_desc* pd, io_mode mode, std::int64_t deadline) 
   ready_chain(woken);
 }
 
-bool poll_desc_expired(const poll_desc* pd, io_mode mode) noexcept {
+// Reads the slot's atomic deadline without the lock, by design (io_slot::deadline).
+bool poll_desc_expired(const poll_desc* pd, io_mode mode) noexcept GORT_NO_THREAD_SAFETY_ANALYSIS {
   const std::int64_t d =
       pd->slot[static_cast<int>(mode)].deadline.load(std::memory_order_relaxed);
   return d != k_no_deadline && d <= sys::nanotime();
