@@ -3,17 +3,9 @@
 # two connections (one left open and idle, its goroutine blocked in read), sends SIGTERM and
 # checks the graceful shutdown: exit status 0 and the summary line counting both connections.
 set -u
+. "$(dirname "$0")/start_and_wait.sh"
 out=$(mktemp)
-"$1" 127.0.0.1:0 >"$out" 2>&1 &
-pid=$!
-tries=0
-until grep -q "SIGTERM shuts it down" "$out"; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 600 ] || ! kill -0 "$pid" 2>/dev/null; then
-    echo "echo_server did not start"; cat "$out"; rm -f "$out"; kill "$pid" 2>/dev/null; exit 1
-  fi
-  sleep 0.05
-done
+start_and_wait "$out" "SIGTERM shuts it down" "$1" 127.0.0.1:0
 port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out")
 python3 - "$port" "$pid" <<'PY' || { cat "$out"; rm -f "$out"; kill "$pid"; exit 1; }
 import os, signal, socket, sys

@@ -4,17 +4,9 @@
 # pipelined behind it, "Connection: close" (answered, then closed), a malformed request (400,
 # closed); then stops it with SIGTERM.
 set -u
+. "$(dirname "$0")/start_and_wait.sh"
 out=$(mktemp)
-"$1" 127.0.0.1:0 >"$out" 2>&1 &
-pid=$!
-tries=0
-until grep -q "listening on" "$out"; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 600 ] || ! kill -0 "$pid" 2>/dev/null; then
-    echo "http_server did not start"; cat "$out"; rm -f "$out"; kill "$pid" 2>/dev/null; exit 1
-  fi
-  sleep 0.05
-done
+start_and_wait "$out" "listening on" "$1" 127.0.0.1:0
 port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out")
 python3 - "$port" <<'PY'
 import re, socket, sys
