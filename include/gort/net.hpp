@@ -209,6 +209,52 @@ class listener {
   detail::netfd* fd_ = nullptr;
 };
 
+/// What read_from did: `n` bytes of one datagram from `from` ("ip:port"), or `err`.
+struct packet_result {
+  std::size_t n = 0;
+  std::string from;
+  std::error_code err;
+  explicit operator bool() const noexcept { return !err; }
+};
+
+/// A datagram socket (UDP). Move-only; closes when destroyed. Go's net.PacketConn.
+class packet_conn {
+ public:
+  packet_conn() noexcept = default;
+  packet_conn(packet_conn&& o) noexcept : fd_(std::exchange(o.fd_, nullptr)) {}
+  packet_conn& operator=(packet_conn&& o) noexcept;
+  packet_conn(const packet_conn&) = delete;
+  packet_conn& operator=(const packet_conn&) = delete;
+  ~packet_conn();
+
+  explicit operator bool() const noexcept { return fd_ != nullptr; }
+
+  /// Receives one datagram (truncated to `size` bytes, as recvfrom does); parks until one
+  /// arrives, the read deadline passes, `ctx` is done or the socket is closed.
+  [[nodiscard]] packet_result read_from(void* buf, std::size_t size);
+  [[nodiscard]] packet_result read_from(const context& ctx, void* buf, std::size_t size);
+  /// Sends one datagram to `address` ("ip:port"; a numeric address: no name resolution here).
+  [[nodiscard]] io_result write_to(const void* buf, std::size_t size, std::string_view address);
+  [[nodiscard]] io_result write_to(const context& ctx, const void* buf, std::size_t size,
+                                   std::string_view address);
+
+  std::error_code close();
+  [[nodiscard]] std::string local_address() const;
+  std::error_code set_deadline(clock::time_point t);
+  std::error_code set_read_deadline(clock::time_point t);
+  std::error_code set_write_deadline(clock::time_point t);
+  [[nodiscard]] int native_handle() const noexcept;
+
+ private:
+  friend struct detail::net_access;
+  explicit packet_conn(detail::netfd* fd) noexcept : fd_(fd) {}
+  detail::netfd* fd_ = nullptr;
+};
+
+/// Opens a datagram socket bound to `address` for network "udp", "udp4" or "udp6" (as listen's
+/// addresses; port 0 picks one). Go's net.ListenPacket.
+[[nodiscard]] result<packet_conn> listen_packet(std::string_view network, std::string_view address);
+
 /// Listens on `address` for network "tcp" (IPv4 and IPv6; an empty host means every interface),
 /// "tcp4", "tcp6" ("host:port", "[ip6]:port", ":port"; port 0 picks a free one) or "unix" (a
 /// socket path; the file must not exist). Host names are resolved on a helper thread.

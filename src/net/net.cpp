@@ -143,6 +143,7 @@ struct netfd {
 
 struct net_access {
   static conn make_conn(netfd* fd) noexcept { return conn(fd); }
+  static packet_conn make_packet_conn(netfd* fd) noexcept { return packet_conn(fd); }
   static listener make_listener(netfd* fd) noexcept { return listener(fd); }
 };
 
@@ -302,12 +303,18 @@ struct endpoint {
 
 enum class net_kind { tcp, tcp4, tcp6, unix_stream };
 
-bool parse_network(std::string_view n, net_kind& k) {
+// The stream networks; `udp` maps the datagram ones onto the same address families.
+bool parse_network(std::string_view n, net_kind& k, bool* datagram = nullptr) {
+  bool dgram = false;
   if (n == "tcp") k = net_kind::tcp;
   else if (n == "tcp4") k = net_kind::tcp4;
   else if (n == "tcp6") k = net_kind::tcp6;
   else if (n == "unix") k = net_kind::unix_stream;
+  else if (datagram != nullptr && n == "udp") k = net_kind::tcp, dgram = true;
+  else if (datagram != nullptr && n == "udp4") k = net_kind::tcp4, dgram = true;
+  else if (datagram != nullptr && n == "udp6") k = net_kind::tcp6, dgram = true;
   else return false;
+  if (datagram != nullptr) *datagram = dgram;
   return true;
 }
 
@@ -459,8 +466,8 @@ std::error_code resolve(cancel_node* c, net_kind k, std::string_view address, bo
   return resolve_host(c, host, p, k, out);
 }
 
-int new_socket(int family) {
-  return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int new_socket(int family, int type = SOCK_STREAM) {
+  return ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
 void tcp_defaults(int fd, int family) {
@@ -704,6 +711,137 @@ std::error_code listener::set_deadline(clock::time_point t) {
 }
 
 int listener::native_handle() const noexcept { return fd_ == nullptr ? -1 : fd_->sysfd; }
+
+// ---- packet_conn ------------------------------------------------------------------------------
+
+packet_conn& packet_conn::operator=(packet_conn&& o) noexcept {
+  if (this != &o) {
+    packet_conn old(std::exchange(fd_, std::exchange(o.fd_, nullptr)));
+  }
+  return *this;
+}
+
+packet_conn::~packet_conn() {
+  if (fd_ == nullptr) return;
+  (void)fd_->close();
+  delete fd_;
+}
+
+namespace {
+
+packet_result do_read_from(netfd* fd, cancel_node* c, void* buf, std::size_t size) {
+  op_ref ref(fd);
+  if (!ref) return {0, {}, errc::closed};
+  if (std::error_code e = ctx_error(c)) return {0, {}, e};
+  if (gort::detail::poll_desc_expired(fd->pd, io_mode::read)) return {0, {}, errc::timeout};
+  for (;;) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const ssize_t k = ::recvfrom(fd->sysfd, buf, size, 0, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (k >= 0) {
+      return {static_cast<std::size_t>(k), format_address(reinterpret_cast<sockaddr*>(&ss), len),
+              {}};
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return {0, {}, sys_error(errno)};
+    if (std::error_code e = wait_io(fd, io_mode::read, c)) return {0, {}, e};
+  }
+}
+
+io_result do_write_to(netfd* fd, cancel_node* c, const void* buf, std::size_t size,
+                      std::string_view address) {
+  op_ref ref(fd);
+  if (!ref) return {0, errc::closed};
+  if (std::error_code e = ctx_error(c)) return {0, e};
+  if (gort::detail::poll_desc_expired(fd->pd, io_mode::write)) return {0, errc::timeout};
+  std::string host, port;
+  std::vector<endpoint> eps;
+  if (!split_host_port(address, host, port) ||
+      !numeric_endpoints(host, static_cast<std::uint16_t>(std::stoi(port)), net_kind::tcp, false,
+                         eps)) {
+    return {0, bad_address()};
+  }
+  endpoint to = eps.front();
+  if (fd->family == AF_INET6 && to.family() == AF_INET) {
+    // A dual-stack socket reaches an IPv4 peer through its v4-mapped IPv6 address.
+    const auto in = *reinterpret_cast<const sockaddr_in*>(&to.ss);
+    endpoint m;
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&m.ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = in.sin_port;
+    in6->sin6_addr.s6_addr[10] = 0xff;
+    in6->sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&in6->sin6_addr.s6_addr[12], &in.sin_addr, 4);
+    m.len = sizeof(sockaddr_in6);
+    to = m;
+  }
+  for (;;) {
+    const ssize_t k = ::sendto(fd->sysfd, buf, size, MSG_NOSIGNAL,
+                               reinterpret_cast<const sockaddr*>(&to.ss), to.len);
+    if (k >= 0) return {static_cast<std::size_t>(k), {}};
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return {0, sys_error(errno)};
+    if (std::error_code e = wait_io(fd, io_mode::write, c)) return {0, e};
+  }
+}
+
+}  // namespace
+
+packet_result packet_conn::read_from(void* buf, std::size_t size) {
+  return do_read_from(fd_, nullptr, buf, size);
+}
+packet_result packet_conn::read_from(const context& ctx, void* buf, std::size_t size) {
+  return do_read_from(fd_, node_of(&ctx), buf, size);
+}
+io_result packet_conn::write_to(const void* buf, std::size_t size, std::string_view address) {
+  return do_write_to(fd_, nullptr, buf, size, address);
+}
+io_result packet_conn::write_to(const context& ctx, const void* buf, std::size_t size,
+                                std::string_view address) {
+  return do_write_to(fd_, node_of(&ctx), buf, size, address);
+}
+
+std::error_code packet_conn::close() {
+  if (fd_ == nullptr) throw std::logic_error("gort::net: close of an empty packet_conn");
+  return fd_->close();
+}
+std::string packet_conn::local_address() const { return sock_address(fd_, false); }
+std::error_code packet_conn::set_deadline(clock::time_point t) {
+  return set_deadline_of(fd_, t, true, true);
+}
+std::error_code packet_conn::set_read_deadline(clock::time_point t) {
+  return set_deadline_of(fd_, t, true, false);
+}
+std::error_code packet_conn::set_write_deadline(clock::time_point t) {
+  return set_deadline_of(fd_, t, false, true);
+}
+int packet_conn::native_handle() const noexcept { return fd_ == nullptr ? -1 : fd_->sysfd; }
+
+result<packet_conn> listen_packet(std::string_view network, std::string_view address) {
+  net_kind k;
+  bool datagram = false;
+  if (!parse_network(network, k, &datagram) || !datagram) {
+    return {packet_conn(), sys_error(EAFNOSUPPORT)};
+  }
+  std::vector<endpoint> eps;
+  if (std::error_code e = resolve(nullptr, k, address, true, eps)) return {packet_conn(), e};
+  std::error_code first;
+  for (const endpoint& e : eps) {
+    const int fd = new_socket(e.family(), SOCK_DGRAM);
+    if (fd < 0) return {packet_conn(), sys_error(errno)};
+    if (e.family() == AF_INET6) {
+      const int v6only = k == net_kind::tcp6 ? 1 : 0;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&e.ss), e.len) != 0) {
+      if (!first) first = sys_error(errno);
+      ::close(fd);
+      continue;
+    }
+    return {detail::net_access::make_packet_conn(adopt(fd, e.family(), false)), {}};
+  }
+  return {packet_conn(), first};
+}
 
 // ---- listen, dial ----------------------------------------------------------------------------
 

@@ -640,4 +640,52 @@ TEST_P(Net, CloseAndReuseNeverCrossesConnections) {
   });
 }
 
+// UDP: datagrams both ways with their source address, a read deadline, close unblocking a reader
+// (Go's TestUDPConnSpecificMethods / packet conn timeouts, in part).
+TEST_P(Net, UDPReadFromWriteTo) {
+  run([] {
+    auto [a, ea] = net::listen_packet("udp4", "127.0.0.1:0");
+    ASSERT_FALSE(ea) << ea.message();
+    auto [b, eb] = net::listen_packet("udp4", "127.0.0.1:0");
+    ASSERT_FALSE(eb);
+    gort::chan<net::packet_result> got(1);
+    gort::go([&] {
+      char buf[64];
+      auto r = b.read_from(buf, sizeof buf);
+      if (!r.err) EXPECT_EQ(std::string(buf, r.n), "datagram");
+      got.send(std::move(r));
+    });
+    auto w = a.write_to("datagram", 8, b.local_address());
+    ASSERT_FALSE(w.err) << w.err.message();
+    EXPECT_EQ(w.n, 8u);
+    auto r = got.recv();
+    ASSERT_TRUE(r.has_value());
+    ASSERT_FALSE(r->err);
+    EXPECT_EQ(r->n, 8u);
+    EXPECT_EQ(r->from, a.local_address());
+    // The answer goes back to where it came from.
+    ASSERT_FALSE(b.write_to("reply", 5, r->from).err);
+    char buf[16];
+    auto back = a.read_from(buf, sizeof buf);
+    ASSERT_FALSE(back.err);
+    EXPECT_EQ(std::string(buf, back.n), "reply");
+    // A read deadline; then close unblocks a reader.
+    a.set_read_deadline(gort::clock::now() + 5ms);
+    EXPECT_EQ(a.read_from(buf, sizeof buf).err, net::errc::timeout);
+    a.set_read_deadline(net::no_deadline);
+    gort::go([&] {
+      char b2[4];
+      got.send(a.read_from(b2, sizeof b2));
+    });
+    gort::yield();
+    a.close();
+    auto closed = got.recv();
+    ASSERT_TRUE(closed.has_value());
+    EXPECT_EQ(closed->err, net::errc::closed);
+    EXPECT_TRUE(b.write_to("x", 1, "not an address").err);
+    auto [bad, unknown] = net::listen_packet("tcp", ":0");
+    EXPECT_TRUE(unknown) << "listen_packet takes datagram networks only";
+  });
+}
+
 }  // namespace
