@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -685,6 +687,63 @@ TEST_P(Net, UDPReadFromWriteTo) {
     EXPECT_TRUE(b.write_to("x", 1, "not an address").err);
     auto [bad, unknown] = net::listen_packet("tcp", ":0");
     EXPECT_TRUE(unknown) << "listen_packet takes datagram networks only";
+  });
+}
+
+// A dial that blocks (the listener's accept queue is full, so the kernel drops the SYN and
+// connect waits) ends with its context's error when the context ends first.
+TEST_P(Net, ContextEndsABlockedDial) {
+  run([] {
+    // A raw listener with backlog 0 (the kernel queues one connection) that never accepts.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    ASSERT_EQ(::listen(fd, 0), 0);
+    socklen_t len = sizeof sa;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+    const std::string addr = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+    std::vector<net::conn> queued;
+    bool ended_by_context = false;
+    for (int i = 0; i < 8 && !ended_by_context; ++i) {
+      auto [ctx, cancel] = gort::with_timeout(gort::background(), 100ms);
+      auto [c, err] = net::dial(ctx, "tcp", addr);
+      if (!err) {
+        queued.push_back(std::move(c));
+        continue;
+      }
+      EXPECT_EQ(err, gort::errc::deadline_exceeded) << err.message();
+      ended_by_context = err == gort::errc::deadline_exceeded;
+      cancel();
+    }
+    EXPECT_TRUE(ended_by_context) << "every dial completed: the accept queue never filled";
+    ::close(fd);
+  });
+}
+
+// Every processor busy running goroutines (none reaches find-runnable's poll): sysmon's poll
+// (after 10 ms without one) readies the reader into the global queue, where it gets its turn.
+TEST_P(Net, SysmonPollsWhenEveryProcessorIsBusy) {
+  run([this] {
+    pair_t p = make_pair();
+    std::atomic<bool> got{false};
+    gort::wait_group wg;
+    wg.go([&] {
+      char b[1];
+      got.store(!p.client.read(b, 1).err);
+    });
+    gort::yield();  // the reader blocks in read
+    ASSERT_FALSE(p.server.write("x").err);
+    for (int i = 0; i < procs(); ++i) {
+      wg.go([&] {
+        // Busy: a yield goes to the global queue, which find-runnable takes before it polls.
+        while (!got.load()) gort::yield();
+      });
+    }
+    wg.wait();
+    EXPECT_TRUE(got.load());
   });
 }
 
