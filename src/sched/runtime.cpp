@@ -417,7 +417,9 @@ void begin_shutdown(scheduler& s) {
     idle->park.wakeup();
     idle = next;
   }
-  if (s.poller.load(std::memory_order_seq_cst) != nullptr) poll_break(s);
+  // Unconditionally: a machine that is about to block in epoll_wait may not see shutting_down
+  // yet, and we may not see it as the poller yet; a pending break ends its wait whenever it blocks.
+  poll_break(s);
   // Goroutines still executing elsewhere give up their machines at the next preemption point.
   for (auto& p : s.allp) {
     if (goroutine* g = p->curg.load(std::memory_order_acquire)) {  // pairs with execute()
