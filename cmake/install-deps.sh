@@ -2,7 +2,8 @@
 # cmake/install-deps.sh — installs the Debian packages a build needs, only those missing.
 #   sh cmake/install-deps.sh build   # compiler, CMake, Ninja, Boost.Context
 #   sh cmake/install-deps.sh test    # + GoogleTest/GoogleMock, pkg-config, clang and its sanitizer
-#                                    # runtimes, and g++-11 where the distribution has it
+#                                    # runtimes, g++-11 where the distribution has it, and what the
+#                                    # example checks use: python3, OpenSSL (tls_echo)
 #   sh cmake/install-deps.sh bench   # + Google Benchmark, Go, Boost.Fiber, oneTBB, python3,
 #                                    #   wrk (http workload), matplotlib (bench/compare --plot)
 # Runs as root (or through sudo when it is available) on Debian 12 or later.
@@ -11,7 +12,7 @@ want="g++ cmake ninja-build libboost-context-dev"
 optional=""
 case "${1:-build}" in
   build) ;;
-  test) want="$want libgtest-dev libgmock-dev pkgconf clang libclang-rt-dev"; optional="g++-11" ;;
+  test) want="$want libgtest-dev libgmock-dev pkgconf clang libclang-rt-dev python3 libssl-dev openssl"; optional="g++-11" ;;
   bench) want="$want libgtest-dev libgmock-dev pkgconf libbenchmark-dev golang-go libboost-fiber-dev libtbb-dev python3 wrk python3-matplotlib" ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

@@ -6,6 +6,8 @@
 #              done + past deadline + aborted = the jobs the pool accepted;
 #   pipeline   completed + fetches cancelled + results dropped + never started = jobs.
 #   pipeline-cancelled   the same, and at least one fetch was cancelled.
+#   echo_server  every byte echo_server_check.sh sent was echoed (991 bytes: one, then
+#              "message 0" … "message 99").
 # Used by examples/CMakeLists.txt.
 set -u
 kind=$1
@@ -37,6 +39,10 @@ case $kind in
       [ "$3" -ge 1 ] || fail "no fetch was cancelled"
     fi
     ;;
+  echo_server)
+    bytes=$(printf '%s\n' "$out" | sed -n 's/^echo_server: shut down: [0-9]* connections served, \([0-9]*\) bytes echoed$/\1/p')
+    [ "$bytes" = 991 ] || fail "echoed ${bytes:-no} bytes, not the 991 sent"
+    ;;
   *) fail "unknown kind $kind" ;;
 esac
-echo "check_summary: $kind summary accounts for every job"
+echo "check_summary: $kind summary accounts for everything"

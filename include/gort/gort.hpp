@@ -9,6 +9,7 @@
 #include "gort/future.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
+#include "gort/net.hpp"
 #include "gort/pool.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"

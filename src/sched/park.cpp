@@ -217,6 +217,23 @@ inline void make_ready(machine* m, goroutine* g) {
 
 }  // namespace
 
+}  // namespace gort::detail
+
+namespace gort::sched {
+
+bool make_runnable(goroutine* g) {
+  detail::claim_parked(g);
+  if (g->kind == g_kind::thread) {
+    detail::wake_thread(g);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace gort::sched
+
+namespace gort::detail {
+
 void ready(goroutine* self, goroutine* g) {
   // A running goroutine's `m` is its machine. The stand-in record (a plain thread, or a machine's
   // scheduler context running a callback such as a timer) has none: look the machine up, so that a

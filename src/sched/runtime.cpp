@@ -238,6 +238,7 @@ void retire(scheduler* s) {
   // stacks (detail/wait_list.hpp), before those stacks are freed.
   detail::end_wait_epoch();
   clear_timers(*s);  // before stacks go: sleeping goroutines' timers live on them
+  poll_retire(*s);   // likewise the I/O waiters' nodes; plain threads waiting on I/O look again
   gate_mark_cleared();
   gate_drain();
   // Only this thread touches the records now: no machine runs, the gate is closed and empty.
@@ -417,7 +418,9 @@ void begin_shutdown(scheduler& s) {
     idle->park.wakeup();
     idle = next;
   }
-  if (machine* sleeper = s.timer_sleeper.load(std::memory_order_seq_cst)) sleeper->park.wakeup();
+  // Unconditionally: a machine that is about to block in epoll_wait may not see shutting_down
+  // yet, and we may not see it as the poller yet; a pending break ends its wait whenever it blocks.
+  poll_break(s);
   // Goroutines still executing elsewhere give up their machines at the next preemption point.
   for (auto& p : s.allp) {
     if (goroutine* g = p->curg.load(std::memory_order_acquire)) {  // pairs with execute()

@@ -1,8 +1,8 @@
 // sched/scheduler.cpp — find-runnable, the spinning protocol, machine start/stop, execute.
 //
 // Follows Go 1.19's proc.go (schedule, findrunnable, stealWork, wakep, startm, stopm,
-// resetspinning, globrunqget), minus what gort does not have (netpoll, GC); timers are in
-// src/time/timers.cpp and slot in where Go checks them. The numbered steps in find_runnable are
+// resetspinning, globrunqget), minus what gort does not have (GC); timers are in
+// src/time/timers.cpp and the poller in src/netpoll/, and slot in where Go checks them. The numbered steps in find_runnable are
 // Go's. Who may call each function is stated at its declaration in scheduler.hpp or above its
 // definition here.
 #include "sched/scheduler.hpp"
@@ -74,9 +74,10 @@ scheduler::scheduler(runtime_config c)
     allp.push_back(std::move(p));
   }
   order.reset(static_cast<std::uint32_t>(gomaxprocs));
+  poll_init(poll);  // throws std::system_error: the runtime does not start
 }
 
-scheduler::~scheduler() = default;
+scheduler::~scheduler() { poll_close(poll); }
 
 namespace {
 
@@ -186,6 +187,17 @@ void reset_spinning(scheduler& s, machine* m) {
   wakep(s);
 }
 
+// find_runnable's step 8: a non-blocking poll by m's thread holding p. Returns the first goroutine
+// it readied (the rest are queued), or null.
+goroutine* poll_now(scheduler& s, processor* p) {
+  thread_local std::vector<goroutine*> readied;  // g0 only: never migrates
+  readied.clear();
+  if (poll(s, 0, readied) == 0) return nullptr;
+  s.poll.last_poll.store(sys::nanotime(), std::memory_order_relaxed);  // relaxed: a hint
+  inject_batch(s, p, readied.data() + 1, readied.size() - 1);
+  return readied[0];
+}
+
 // Go's findrunnable: blocks until there is a goroutine to run, which it returns with m holding a
 // processor. Returns null once shutdown began. m's thread on g0 only.
 goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
@@ -214,6 +226,12 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
       std::lock_guard<std::mutex> l(s.lock);
       g = globrunqget(s, p, 0);
       if (g != nullptr) return g;
+    }
+    // 8. Goroutines waiting on I/O and nobody blocked in epoll_wait: a non-blocking poll; run
+    //    the first goroutine it readied, queue the rest.
+    if (g_io_waiters.load(std::memory_order_relaxed) > 0 &&
+        s.poll.last_poll.load(std::memory_order_relaxed) != 0) {
+      if (goroutine* first = poll_now(s, p)) return first;
     }
     // 9. Steal, but keep spinning machines at most half the busy processors.
     if (m->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
@@ -260,14 +278,19 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         }
       }
     }
-    // 13-14. Timers pending somewhere: one machine sleeps until the earliest (timers.cpp), then
-    //        takes a processor and spins, which runs the due timers. Others park as usual, but
-    //        wake the sleeper if they know of an earlier timer.
+    // 13-14. Timers pending somewhere, or goroutines waiting on I/O: one machine becomes the
+    //        poller and blocks in epoll_wait until the earliest timer (timers.cpp), then takes
+    //        a processor: it runs the first goroutine the poll readied and queues the rest, or,
+    //        with none, looks for work as a spinning machine (which runs the due timers). Other
+    //        machines park as usual, but break the poller's wait if they know an earlier timer.
+    //        seq_cst loads: after our pidleput (see poll_poke).
     const std::int64_t next = earliest_timer(s);
-    if (next != k_never) {
+    if (next != k_never || g_io_waiters.load(std::memory_order_seq_cst) > 0) {
       machine* none = nullptr;
-      if (s.timer_sleeper.compare_exchange_strong(none, m, std::memory_order_seq_cst)) {
-        timer_sleep(s, m, next);
+      if (s.poller.compare_exchange_strong(none, m, std::memory_order_seq_cst)) {
+        thread_local std::vector<goroutine*> readied;  // g0 only: never migrates
+        readied.clear();
+        poll_as_poller(s, m, next, readied);
         processor* p2 = nullptr;
         {
           std::lock_guard<std::mutex> l(s.lock);
@@ -275,12 +298,18 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         }
         if (p2 != nullptr) {
           acquirep(m, p2);
+          if (!readied.empty()) {
+            inject_batch(s, p2, readied.data() + 1, readied.size() - 1);
+            return readied[0];
+          }
           m->spinning = true;
           s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
           continue;
         }
+        // Every processor is busy: their machines run the due timers themselves, and take
+        // the readied goroutines from the global queue.
+        inject_batch(s, nullptr, readied.data(), readied.size());
         if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
-        // Every processor is busy: their machines run the due timers themselves.
       } else {
         timer_poke(s, next);
       }

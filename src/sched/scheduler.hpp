@@ -31,6 +31,7 @@
 
 #include "gort/detail/dcheck.hpp"
 #include "gort/runtime.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/global_queue.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/machine.hpp"
@@ -104,11 +105,12 @@ struct scheduler {
   std::atomic<std::int32_t> mexited{0};  // machines that left their loop
   sys::note exit_note;                   // woken by each machine leaving its loop
 
-  // ---- timers (timers.cpp) ----
-  // The machine sleeping until the earliest timer (Go's netpoller role until gort has one): at
-  // most one, holding no processor. seq_cst: the arming hand-shake in timers.cpp.
-  std::atomic<machine*> timer_sleeper{nullptr};
-  std::atomic<std::int64_t> timer_sleep_until{INT64_MAX};
+  // ---- the poller (netpoll/netpoll.hpp) and the timers' sleeper (timers.cpp) ----
+  // The machine blocked in epoll_wait until the earliest timer (Go's "lastpoll == 0"): at most
+  // one, holding no processor. seq_cst: the arming hand-shake in timers.cpp.
+  std::atomic<machine*> poller{nullptr};
+  std::atomic<std::int64_t> poll_until{INT64_MAX};
+  poll_state poll;
 
   // ---- sysmon ----
   std::thread sysmon_thread;
@@ -256,10 +258,13 @@ void run_due_timers(processor* p) noexcept;
 inline void run_timers(processor* p) noexcept {
   if (p->timers.earliest() != k_never) run_due_timers(p);
 }
-/// Sleeps until `next` (the earliest timer) as the runtime's timer sleeper, unless woken first by
-/// an earlier timer or shutdown. m holds no processor. m's thread only.
-void timer_sleep(scheduler& s, machine* m, std::int64_t next);
-/// Wakes the timer sleeper when a timer due at `when` is earlier than its deadline. Any thread.
+/// As the runtime's poller (the caller claimed scheduler::poller), blocks in epoll_wait until
+/// `next` (the earliest timer, or k_never), I/O readiness, a poll_break (an earlier timer,
+/// shutdown) — then gives the role up. Appends the goroutines made runnable to `out`. m holds no
+/// processor. m's thread only.
+void poll_as_poller(scheduler& s, machine* m, std::int64_t next, std::vector<goroutine*>& out);
+/// Wakes the poller when a timer due at `when` is earlier than its deadline; wakep when there is
+/// none. Any thread.
 void timer_poke(scheduler& s, std::int64_t when) noexcept;
 /// Empties every heap at shutdown. No machine runs.
 void clear_timers(scheduler& s) noexcept;

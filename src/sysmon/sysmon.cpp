@@ -6,10 +6,11 @@
 //  2. If every processor is idle and schedtrace is off, sleep until a processor leaves the idle
 //     list (pidleget wakes us) — an idle runtime costs no CPU. If idle stacks wait to be
 //     scavenged, wake once when they become due.
-//  3. Retake: a processor whose schedtick has not moved for 10 ms runs one goroutine too long;
+//  3. Poll the network if goroutines wait on I/O and nobody has polled for 10 ms.
+//  4. Retake: a processor whose schedtick has not moved for 10 ms runs one goroutine too long;
 //     ask it to yield at its next preemption point (cooperative: gort cannot interrupt C++ code).
-//  4. Every second, return the pages of stacks idle for a second to the OS.
-//  5. Print schedtrace when due.
+//  5. Every second, return the pages of stacks idle for a second to the OS.
+//  6. Print schedtrace when due.
 // Runs on its own thread; reads processor state as relaxed snapshots.
 #include <pthread.h>
 
@@ -23,6 +24,7 @@ namespace gort::sched {
 namespace {
 
 constexpr std::int64_t k_scavenge_period = 1'000'000'000;
+constexpr std::int64_t k_sysmon_poll_ns = 10'000'000;  // Go's sysmon: poll if none for 10 ms
 
 void retake(scheduler& s, std::int64_t now) {
   for (auto& pp : s.allp) {
@@ -57,6 +59,7 @@ void sysmon_main(scheduler& s) {
   std::int64_t last_trace = 0;
   std::int64_t last_scavenge = sys::nanotime();
   bool first_trace = true;
+  std::vector<goroutine*> readied;
   while (!s.sysmon_stop.load(std::memory_order_acquire)) {
     if (idle == 0) {
       delay_us = 20;
@@ -86,6 +89,16 @@ void sysmon_main(scheduler& s) {
       now = sys::nanotime();
     }
 
+    // Goroutines wait on I/O and nobody has polled for 10 ms (every machine busy running
+    // goroutines): poll for them and queue what it readied (Go's sysmon netpoll).
+    const std::int64_t last = s.poll.last_poll.load(std::memory_order_relaxed);
+    if (g_io_waiters.load(std::memory_order_relaxed) > 0 && last != 0 &&
+        last + k_sysmon_poll_ns < now) {
+      s.poll.last_poll.store(now, std::memory_order_relaxed);  // relaxed: a hint
+      readied.clear();
+      poll(s, 0, readied);
+      inject_batch(s, nullptr, readied.data(), readied.size());
+    }
     retake(s, now);
     // A timer overdue with nobody to run it (every machine busy or parked): start one.
     if (earliest_timer(s) < now) wakep(s);

@@ -5,18 +5,20 @@
 //     load of the heap's `earliest`).
 //  2. In its last steal round a thief runs the due timers of every other processor, idle ones
 //     included, so timers of an idle processor or of one stuck in a long goroutine still fire.
-//  3. A machine about to park for want of work, with timers pending anywhere, becomes the *timer
-//     sleeper* (at most one): it sleeps until the earliest timer, then takes an idle processor and
-//     looks for work as a spinning machine (which runs the due timers, step 2). Other idle machines
-//     park indefinitely: an idle runtime with pending timers wakes exactly when one is due.
+//  3. A machine about to park for want of work, with timers pending anywhere (or goroutines
+//     waiting on I/O), becomes the *poller* (at most one): it blocks in epoll_wait until the
+//     earliest timer (poll_as_poller), then takes an idle processor and looks for work as a
+//     spinning machine (which runs the due timers, step 2). Other idle machines park
+//     indefinitely: an idle runtime with pending timers wakes exactly when one is due.
 //  4. sysmon starts a machine if a timer is overdue and nobody is spinning.
 //
 // The arming hand-shake (why no timer is slept through):
-//  arming thread: push into a heap (seq_cst store of its `earliest`), then read timer_sleeper and
-//                 timer_sleep_until (seq_cst): wake the sleeper if the new timer is earlier, or
-//                 wakep() when there is no sleeper;
-//  sleeper:       publish timer_sleeper and timer_sleep_until (seq_cst), then re-read every heap's
-//                 `earliest` (seq_cst) and shorten its deadline if needed, then sleep.
+//  arming thread: push into a heap (seq_cst store of its `earliest`), then read poller and
+//                 poll_until (seq_cst): break the poller's epoll_wait if the new timer is earlier
+//                 (poll_break), or wakep() when there is no poller;
+//  poller:        publish poller and poll_until (seq_cst), then re-read every heap's `earliest`
+//                 (seq_cst) and shorten its deadline if needed, then block in epoll_wait. A break
+//                 sent before the poller blocks stays pending in the eventfd, so it is not lost.
 //  In the single total order either the arming thread sees the published deadline, or the sleeper
 //  sees the new timer.
 #include <time.h>
@@ -44,33 +46,36 @@ void run_due_timers(processor* p) noexcept {
 }
 
 void timer_poke(scheduler& s, std::int64_t when) noexcept {
-  machine* sleeper = s.timer_sleeper.load(std::memory_order_seq_cst);
-  if (sleeper != nullptr) {
-    if (when < s.timer_sleep_until.load(std::memory_order_seq_cst)) sleeper->park.wakeup();
+  if (s.poller.load(std::memory_order_seq_cst) != nullptr) {
+    if (when < s.poll_until.load(std::memory_order_seq_cst)) poll_break(s);
     return;
   }
-  wakep(s);  // no sleeper: an idle processor's machine becomes one (Go's wakeNetPoller)
+  wakep(s);  // no poller: an idle processor's machine becomes it (Go's wakeNetPoller)
 }
 
-void timer_sleep(scheduler& s, machine* m, std::int64_t next) {
+void poll_as_poller(scheduler& s, machine* m, std::int64_t next, std::vector<goroutine*>& out) {
   check_not_forked();  // in a fork child no other machine would take over
-  m->park.clear();
-  s.timer_sleep_until.store(next, std::memory_order_seq_cst);
+  s.poll_until.store(next, std::memory_order_seq_cst);
   const std::int64_t again = earliest_timer(s);  // a timer armed before we published
   if (again < next) {
     next = again;
-    s.timer_sleep_until.store(next, std::memory_order_seq_cst);
+    s.poll_until.store(next, std::memory_order_seq_cst);
   }
   if (!s.shutting_down.load(std::memory_order_acquire)) {
-    const std::int64_t wait = next - sys::nanotime();
-    if (wait > 0) {
-      m->blocked.store(true, std::memory_order_relaxed);
-      m->park.sleep_for(wait, &sys::nanotime);
-      m->blocked.store(false, std::memory_order_relaxed);
+    std::int64_t wait = -1;  // no timer: until I/O or a break
+    if (next != k_never) {
+      wait = next - sys::nanotime();
+      if (wait < 0) wait = 0;
     }
+    // 0 while we block (Go's lastpoll): sysmon leaves the polling to us. relaxed: a hint.
+    s.poll.last_poll.store(0, std::memory_order_relaxed);
+    m->blocked.store(true, std::memory_order_relaxed);
+    poll(s, wait, out);
+    m->blocked.store(false, std::memory_order_relaxed);
+    s.poll.last_poll.store(sys::nanotime(), std::memory_order_relaxed);
   }
-  s.timer_sleep_until.store(k_never, std::memory_order_seq_cst);
-  s.timer_sleeper.store(nullptr, std::memory_order_seq_cst);
+  s.poll_until.store(k_never, std::memory_order_seq_cst);
+  s.poller.store(nullptr, std::memory_order_seq_cst);
 }
 
 void clear_timers(scheduler& s) noexcept {
