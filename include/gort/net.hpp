@@ -29,8 +29,8 @@
 //                        ECONNREFUSED, EADDRINUSE, EPIPE, EMFILE, name resolution failures
 //                        (net::resolve_category()), …
 // Exceptions only for misuse: std::logic_error for an operation on an empty (default-constructed
-// or moved-from) object; std::invalid_argument for an unknown network or a malformed address is
-// reported as an error value instead (Go's "unknown network", "missing port in address").
+// or moved-from) object. An unknown network or a malformed address is an error value, as in Go
+// ("unknown network", "missing port in address"): EAFNOSUPPORT, EINVAL.
 //
 // Deadlines (Go's SetDeadline): an absolute time on gort::clock. A deadline in the past makes
 // pending and later operations fail with net::errc::timeout; moving it later (or clearing it with

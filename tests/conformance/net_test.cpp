@@ -460,6 +460,11 @@ TEST_P(Net, ThousandConcurrentConnections) {
 // Out of descriptors: accept reports EMFILE clearly and the listener keeps serving once
 // descriptors are free (Go's behaviour: the connection stays queued).
 TEST_P(Net, AcceptUnderDescriptorExhaustion) {
+  if (gort_test::k_asan) {
+    // The ASan+UBSan runtime probes memory through a pipe (its vptr checks): with no descriptor
+    // left it reports valid objects as invalid. The g++ and TSan passes run this test.
+    GTEST_SKIP() << "the sanitizer runtime needs descriptors of its own";
+  }
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
   run([&] {
