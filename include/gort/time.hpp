@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
@@ -111,6 +112,13 @@ void sleep_until(std::chrono::time_point<clock, Duration> t) {
 /// Go's time.After: a channel that receives the current time once, after d. The timer cannot be
 /// stopped; it is released when it fires (use gort::timer to stop early).
 chan<clock::time_point> after(clock::duration d);
+/// after() for any duration type, saturating at clock::duration's range (detail::saturating_cast)
+/// instead of overflowing in the conversion; likewise every overload below taking a template
+/// duration.
+template <class Rep, class Period>
+chan<clock::time_point> after(std::chrono::duration<Rep, Period> d) {
+  return after(detail::saturating_cast<clock::duration>(d));
+}
 
 /// Go's time.Timer: sends the current time on c() once, d after construction or the last reset.
 /// Not copyable or movable (the runtime holds its address). Methods are safe to call
@@ -118,10 +126,17 @@ chan<clock::time_point> after(clock::duration d);
 class timer {
  public:
   explicit timer(clock::duration d);
+  template <class Rep, class Period>
+  explicit timer(std::chrono::duration<Rep, Period> d)
+      : timer(detail::saturating_cast<clock::duration>(d)) {}
   /// Go's AfterFunc: runs f on its own goroutine after d; c() stays the nil channel. `where` is
   /// that goroutine's creation site (in an exception report).
   timer(clock::duration d, std::function<void()> f,
         gort::source_location where = gort::source_location::current());
+  template <class Rep, class Period>
+  timer(std::chrono::duration<Rep, Period> d, std::function<void()> f,
+        gort::source_location where = gort::source_location::current())
+      : timer(detail::saturating_cast<clock::duration>(d), std::move(f), where) {}
   ~timer();
   timer(const timer&) = delete;
   timer& operator=(const timer&) = delete;
@@ -137,6 +152,10 @@ class timer {
   /// Re-arms the timer to fire d from now; returns what stop() would have returned. One step:
   /// concurrent stop() and reset() calls see the timer before or after it, as in Go.
   bool reset(clock::duration d);
+  template <class Rep, class Period>
+  bool reset(std::chrono::duration<Rep, Period> d) {
+    return reset(detail::saturating_cast<clock::duration>(d));
+  }
 
  private:
   struct node : detail::timer_node {
@@ -156,6 +175,9 @@ class timer {
 class ticker {
  public:
   explicit ticker(clock::duration period);
+  template <class Rep, class Period>
+  explicit ticker(std::chrono::duration<Rep, Period> period)
+      : ticker(detail::saturating_cast<clock::duration>(period)) {}
   ~ticker();
   ticker(const ticker&) = delete;
   ticker& operator=(const ticker&) = delete;
@@ -167,6 +189,10 @@ class ticker {
   /// Stops and restarts with a new period (panic_error "non-positive interval for Ticker.Reset"
   /// for period <= 0); the next tick comes one period from now.
   void reset(clock::duration period);
+  template <class Rep, class Period>
+  void reset(std::chrono::duration<Rep, Period> period) {
+    reset(detail::saturating_cast<clock::duration>(period));
+  }
 
  private:
   struct node : detail::timer_node {

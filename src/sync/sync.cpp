@@ -22,6 +22,12 @@ void wait_group::add_slow(std::uint64_t old, std::int64_t delta) {
   // waiter that reuses or destroys the group at once.
   if (delta < 0 && static_cast<std::int64_t>(counter_of(old)) + delta > 0) return;
   const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
+  // A done() that leaves the counter above zero touches nothing of *this after its fetch_add:
+  // once another done() releases the waiters, one of them may return and destroy the group
+  // (Go's Add reads only its own atomic result there too). The last done() and add(n > 0) may:
+  // the waiters cannot return before the former releases them, nor while the latter's count
+  // stands.
+  if (delta < 0 && static_cast<std::int64_t>(counter_of(old)) + delta > 0) return;
   std::uint64_t s = old + step;
   if (static_cast<std::uint32_t>(s) != 0 && epoch_stale()) {
     reconcile();  // some of the waiters counted may be gone with a runtime

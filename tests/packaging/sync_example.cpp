@@ -99,8 +99,9 @@ void conds_and_semaphores() {
       }
     });
   }
-  gort::go([&] {
-    // The consumer stops once every producer is done; producers are all of wg but the consumer.
+  wg.go([&] {
+    // The consumer stops once every producer is done; producers are all of wg but the consumer
+    // and this goroutine (which wg also waits for: it uses `ready`, which dies with this frame).
     for (;;) {
       mu.lock();
       const bool all = got.size() + queue.size() == std::size_t{k_workers} * (k_rounds / 4);
