@@ -17,10 +17,6 @@ void wait_group::throw_delta_range() { throw panic_error("sync: WaitGroup delta 
 
 // add() after its fetch_add, when waiters are counted or the counter left its range.
 void wait_group::add_slow(std::uint64_t old, std::int64_t delta) {
-  // A decrement that leaves the counter positive touches the group no further (Go's Add returns
-  // right after its atomic add then): once it is done, the done() that reaches zero may release a
-  // waiter that reuses or destroys the group at once.
-  if (delta < 0 && static_cast<std::int64_t>(counter_of(old)) + delta > 0) return;
   const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
   // A done() that leaves the counter above zero touches nothing of *this after its fetch_add:
   // once another done() releases the waiters, one of them may return and destroy the group
