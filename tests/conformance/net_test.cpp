@@ -426,7 +426,7 @@ TEST_P(Net, ThousandConcurrentConnections) {
       gort::wait_group& dialed = waves[wave / 100];
       for (int i = wave; i < wave + 100; ++i) {
         dialed.add(1);
-        gort::go([&, i] {
+        gort::go([&, &ln = ln, i] {
           auto [c, derr] = net::dial("tcp", ln.address());
           EXPECT_FALSE(derr) << derr.message();
           conns[i] = std::move(c);
@@ -624,7 +624,7 @@ TEST_P(Net, CloseAndReuseNeverCrossesConnections) {
       auto [a, e1] = net::dial("tcp", ln.address());
       ASSERT_FALSE(e1);
       gort::chan<net::io_result> res(1);
-      gort::go([&] {
+      gort::go([&, &a = a] {
         char b[8];
         res.send(a.read(b, sizeof b));
       });
@@ -656,7 +656,7 @@ TEST_P(Net, UDPReadFromWriteTo) {
     auto [b, eb] = net::listen_packet("udp4", "127.0.0.1:0");
     ASSERT_FALSE(eb);
     gort::chan<net::packet_result> got(1);
-    gort::go([&] {
+    gort::go([&, &b = b] {
       char buf[64];
       auto r = b.read_from(buf, sizeof buf);
       if (!r.err) EXPECT_EQ(std::string(buf, r.n), "datagram");
@@ -680,7 +680,7 @@ TEST_P(Net, UDPReadFromWriteTo) {
     a.set_read_deadline(gort::clock::now() + 5ms);
     EXPECT_EQ(a.read_from(buf, sizeof buf).err, net::errc::timeout);
     a.set_read_deadline(net::no_deadline);
-    gort::go([&] {
+    gort::go([&, &a = a] {
       char b2[4];
       got.send(a.read_from(b2, sizeof b2));
     });
