@@ -264,6 +264,19 @@ timer::timer(clock::duration d, std::function<void()> f, gort::source_location w
   detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
 }
 
+namespace {
+
+// Takes a timer's or ticker's calls_ lock; called by their stop() and reset(). The holder passes
+// a scheduling point while holding it (discarding a fired value is a channel operation, which may
+// preempt the goroutine or, under GORTDEBUG=shuffle, yield it), so a waiter yields between
+// attempts instead of spinning: waiters spinning on every machine would keep a preempted holder
+// from ever running again. try_lock acquires (pairs with the holder's unlock, a release).
+void lock_calls(detail::spinlock& l) GORT_ACQUIRE(l) GORT_NO_THREAD_SAFETY_ANALYSIS {
+  while (!l.try_lock()) gort::yield();
+}
+
+}  // namespace
+
 timer::~timer() { detail::timer_stop(&node_); }
 
 bool timer::stop_locked() {
@@ -274,7 +287,7 @@ bool timer::stop_locked() {
 }
 
 bool timer::stop() {
-  calls_.lock();
+  lock_calls(calls_);
   const bool was_active = stop_locked();
   calls_.unlock();
   return was_active;
@@ -284,7 +297,7 @@ bool timer::reset(clock::duration d) {
   // One step under calls_, as Go's Timer.Reset is one step under the timer's lock: a concurrent
   // reset or stop sees the arming before or after, never between the stop and the start (where
   // it would report nothing pending and the start would silently replace its own arming).
-  calls_.lock();
+  lock_calls(calls_);
   const bool was_active = stop_locked();
   try {
     detail::timer_start(&node_, detail::deadline_after(detail::to_ns(d)));
@@ -316,7 +329,7 @@ void ticker::stop_locked() {
 }
 
 void ticker::stop() {
-  calls_.lock();
+  lock_calls(calls_);
   stop_locked();
   calls_.unlock();
 }
@@ -326,7 +339,7 @@ void ticker::reset(clock::duration period) {
   if (ns <= 0) throw panic_error("non-positive interval for Ticker.Reset");
   // Under calls_ (see timer::reset): the node is out of every heap between the stop and the start,
   // so no heap reads `period` while it changes.
-  calls_.lock();
+  lock_calls(calls_);
   stop_locked();
   node_.period = ns;
   try {
