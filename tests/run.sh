@@ -21,6 +21,17 @@ clang_flags="-Wall -Wextra -Wpedantic -Wthread-safety -Werror"
 pass() {
   dir=$1; label=$2; ctest_args=$3; shift 3
   echo "=== $label ===" >&2
+  # CMake ignores every -D of a configure that changes a cached build directory's compiler (it
+  # starts over with defaults): start over here instead, so the pass gets the settings it names.
+  for a in "$@"; do
+    case $a in -DCMAKE_CXX_COMPILER=*)
+      cached=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$dir/CMakeCache.txt" 2>/dev/null || true)
+      if [ -n "$cached" ] && [ "$cached" != "${a#*=}" ]; then
+        echo "$dir was configured with $cached: configuring it afresh" >&2
+        rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+      fi ;;
+    esac
+  done
   cmake -S . -B "$dir" -G Ninja -DGORT_BUILD_TESTS=ON -DGORT_BUILD_BENCH=OFF "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   # shellcheck disable=SC2086
