@@ -6,15 +6,18 @@
 
 namespace gort::detail {
 
-void wakeup_sema::acquire(wait_reason why, bool lifo) {
-  goroutine* const me = current();
+bool wakeup_sema::take_token_or_lock() noexcept {
   lock_.lock();
   validate();
-  if (tokens_ > 0) {
-    --tokens_;
-    lock_.unlock();
-    return;
-  }
+  if (tokens_ == 0) return false;
+  --tokens_;
+  lock_.unlock();
+  return true;
+}
+
+void wakeup_sema::acquire(wait_reason why, bool lifo) {
+  goroutine* const me = current();
+  if (take_token_or_lock()) return;
   node self(me);
   push(&self, lifo);
   (void)wait_for(self, why, lock_);  // only a release wakes it, with a token
@@ -24,13 +27,7 @@ void wakeup_sema::acquire(wait_reason why, bool lifo) {
 bool wakeup_sema::acquire(wait_reason why, bool lifo, cancel_node* c,
                           bool (*uncount)(void*, bool), void* arg) {
   goroutine* const me = current();
-  lock_.lock();
-  validate();
-  if (tokens_ > 0) {
-    --tokens_;
-    lock_.unlock();
-    return true;
-  }
+  if (take_token_or_lock()) return true;
   node self(me);
   push(&self, lifo);
   if (wait_for(self, why, lock_, c) == k_claim_granted) {

@@ -86,6 +86,9 @@ class wakeup_sema {
   };
 
   void validate() noexcept GORT_REQUIRES(lock_);
+  /// Both acquires' first step: takes a stored token and returns true with the lock released, or
+  /// returns false with the lock held and the list validated, for the caller to queue itself.
+  bool take_token_or_lock() noexcept GORT_TRY_ACQUIRE(false, lock_);
   waiter* grant_locked(std::uint32_t& n) noexcept GORT_REQUIRES(lock_);
   static void ready_all(waiter* w);
   void resumed() noexcept GORT_EXCLUDES(lock_);
