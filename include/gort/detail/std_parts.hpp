@@ -19,16 +19,22 @@
 // this file.
 #pragma once
 
-#if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>) &&             \
-    __has_include(<bits/std_function.h>) &&                              \
-    __has_include(<bits/iterator_concepts.h>) &&                         \
-    __has_include(<bits/stl_iterator_base_types.h>)
-#include <bits/chrono.h>                  // duration, time_point, system_clock, steady_clock
-#include <bits/iterator_concepts.h>       // default_sentinel_t
-#include <bits/std_function.h>            // function
-#include <bits/stl_iterator_base_types.h> // input_iterator_tag
+#if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)  // libstdc++ 12 (not 11)
+#include <bits/chrono.h>  // duration, time_point, system_clock, steady_clock, chrono_literals
 #else
 #include <chrono>
+#endif
+
+#if defined(__GLIBCXX__) && __has_include(<bits/std_function.h>)
+#include <bits/std_function.h>  // function
+#else
 #include <functional>
+#endif
+
+#if defined(__GLIBCXX__) && __has_include(<bits/iterator_concepts.h>) && \
+    __has_include(<bits/stl_iterator_base_types.h>)
+#include <bits/iterator_concepts.h>        // default_sentinel_t
+#include <bits/stl_iterator_base_types.h>  // input_iterator_tag
+#else
 #include <iterator>
 #endif
