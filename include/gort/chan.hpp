@@ -24,13 +24,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
 #include <new>
 #include <optional>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 
+#include "gort/detail/std_parts.hpp"
 #include "gort/detail/chan_core.hpp"
 
 namespace gort {

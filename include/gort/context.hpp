@@ -43,7 +43,6 @@
 // Deadlines need a running runtime (with_deadline from a plain thread with none starts one).
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -55,6 +54,7 @@
 #include <variant>
 #include <vector>
 
+#include "gort/detail/std_parts.hpp"
 #include "gort/chan.hpp"
 #include "gort/detail/context_node.hpp"
 #include "gort/errc.hpp"

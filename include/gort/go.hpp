@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <new>
 #include "gort/source_location.hpp"
 #include <tuple>
@@ -28,11 +27,13 @@ namespace detail {
 /// stored values as rvalues, like std::thread.
 template <class F, class... Args>
 struct closure {
-  std::tuple<F, Args...> parts;
+  F fn;
+  std::tuple<Args...> args;
 
+  // std::apply is INVOKE(fn, args...) (member pointers included), with the values moved out.
   static void run(void* self) {
     auto& c = *static_cast<closure*>(self);
-    std::apply([](auto&... p) { std::invoke(std::move(p)...); }, c.parts);
+    std::apply(std::move(c.fn), std::move(c.args));
   }
   static void destroy(void* self) noexcept { static_cast<closure*>(self)->~closure(); }
 };
@@ -45,8 +46,7 @@ void spawn(const gort::source_location& where, F&& f, Args&&... args) {
   goroutine* g = nullptr;
   void* mem = spawn_prepare(&g, sizeof(C), alignof(C));
   try {
-    ::new (mem) C{std::tuple<std::decay_t<F>, std::decay_t<Args>...>(std::forward<F>(f),
-                                                                     std::forward<Args>(args)...)};
+    ::new (mem) C{std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
   } catch (...) {
     spawn_abort(g);
     throw;

@@ -48,7 +48,6 @@
 // only in the sense the kernel gives; gort adds no ordering of its own between goroutines.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -57,6 +56,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "gort/detail/std_parts.hpp"
 #include "gort/time.hpp"
 
 namespace gort {

@@ -46,12 +46,11 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <optional>
+#include "gort/detail/std_parts.hpp"
 #include "gort/source_location.hpp"
 #include <string>
 #include <string_view>
@@ -355,10 +354,10 @@ struct future_task {
   void operator()() {
     try {
       if constexpr (std::is_void_v<R>) {
-        std::invoke(fn);
+        fn();  // INVOKE with no arguments is a plain call
         pr.set_value();
       } else {
-        pr.set_value(std::invoke(fn));
+        pr.set_value(fn());
       }
     } catch (...) {
       pr.set_exception(std::current_exception());

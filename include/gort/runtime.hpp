@@ -21,8 +21,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <optional>
+#include "gort/detail/std_parts.hpp"
 #include "gort/source_location.hpp"
 #include <string>
 #include <type_traits>

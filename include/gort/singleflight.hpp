@@ -23,13 +23,14 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "gort/chan.hpp"
+#include "gort/detail/flight_table.hpp"
 #include "gort/errc.hpp"
 #include "gort/go.hpp"
 #include "gort/source_location.hpp"
@@ -53,15 +54,19 @@ class singleflight {
   singleflight() = default;
   singleflight(const singleflight&) = delete;
   singleflight& operator=(const singleflight&) = delete;
+  ~singleflight() {
+    while (detail::flight_entry* e = calls_.take_any()) flight_ref::release(static_cast<flight*>(e));
+  }
 
   /// Go's Do. See the file comment.
   template <class F>
   result call(const K& key, F&& fn) {
     static_assert(std::is_convertible_v<std::invoke_result_t<F&>, V>,
                   "gort::singleflight::call: fn() must return V");
+    const std::size_t h = std::hash<K>{}(key);
     mu_.lock();
-    if (auto it = calls_.find(key); it != calls_.end()) {
-      flight_ref c = it->second;
+    if (flight* found = find_locked(h, key)) {
+      flight_ref c = flight_ref::share(found);
       ++c->dups;
       mu_.unlock();
       c->wg.wait();
@@ -69,15 +74,15 @@ class singleflight {
     }
     flight_ref c;
     try {
-      c = flight_ref::make();
+      c = flight_ref::make(h, key);
       c->wg.add(1);
-      calls_.emplace(key, c);
+      register_locked(c);
     } catch (...) {
       mu_.unlock();
       throw;
     }
     mu_.unlock();
-    run(c, key, fn);
+    run(c, fn);
     // dups only changes under mu_ while the flight is registered; run() removed it under mu_.
     return {c->value, c->err, c->dups > 0};
   }
@@ -89,37 +94,41 @@ class singleflight {
     static_assert(std::is_convertible_v<std::invoke_result_t<F&>, V>,
                   "gort::singleflight::call_chan: fn() must return V");
     chan<result> ch(1);
+    const std::size_t h = std::hash<K>{}(key);
     mu_.lock();
     flight_ref c;
     try {
-      if (auto it = calls_.find(key); it != calls_.end()) {
-        it->second->chans.push_back(ch);
-        ++it->second->dups;
+      if (flight* found = find_locked(h, key)) {
+        found->chans.push_back(ch);
+        ++found->dups;
         mu_.unlock();
         return ch;
       }
-      c = flight_ref::make();
+      c = flight_ref::make(h, key);
       c->chans.push_back(ch);
       c->wg.add(1);
-      calls_.emplace(key, c);
+      register_locked(c);
     } catch (...) {
       mu_.unlock();
       throw;
     }
     mu_.unlock();
-    detail::spawn(where, [this, c, key, f = std::forward<F>(fn)]() mutable { run(c, key, f); });
+    detail::spawn(where, [this, c, f = std::forward<F>(fn)]() mutable { run(c, f); });
     return ch;
   }
 
   /// Go's Forget: the call in flight for key (if any) no longer absorbs new calls.
   void forget(const K& key) {
+    const std::size_t h = std::hash<K>{}(key);
     mu_.lock();
-    calls_.erase(key);  // a flight_ref's destructor only drops a count: nothing blocks here
+    if (flight* found = find_locked(h, key)) unregister_locked(found);  // drops a count only
     mu_.unlock();
   }
 
  private:
-  struct flight {
+  struct flight : detail::flight_entry {
+    explicit flight(std::size_t h, const K& k) : key(k) { hash = h; }
+    const K key;
     std::atomic<int> refs{1};
     wait_group wg;
     V value{};
@@ -132,7 +141,16 @@ class singleflight {
   class flight_ref {
    public:
     flight_ref() noexcept = default;
-    static flight_ref make() { return flight_ref(new flight); }
+    static flight_ref make(std::size_t h, const K& key) { return flight_ref(new flight(h, key)); }
+    /// A new reference to f, which the caller knows is alive (the table holds one).
+    static flight_ref share(flight* f) noexcept {
+      // relaxed: the table's reference keeps f alive while the caller holds mu_.
+      f->refs.fetch_add(1, std::memory_order_relaxed);
+      return flight_ref(f);
+    }
+    /// Drops the reference that the table held on f.
+    static void release(flight* f) noexcept { flight_ref dropped(f); }
+    flight* get() const noexcept { return f_; }
     flight_ref(const flight_ref& o) noexcept : f_(o.f_) {
       // relaxed: the copier holds a reference already.
       if (f_ != nullptr) f_->refs.fetch_add(1, std::memory_order_relaxed);
@@ -157,7 +175,7 @@ class singleflight {
   };
 
   template <class F>
-  void run(const flight_ref& c, const K& key, F& fn) {
+  void run(const flight_ref& c, F& fn) {
     try {
       c->value = fn();
     } catch (...) {
@@ -169,14 +187,32 @@ class singleflight {
       ~unlock_at_exit() { m.unlock(); }
     } unlock{mu_};
     c->wg.done();
-    if (auto it = calls_.find(key); it != calls_.end() && it->second == c) calls_.erase(it);
+    // Still registered means forget() did not replace it: the key's entry is this flight.
+    if (c->linked) unregister_locked(c.get());
     for (const chan<result>& ch : c->chans) {
       (void)ch.try_send(result{c->value, c->err, c->dups > 0});  // capacity 1: never full
     }
   }
 
+  // The table holds one reference on each registered flight. Callers hold mu_.
+  flight* find_locked(std::size_t h, const K& key) const noexcept {
+    auto eq = [](const void* k, const detail::flight_entry* e) noexcept {
+      return static_cast<const flight*>(e)->key == *static_cast<const K*>(k);
+    };
+    return static_cast<flight*>(calls_.find(h, eq, &key));
+  }
+  void register_locked(const flight_ref& c) {  // throws std::bad_alloc; then not registered
+    calls_.insert(c.get());
+    // relaxed: the caller holds a reference already.
+    c->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  void unregister_locked(flight* f) noexcept {
+    calls_.erase(f);
+    flight_ref::release(f);
+  }
+
   mutex mu_;
-  std::unordered_map<K, flight_ref> calls_;  // guarded by mu_
+  detail::flight_table calls_;  // guarded by mu_
 };
 
 }  // namespace gort

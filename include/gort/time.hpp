@@ -17,11 +17,10 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <utility>
 
+#include "gort/detail/std_parts.hpp"
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/source_location.hpp"

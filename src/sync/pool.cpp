@@ -404,8 +404,15 @@ class pool_core {
   /// running, finds none idle and grows the pool to its capacity although most workers are just
   /// about to finish. On `pool` sleep10ms (capacity 100,000, 10 ms tasks) the pool grew to
   /// 100,000 workers for ~45,000 tasks in flight (430 MiB, every switch a cold stack); with the
-  /// yield it stays at the ~20,000 in flight (85 MiB) and runs 1.3-2.3x faster. Below the
-  /// threshold a pool grows freely (a burst into a small pool costs no yields: `pool` tiny).
+  /// yield it stays at the ~20,000 in flight (85 MiB) and runs 1.3-2.3x faster.
+  /// The same growth is what makes `pool` tiny (capacity 1,000, tasks of a few ns) bimodal: a
+  /// submitter that spawns a worker per task without yielding readies them faster than they run,
+  /// the pool fills with ~capacity runnable workers, and from then on each finishing worker
+  /// takes the blocked submitter's next payload itself (W3), so that backlog never drains: every
+  /// task goes round a run queue that overflows into the global queue (hundreds of goroutines in
+  /// it at every schedtrace sample) and through one of ~1,000 cold stacks. The threshold is
+  /// therefore well below a processor's local run queue (256): the workers one submitter readies
+  /// fit there. Below it a pool grows freely (a burst into a small pool costs no yields).
   static constexpr std::int64_t k_spawn_yield_threshold = GORT_POOL_SPAWN_YIELD_THRESHOLD;  // build setting
 
   /// Requires lock_. Either decides the submission — releases the lock and returns the status

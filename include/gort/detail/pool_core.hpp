@@ -71,12 +71,12 @@
 
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <variant>
 
+#include "gort/detail/std_parts.hpp"
 #include "gort/chan.hpp"
 #include "gort/go.hpp"
 #include "gort/source_location.hpp"

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstring>
-#include <functional>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -119,7 +118,7 @@ class pool_task {
           Fn* f;
           ~destroy_after() { destroy_object(f); }
         } guard{f};
-        std::invoke(*f);
+        (*f)();  // INVOKE with no arguments is a plain call
       },
       std::is_trivially_copyable_v<Fn>
           ? nullptr
@@ -137,7 +136,7 @@ class pool_task {
           Fn* f;
           ~destroy_after() { delete f; }
         } guard{heap_ptr<Fn>(s)};
-        std::invoke(*guard.f);
+        (*guard.f)();
       },
       nullptr,  // the pointer itself is what moves
       [](void* s) noexcept { delete heap_ptr<Fn>(s); }};
