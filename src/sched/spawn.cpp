@@ -26,6 +26,7 @@
 #include "gort/runtime.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+#include "sys/vector_growth.hpp"
 
 namespace gort::sched {
 
@@ -55,7 +56,7 @@ goroutine* acquire_record_slab() {
     std::lock_guard<std::mutex> l(g_slab_lock);
     std::vector<goroutine*>& free = free_slabs();
     if (free.empty()) {
-      free.reserve(g_slabs_mapped + k_slabs_per_map);
+      sys::reserve_at_least(free, g_slabs_mapped + k_slabs_per_map);
       void* mem = ::mmap(nullptr, k_slabs_per_map * k_slab_bytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (mem == MAP_FAILED) throw std::bad_alloc();
@@ -86,8 +87,8 @@ void reset_record(goroutine* g) {
 // Carves a slab and returns one record; the rest go to the global free list. Requires
 // s.gfree_lock.
 goroutine* new_slab_locked(scheduler& s) {
-  s.slabs.reserve(s.slabs.size() + 1);
-  s.gfree.reserve(s.gfree.size() + k_slab_records);
+  sys::reserve_at_least(s.slabs, s.slabs.size() + 1);
+  sys::reserve_at_least(s.gfree, s.gfree.size() + k_slab_records);
   goroutine* base = acquire_record_slab();
   for (std::size_t i = k_slab_records; i-- > 1;) {
     base[i].status.store(g_status::dead, std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #include <new>
 
 #include "sched/sanitizer.hpp"
+#include "sys/vector_growth.hpp"
 
 // Linux 6.13's guard markers; older headers lack the constants.
 #ifndef MADV_GUARD_INSTALL
@@ -189,8 +190,8 @@ std::size_t stack_pool::carve_locked(std::size_t want) {
     return 0;
   }
   try {
-    reservations_.reserve(reservations_.size() + 1);
-    clean_.reserve(clean_.size() + count);
+    sys::reserve_at_least(reservations_, reservations_.size() + 1);
+    sys::reserve_at_least(clean_, clean_.size() + count);
   } catch (const std::bad_alloc&) {
     delete[] slots;
     ::munmap(base, bytes);
