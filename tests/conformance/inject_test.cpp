@@ -77,7 +77,7 @@ TEST_P(Inject, SubmissionsFromKThreadsRunExactlyOnce) {
 TEST_P(Inject, SubmissionRacingWithIdleMachinesRuns) {
   run([] {
     const int rounds = static_cast<int>(scaled(2'000, 10));
-    gort::chan<int> ch;  // unbuffered: main is parked in recv until the goroutine's send
+    gort::chan<int> ch(0);  // unbuffered: main is parked in recv until the goroutine's send
     std::atomic<int> round{-1};
     std::thread submitter([&] {
       for (int i = 0; i < rounds; ++i) {
