@@ -119,13 +119,18 @@ void publish_gfree_count(scheduler& s) {
 //     another runtime is emptied without returning anything: that runtime is gone (a runtime
 //     retires only after its machines exit and its gate drains), and its promises, records and
 //     ids went with it.
-//  3. A thread holds at most k_thread_credit_max promises and k_thread_records records, so a
-//     service's many idle threads pin few stack slots (a spawn may fail while they sit there, as
-//     with the processors' caches). Its exit returns them (the thread_local's destructor, through
-//     the gate).
+//  3. A thread holds at most two batches of promises (thread_credit_batch: 16, fewer for large
+//     stacks) and k_thread_records records, so a service's many idle threads pin few stack slots
+//     (a spawn may fail while they sit there, as with the processors' caches). Its exit returns
+//     them (the thread_local's destructor, through the gate).
 constexpr int k_thread_batch = 16;
-constexpr int k_thread_credit_max = 2 * k_thread_batch;
 constexpr int k_thread_records = 2 * k_thread_batch;
+
+// Promises a thread takes at once: the batch, but no more stack bytes than a processor's batch
+// (processor.hpp: large, scarce stacks are not hoarded). It keeps at most two of them.
+inline int thread_credit_batch(const scheduler& s) noexcept {
+  return std::min(k_thread_batch, s.stack_credit_batch);
+}
 
 struct thread_cache {
   std::uint64_t serial = 0;  // the runtime these belong to; 0: none
@@ -169,8 +174,7 @@ thread_local thread_cache t_cache;
       --c.credit;
       return;
     }
-    const std::size_t want = static_cast<std::size_t>(std::min(k_thread_batch, s.stack_credit_batch));
-    const std::size_t got = s.stacks.promise(want);
+    const std::size_t got = s.stacks.promise(static_cast<std::size_t>(thread_credit_batch(s)));
     if (got == 0) throw std::bad_alloc();
     c.credit = static_cast<int>(got) - 1;
     return;
@@ -203,10 +207,12 @@ inline void take_stack_promise(scheduler& s, processor* p) {
 inline void give_stack_promise(scheduler& s, processor* p) noexcept {
   if (p == nullptr) {
     thread_cache& c = thread_cache_for(s);
-    if (++c.credit > k_thread_credit_max) {
-      c.credit -= k_thread_batch;
-      s.stacks.unpromise(static_cast<std::size_t>(k_thread_batch));
+    const int batch = thread_credit_batch(s);
+    if (++c.credit > 2 * batch) {
+      c.credit -= batch;
+      s.stacks.unpromise(static_cast<std::size_t>(batch));
     }
+    GORT_DCHECK(c.credit <= 2 * batch);  // invariant 3
     return;
   }
   if (++p->stack_credit > s.stack_credit_max) {
