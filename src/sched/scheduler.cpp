@@ -55,9 +55,15 @@ void fatal(const char* msg) noexcept {
   std::abort();
 }
 
+namespace {
+// relaxed: only uniqueness matters, which the RMW gives.
+std::atomic<std::uint64_t> g_runtime_serial{0};
+}  // namespace
+
 scheduler::scheduler(runtime_config c)
     : cfg(std::move(c)),
       gomaxprocs(cfg.maxprocs),
+      serial(g_runtime_serial.fetch_add(1, std::memory_order_relaxed) + 1),
       // GORTDEBUG=shuffle: the seed replaces the OS's, so every machine's random stream (steal
       // order, select's choice, the shuffle's own draws) is the same in every run.
       seed(cfg.debug.shuffle != 0 ? cfg.debug.shuffle : sys::random_seed()),

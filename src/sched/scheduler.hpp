@@ -92,6 +92,9 @@ struct scheduler {
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
   std::atomic<std::uint64_t> preemptions{0};
 
+  // Unique among the runtimes of this process (spawn.cpp: a plain thread's spawn cache names the
+  // runtime its contents belong to; an address could be reused by the next runtime).
+  const std::uint64_t serial;
   const std::uint64_t seed;  // from the OS (sys/random.hpp): machines' fastrand states derive from it
   const int stack_credit_batch;  // stack promises a processor takes at once (processor.hpp)
   const int stack_credit_max;    // and keeps at most: two batches
@@ -224,6 +227,8 @@ void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time);
 // the direct hand-off in context_switch.cpp): defined inline at the end of this file.
 
 // ---- goroutine records (spawn.cpp) ----
+// gfget, gfput, next_goid: p's owner; p null: a thread without a processor, using its own cache
+// (spawn.cpp, "Thread caches"), while the runtime cannot be freed (inside the gate, or a machine).
 goroutine* gfget(scheduler& s, processor* p);
 void gfput(scheduler& s, processor* p, goroutine* g);
 std::uint64_t next_goid(scheduler& s, processor* p);

@@ -12,6 +12,8 @@
 // The spawn takes a stack *promise* (stack_pool.hpp) so that exhaustion is reported to the
 // spawner as std::bad_alloc, never at first run: processors hold promises as credit and refill it
 // a batch at a time; a goroutine starting on a cached slot hands its promise to its processor.
+// Threads without a processor (plain threads, see "Thread caches" below) keep the same three
+// things a processor keeps for spawning — promises, records, ids — in a small per-thread cache.
 #include <sys/mman.h>
 
 #include <cstdio>
@@ -26,6 +28,7 @@
 #include "gort/runtime.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+#include "sys/vector_growth.hpp"
 
 namespace gort::sched {
 
@@ -55,7 +58,7 @@ goroutine* acquire_record_slab() {
     std::lock_guard<std::mutex> l(g_slab_lock);
     std::vector<goroutine*>& free = free_slabs();
     if (free.empty()) {
-      free.reserve(g_slabs_mapped + k_slabs_per_map);
+      sys::reserve_at_least(free, g_slabs_mapped + k_slabs_per_map);
       void* mem = ::mmap(nullptr, k_slabs_per_map * k_slab_bytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (mem == MAP_FAILED) throw std::bad_alloc();
@@ -83,11 +86,12 @@ void reset_record(goroutine* g) {
   ++g->generation;
 }
 
-// Carves a slab and returns one record; the rest go to the global free list. Requires
+// Carves a slab and returns one record; the rest go to the global free list, whose capacity then
+// covers every record of the runtime (so returning records to it never allocates). Requires
 // s.gfree_lock.
 goroutine* new_slab_locked(scheduler& s) {
-  s.slabs.reserve(s.slabs.size() + 1);
-  s.gfree.reserve(s.gfree.size() + k_slab_records);
+  sys::reserve_at_least(s.slabs, s.slabs.size() + 1);
+  sys::reserve_at_least(s.gfree, (s.slabs.size() + 1) * k_slab_records);
   goroutine* base = acquire_record_slab();
   for (std::size_t i = k_slab_records; i-- > 1;) {
     base[i].status.store(g_status::dead, std::memory_order_relaxed);
@@ -101,11 +105,78 @@ void publish_gfree_count(scheduler& s) {
   s.gfree_count.store(static_cast<std::int64_t>(s.gfree.size()), std::memory_order_relaxed);
 }
 
-// Refills p's stack credit (p null: a plain thread takes one promise for itself). Throws
-// std::bad_alloc when the address space holds no stack for another goroutine. The spawner.
+// ---- thread caches ----
+//
+// A thread without a processor (a plain thread; a machine between processors) that spawns would
+// otherwise take the stack pool's lock, the record list's lock and the shared id counter for every
+// goroutine, and K such threads contend on all three. Each thread instead keeps, for the runtime it
+// last spawned into, a few promises, records and ids, refilled a batch at a time as a processor's.
+// Invariants:
+//  1. The cache is used only while its runtime cannot be freed: by a plain thread between
+//     gate_enter and gate_leave (spawn_prepare to spawn_commit/spawn_abort, the thread-exit flush),
+//     by a machine's thread always (a runtime outlives its machines).
+//  2. `serial` names the runtime the contents belong to (scheduler::serial). A cache found naming
+//     another runtime is emptied without returning anything: that runtime is gone (a runtime
+//     retires only after its machines exit and its gate drains), and its promises, records and
+//     ids went with it.
+//  3. A thread holds at most two batches of promises (thread_credit_batch: 16, fewer for large
+//     stacks) and k_thread_records records, so a service's many idle threads pin few stack slots
+//     (a spawn may fail while they sit there, as with the processors' caches). Its exit returns
+//     them (the thread_local's destructor, through the gate).
+constexpr int k_thread_batch = 16;
+constexpr int k_thread_records = 2 * k_thread_batch;
+
+// Promises a thread takes at once: the batch, but no more stack bytes than a processor's batch
+// (processor.hpp: large, scarce stacks are not hoarded). It keeps at most two of them.
+inline int thread_credit_batch(const scheduler& s) noexcept {
+  return std::min(k_thread_batch, s.stack_credit_batch);
+}
+
+struct thread_cache {
+  std::uint64_t serial = 0;  // the runtime these belong to; 0: none
+  int credit = 0;            // stack promises held
+  int records = 0;
+  goroutine* record[k_thread_records] = {};
+  std::uint64_t goid_next = 0;
+  std::uint64_t goid_end = 0;
+
+  thread_cache() = default;
+  thread_cache(const thread_cache&) = delete;
+  thread_cache& operator=(const thread_cache&) = delete;
+  ~thread_cache() { flush(); }
+
+  // Thread exit: hands promises and records back to their runtime if it still runs.
+  void flush() noexcept;
+};
+
+thread_local thread_cache t_cache;
+
+// The calling thread's cache, emptied if it belonged to another runtime (invariant 2). Not
+// inlined: a goroutine may migrate between threads, and the address of a thread_local must not be
+// cached across a switch (the callers do not switch while they use it). Invariant 1's callers.
+[[gnu::noinline]] thread_cache& thread_cache_for(scheduler& s) noexcept {
+  thread_cache& c = t_cache;
+  if (c.serial != s.serial) {
+    c.serial = s.serial;
+    c.credit = 0;
+    c.records = 0;
+    c.goid_next = c.goid_end = 0;
+  }
+  return c;
+}
+
+// Refills p's stack credit (p null: the calling thread's cache). Throws std::bad_alloc when the
+// address space holds no stack for another goroutine. The spawner.
 [[gnu::noinline]] void take_stack_promise_slow(scheduler& s, processor* p) {
   if (p == nullptr) {
-    if (s.stacks.promise(1) == 0) throw std::bad_alloc();
+    thread_cache& c = thread_cache_for(s);
+    if (c.credit > 0) {
+      --c.credit;
+      return;
+    }
+    const std::size_t got = s.stacks.promise(static_cast<std::size_t>(thread_credit_batch(s)));
+    if (got == 0) throw std::bad_alloc();
+    c.credit = static_cast<int>(got) - 1;
     return;
   }
   std::size_t n = s.stacks.promise(static_cast<std::size_t>(s.stack_credit_batch));
@@ -135,13 +206,39 @@ inline void take_stack_promise(scheduler& s, processor* p) {
 // p's owner, or any thread when p is null.
 inline void give_stack_promise(scheduler& s, processor* p) noexcept {
   if (p == nullptr) {
-    s.stacks.unpromise(1);
+    thread_cache& c = thread_cache_for(s);
+    const int batch = thread_credit_batch(s);
+    if (++c.credit > 2 * batch) {
+      c.credit -= batch;
+      s.stacks.unpromise(static_cast<std::size_t>(batch));
+    }
+    GORT_DCHECK(c.credit <= 2 * batch);  // invariant 3
     return;
   }
   if (++p->stack_credit > s.stack_credit_max) {
     p->stack_credit -= s.stack_credit_batch;
     s.stacks.unpromise(static_cast<std::size_t>(s.stack_credit_batch));
   }
+}
+
+void thread_cache::flush() noexcept {
+  if (serial == 0 || (credit == 0 && records == 0)) return;
+  // A machine's thread exits only while its runtime runs or after shutdown closed the gate: the
+  // gate is the one test that serves both, and a plain thread needs it anyway (invariant 1).
+  scheduler* s = gate_enter();
+  if (s != nullptr && s->serial == serial) {
+    if (credit > 0) s->stacks.unpromise(static_cast<std::size_t>(credit));
+    if (records > 0) {
+      std::lock_guard<std::mutex> l(s->gfree_lock);
+      // Within capacity: every record ever carved has room in gfree (new_slab_locked reserves it).
+      s->gfree.insert(s->gfree.end(), record, record + records);
+      publish_gfree_count(*s);
+    }
+  }
+  if (s != nullptr) gate_leave();
+  serial = 0;
+  credit = 0;
+  records = 0;
 }
 
 }  // namespace
@@ -180,14 +277,19 @@ goroutine* gfget(scheduler& s, processor* p) {
     if (p->gfree_count > 0) g = p->gfree[--p->gfree_count];
   }
   if (g == nullptr) {
-    std::lock_guard<std::mutex> l(s.gfree_lock);
-    if (!s.gfree.empty()) {
-      g = s.gfree.back();
-      s.gfree.pop_back();
-    } else {
-      g = new_slab_locked(s);
+    // A thread without a processor: its cache, refilled a batch at a time.
+    thread_cache& c = thread_cache_for(s);
+    if (c.records == 0) {
+      std::lock_guard<std::mutex> l(s.gfree_lock);
+      if (s.gfree.empty()) c.record[c.records++] = new_slab_locked(s);
+      const std::size_t n =
+          std::min<std::size_t>(static_cast<std::size_t>(k_thread_batch - c.records), s.gfree.size());
+      std::memcpy(c.record + c.records, s.gfree.data() + s.gfree.size() - n, n * sizeof(goroutine*));
+      s.gfree.resize(s.gfree.size() - n);
+      c.records += static_cast<int>(n);
+      publish_gfree_count(s);
     }
-    publish_gfree_count(s);
+    g = c.record[--c.records];
   }
   reset_record(g);
   g->status.store(g_status::idle, std::memory_order_relaxed);
@@ -197,9 +299,14 @@ goroutine* gfget(scheduler& s, processor* p) {
 void gfput(scheduler& s, processor* p, goroutine* g) {
   g->status.store(g_status::dead, std::memory_order_relaxed);
   if (p == nullptr) {
-    std::lock_guard<std::mutex> l(s.gfree_lock);
-    s.gfree.push_back(g);
-    publish_gfree_count(s);
+    thread_cache& c = thread_cache_for(s);
+    if (c.records == k_thread_records) {
+      std::lock_guard<std::mutex> l(s.gfree_lock);
+      s.gfree.insert(s.gfree.end(), c.record + k_thread_batch, c.record + k_thread_records);
+      c.records = k_thread_batch;
+      publish_gfree_count(s);
+    }
+    c.record[c.records++] = g;
     return;
   }
   if (p->gfree_count == k_gfree_max) {
@@ -214,7 +321,14 @@ void gfput(scheduler& s, processor* p, goroutine* g) {
 }
 
 std::uint64_t next_goid(scheduler& s, processor* p) {
-  if (p == nullptr) return s.goid_gen.fetch_add(1, std::memory_order_relaxed);
+  if (p == nullptr) {
+    thread_cache& c = thread_cache_for(s);
+    if (c.goid_next == c.goid_end) {
+      c.goid_next = s.goid_gen.fetch_add(k_goid_batch, std::memory_order_relaxed);
+      c.goid_end = c.goid_next + k_goid_batch;
+    }
+    return c.goid_next++;
+  }
   if (p->goid_next == p->goid_end) {
     p->goid_next = s.goid_gen.fetch_add(k_goid_batch, std::memory_order_relaxed);
     p->goid_end = p->goid_next + k_goid_batch;

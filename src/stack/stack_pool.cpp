@@ -12,8 +12,11 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
+#include "gort/detail/dcheck.hpp"
 #include "sched/sanitizer.hpp"
+#include "sys/vector_growth.hpp"
 
 // Linux 6.13's guard markers; older headers lack the constants.
 #ifndef MADV_GUARD_INSTALL
@@ -21,6 +24,9 @@
 #endif
 
 namespace gort::sched {
+
+// Fresh slots' records live in raw storage that the destructor frees without destroying them.
+static_assert(std::is_trivially_destructible_v<stack_slot>);
 
 namespace {
 
@@ -165,7 +171,7 @@ stack_pool::~stack_pool() {
     unregister_arena(r.arena_index);
     sanitizer::unpoison(r.base, r.bytes);
     ::munmap(r.base, r.bytes);
-    delete[] r.slots;
+    ::operator delete(r.slots);  // stack_slot is trivially destructible
   }
 }
 
@@ -183,16 +189,19 @@ std::size_t stack_pool::carve_locked(std::size_t want) {
   }
   if (base == MAP_FAILED) return 0;
   const std::size_t bytes = page + count * slot_size_;  // spare page: canary zone of slot 0
-  stack_slot* slots = new (std::nothrow) stack_slot[count];
+  // Storage only: a record is constructed when its slot is first handed out (make_fresh_locked),
+  // so a large allocation's pages stay untouched while its slots only back promises.
+  auto* slots = static_cast<stack_slot*>(::operator new(count * sizeof(stack_slot), std::nothrow));
   if (slots == nullptr) {
     ::munmap(base, bytes);
     return 0;
   }
   try {
-    reservations_.reserve(reservations_.size() + 1);
-    clean_.reserve(clean_.size() + count);
+    sys::reserve_at_least(reservations_, reservations_.size() + 1);
+    // Room for every slot ever carved, so that scavenge's pushes never allocate.
+    sys::reserve_at_least(clean_, counters_.reserved + count);
   } catch (const std::bad_alloc&) {
-    delete[] slots;
+    ::operator delete(slots);
     ::munmap(base, bytes);
     return 0;
   }
@@ -202,27 +211,35 @@ std::size_t stack_pool::carve_locked(std::size_t want) {
                                 : std::min(next_reservation_slots_ * 2, k_max_reservation_slots);
   // A huge page would commit 2 MiB for a goroutine touching one 4 KiB page of its stack.
   ::madvise(base, bytes, MADV_NOHUGEPAGE);
-  for (std::size_t i = 0; i < count; ++i) {
-    stack_slot& s = slots[i];
-    s.lo = static_cast<char*>(base) + page + i * slot_size_;
-    s.usable = s.lo + page;
-    s.size = slot_size_;
-    s.want_marker = markers_;
-    if (mprotect_budget_ > 0 && ::mprotect(s.lo, page, PROT_NONE) == 0) {
-      s.guarded = true;
-      --mprotect_budget_;
-      ++counters_.guarded;
-    }
-  }
   const int arena = register_arena(static_cast<char*>(base), bytes, static_cast<char*>(base) + page,
                                    slot_size_);
-  reservations_.push_back({static_cast<char*>(base), bytes, slots, count, arena});
+  reservations_.push_back({static_cast<char*>(base), bytes, slots, count, 0, arena});
   counters_.reserved += count;
   ++counters_.reservations;
-  // Highest address first: clean_ is used LIFO, so the lowest addresses go out first, and a
-  // processor then uses them in ascending order (stack_get) — see the canary note in the header.
-  for (std::size_t i = count; i-- > 0;) clean_.push_back(&slots[i]);
+  fresh_ += count;
   return count;
+}
+
+stack_slot* stack_pool::make_fresh_locked() {
+  GORT_DCHECK(fresh_ > 0);
+  while (reservations_[fresh_cursor_].made == reservations_[fresh_cursor_].count) ++fresh_cursor_;
+  reservation& r = reservations_[fresh_cursor_];
+  // Ascending addresses within a reservation, so a processor uses them in ascending order
+  // (stack_get) — see the canary note in the header.
+  const std::size_t page = page_size();
+  auto* s = ::new (&r.slots[r.made]) stack_slot;
+  s->lo = r.base + page + r.made * slot_size_;
+  s->usable = s->lo + page;
+  s->size = slot_size_;
+  s->want_marker = markers_;
+  if (mprotect_budget_ > 0 && ::mprotect(s->lo, page, PROT_NONE) == 0) {
+    s->guarded = true;
+    --mprotect_budget_;
+    ++counters_.guarded;
+  }
+  ++r.made;
+  --fresh_;
+  return s;
 }
 
 std::size_t stack_pool::promise(std::size_t n) {
@@ -265,6 +282,7 @@ std::size_t stack_pool::get_batch(stack_slot** out, std::size_t n, std::size_t r
       out[got++] = clean_.back();
       clean_.pop_back();
     }
+    while (got < can) out[got++] = make_fresh_locked();  // free_locked() >= can: fresh ones
   }
   if (markers_) install_markers(out, got);
   return got;
@@ -405,7 +423,7 @@ stack_pool::counters stack_pool::snapshot() const {
   std::lock_guard<std::mutex> guard(lock_);
   counters c = counters_;
   c.hot = hot_.size();
-  c.pooled = hot_.size() + clean_.size() + scavenging_;
+  c.pooled = hot_.size() + clean_.size() + fresh_ + scavenging_;
   c.promised = promised_;
   return c;
 }

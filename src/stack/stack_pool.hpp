@@ -11,7 +11,10 @@
 // Slots are carved from reservations of many slots (one mmap each, MAP_NORESERVE, no huge pages),
 // so a million stacks cost a few hundred VMAs instead of two million: Linux's default
 // vm.max_map_count (65530) would otherwise cap a process near 30,000 goroutines. The kernel
-// commits a page only when it is first touched. Each reservation starts with one spare page that
+// commits a page only when it is first touched. A carved slot stays *fresh* — address space
+// only: no bookkeeping written (its stack_slot record lies in untouched storage), no guard —
+// until it is first handed out; the pool counts fresh slots (fresh_) and makes them on demand,
+// lowest address first, so slots that only back promises cost no memory. Each reservation starts with one spare page that
 // holds the canary zone of its lowest slot. A reservation that the address space cannot hold
 // (RLIMIT_AS, a full address space) is retried at half the size, down to a single slot.
 //
@@ -23,7 +26,7 @@
 //    stacks pay for it. Every stack then has a real guard page whatever the goroutine count.
 //  * mprotect (older kernels): while the VMA budget allows (a quarter of vm.max_map_count, each
 //    guard costs two VMAs), a slot's guard zone is mprotect'ed PROT_NONE once, when the slot is
-//    carved; beyond the budget slots are unguarded.
+//    first handed out; beyond the budget slots are unguarded.
 //  * none (GORTDEBUG=stackguard=0, or a slot whose marker could not be installed): unguarded.
 // A guarded slot's overflow faults; the SIGSEGV handler (overflow.cpp) reports it, and recognizes
 // any fault inside a registered reservation (find_in_arena) as a stack overflow, also when a frame
@@ -43,7 +46,7 @@
 //
 // Promises. Stacks are attached lazily, when a goroutine first runs, but gort::go must report
 // exhaustion to its caller (std::bad_alloc). So a spawn takes a *promise*: the pool guarantees
-//     free slots (hot + clean) >= promised_        (invariant, checked under lock_)
+//     free slots (hot + clean + fresh) >= promised_        (invariant, checked under lock_)
 // and a goroutine that first runs redeems its promise (get_batch's `redeem`), which is then
 // guaranteed at least one slot whatever other processors hold in their caches. Processors take
 // promises in batches and keep the unused ones as credit (processor::stack_credit), so a spawn
@@ -168,15 +171,17 @@ class stack_pool {
 
  private:
   std::size_t carve_locked(std::size_t want);  // maps a reservation; returns slots; requires lock_
-  std::size_t free_locked() const noexcept { return hot_.size() + clean_.size(); }
+  stack_slot* make_fresh_locked();  // writes the lowest fresh slot's record; requires lock_, fresh_
+  std::size_t free_locked() const noexcept { return hot_.size() + clean_.size() + fresh_; }
   std::size_t release_pages(std::vector<stack_slot*>& slots);  // madvise, no lock held
   void install_markers(stack_slot** slots, std::size_t n);      // no lock held
 
   struct reservation {
     char* base;
     std::size_t bytes;
-    stack_slot* slots;
+    stack_slot* slots;  // storage for `count` records, of which the first `made` are constructed
     std::size_t count;
+    std::size_t made;
     int arena_index;  // entry in the fault handler's registry, or -1
   };
 
@@ -188,6 +193,8 @@ class stack_pool {
   std::vector<reservation> reservations_;  // guarded by lock_
   std::deque<stack_slot*> hot_;            // guarded by lock_; oldest at the front
   std::vector<stack_slot*> clean_;         // guarded by lock_
+  std::size_t fresh_ = 0;                  // guarded by lock_; carved slots never handed out
+  std::size_t fresh_cursor_ = 0;           // guarded by lock_; first reservation with fresh slots
   std::size_t promised_ = 0;               // guarded by lock_; <= free_locked() (file comment)
   std::size_t scavenging_ = 0;             // guarded by lock_; slots out for madvise
   std::size_t next_reservation_slots_ = 64;  // guarded by lock_; doubles up to a cap
