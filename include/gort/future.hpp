@@ -27,6 +27,7 @@
 
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
 
@@ -101,7 +102,7 @@ class future_state : public future_core {
  public:
   void release() noexcept {
     // acq_rel: the last owner sees every write of the other before deleting.
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (detail::drop_reference(refs_)) delete this;
   }
 
   using future_core::complete;

@@ -31,6 +31,7 @@
 
 #include "gort/chan.hpp"
 #include "gort/detail/flight_table.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/errc.hpp"
 #include "gort/go.hpp"
 #include "gort/source_location.hpp"
@@ -162,7 +163,7 @@ class singleflight {
     }
     ~flight_ref() {
       // acq_rel: the last owner sees every other owner's writes before deleting.
-      if (f_ != nullptr && f_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete f_;
+      if (f_ != nullptr && detail::drop_reference(f_->refs)) delete f_;
     }
     flight* operator->() const noexcept { return f_; }
     friend bool operator==(const flight_ref& a, const flight_ref& b) noexcept {

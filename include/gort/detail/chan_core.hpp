@@ -32,6 +32,7 @@
 #include "gort/detail/dcheck.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -200,9 +201,7 @@ class alignas(64) chan_base {
   }
   /// True when this was the last reference (the caller then deletes the channel).
   bool release() noexcept {
-    // acq_rel: release orders this handle's uses before the destruction; acquire makes the last
-    // owner see every other owner's (as std::shared_ptr does).
-    return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+    return drop_reference(refs_);
   }
 };
 

@@ -54,6 +54,7 @@
 #include "gort/chan.hpp"
 #include "gort/detail/spinlock.hpp"
 #include "gort/detail/thread_annotations.hpp"
+#include "gort/detail/tsan_hooks.hpp"
 #include "gort/detail/waist.hpp"
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
@@ -103,9 +104,7 @@ inline bool try_retain(node* n) noexcept {
 /// way (a loop, so releasing a long chain does not recurse).
 inline void release(node* n) noexcept {
   while (n != nullptr && !n->is_static) {
-    // acq_rel: release orders this owner's uses before the destruction; acquire makes the last
-    // owner see every other owner's.
-    if (n->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (!drop_reference(n->refs)) return;  // references are dropped in library and inline code
     node* p = n->parent;
     delete n;
     n = p;
@@ -166,8 +165,7 @@ struct after_func_rec : cancel_link {
 };
 
 inline void release(after_func_rec* r) noexcept {
-  // acq_rel: as for nodes.
-  if (r != nullptr && r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete r;
+  if (r != nullptr && drop_reference(r->refs)) delete r;
 }
 
 template <class F>

@@ -14,6 +14,8 @@
 // keeps one synchronization clock per address for both).
 #pragma once
 
+#include <atomic>
+
 extern "C" {
 // The runtimes' declarations (compiler-rt's and libsanitizer's sanitizer/tsan_interface.h), weak.
 [[gnu::weak]] void __tsan_acquire(void* addr);
@@ -34,4 +36,21 @@ namespace gort::detail {
   if (__builtin_expect(&__tsan_release != nullptr, 0)) __tsan_release(const_cast<void*>(addr));
 }
 
+}  // namespace gort::detail
+
+namespace gort::detail {
+/// Drops one reference from a count shared between the compiled library and inline code in the
+/// application; true when it was the last (the caller then destroys the object). acq_rel: the
+/// release orders this owner's uses before the destruction and pairs with the last owner's
+/// acquire, which makes it see every other owner's (as std::shared_ptr does). The hand-off is
+/// also announced to TSan (file comment), for an application built with TSan against an
+/// uninstrumented library: it sees only its own half of the atomic, and the library's delete
+/// would otherwise look raced with the application's decrement. Any thread.
+template <class Atomic>
+[[gnu::always_inline]] inline bool drop_reference(Atomic& refs) noexcept {
+  tsan_release(&refs);
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
+  tsan_acquire(&refs);
+  return true;
+}
 }  // namespace gort::detail
