@@ -164,6 +164,11 @@ void switch_to_goroutine(machine* m, goroutine* g) {
 
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
+  // Only the end of a blocking call switches without a processor (blocking.cpp).
+  if (m->p == nullptr && what != after_switch::exit_blocking) [[unlikely]] {
+    fatal("goroutine switched inside gort::blocking (its function must not block on gort "
+          "primitives or yield)");
+  }
   m->after = what;
   const bool unguarded = (g->flags & goroutine::k_unguarded_stack) != 0;
   // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already

@@ -24,13 +24,18 @@ enum class after_switch : std::uint8_t {
   yield,    // Gosched: global queue tail
   preempt,  // as yield, counted as a preemption
   exit,     // the goroutine finished: recycle its stack and record
+  exit_blocking,  // back from gort::blocking with no processor free: take one or queue globally
 };
 
 struct machine {
   std::int64_t id = 0;
   processor* p = nullptr;      // held processor
   processor* nextp = nullptr;  // processor handed over by startm; written before wakeup
+  // The processor released by a blocking call (status syscall while it is free for the taking);
+  // the call's return tries to take it back (blocking.cpp). Own thread only.
+  processor* oldp = nullptr;
   bool spinning = false;       // counted in scheduler::nmspinning
+  bool idle_exit = false;      // left its loop for idleness (stopm); its record goes to zombies
   goroutine* curg = nullptr;   // goroutine running on this machine (null on g0)
 
   void* g0_ctx = nullptr;  // the scheduler context, saved while a goroutine runs

@@ -134,9 +134,10 @@ goroutine* enter_op() noexcept {
   if (m != nullptr) {
     goroutine* g = m->curg;
     if (g != nullptr) {
+      // A goroutine inside gort::blocking (m->p null) holds no processor to give up.
       if (g->preempt.load(std::memory_order_relaxed)) {
-        switch_to_scheduler(g, after_switch::preempt);
-      } else if (m->shuffle && (m->fastrand() & 7) == 0) [[unlikely]] {
+        if (m->p != nullptr) switch_to_scheduler(g, after_switch::preempt);
+      } else if (m->shuffle && m->p != nullptr && (m->fastrand() & 7) == 0) [[unlikely]] {
         switch_to_scheduler(g, after_switch::yield);  // GORTDEBUG=shuffle: an extra yield
       }
       return g;
@@ -264,7 +265,7 @@ void preempt_point() noexcept {
   machine* m = current_machine();
   if (m == nullptr) return;
   goroutine* g = m->curg;
-  if (g != nullptr && g->preempt.load(std::memory_order_relaxed)) {
+  if (g != nullptr && g->preempt.load(std::memory_order_relaxed) && m->p != nullptr) {
     switch_to_scheduler(g, after_switch::preempt);
   }
 }
@@ -274,6 +275,8 @@ void preempt_point() noexcept {
 namespace gort {
 
 using namespace gort::sched;
+
+void preempt_point() noexcept { detail::preempt_point(); }
 
 void yield() noexcept {
   machine* m = current_machine();

@@ -48,9 +48,14 @@ inline constexpr std::int64_t k_forcepreempt_ns = 10'000'000;  // Go's forcePree
 inline constexpr int k_steal_tries = 4;                        // Go's stealTries
 inline constexpr std::uint32_t k_global_fairness = 61;         // check global every 61st tick
 inline constexpr std::size_t k_slab_records = 128;             // goroutine records per slab
+// A machine parked this long for want of work leaves (its thread ends), so that a burst of
+// blocking calls, which needs a machine per call, leaves no threads behind. M0 (the thread that
+// called run) never leaves. Go keeps its idle Ms forever.
+inline constexpr std::int64_t k_idle_machine_exit_ns = 1'000'000'000;
 
 struct runtime_config {
   int maxprocs = 1;
+  int max_threads = 10'000;  // gort::options::max_threads (Go's sched.maxmcount)
   std::size_t slot_size = 0;  // stack slot bytes (guard zone included)
   std::function<void(const goroutine_exception&)> on_exception;
   sys::debug_settings debug;
@@ -72,6 +77,9 @@ struct scheduler {
   processor* pidle = nullptr;
   machine* midle = nullptr;
   std::vector<std::unique_ptr<machine>> allm;
+  // A machine that left for idleness (stopm) moves its record here; the next one to leave joins
+  // it (so at most one waits to be joined), and shutdown joins what remains.
+  std::vector<std::unique_ptr<machine>> zombies;
   bool stopping = false;  // shutdown started: no new machines, machines exit their loops
 
   // ---- atomics read without the lock ----
@@ -91,6 +99,18 @@ struct scheduler {
   std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
   std::atomic<std::uint64_t> preemptions{0};
+  // gort::blocking (blocking.cpp). nblocking: goroutines inside a blocking call now (a goroutine
+  // dump or a deadlock check counts them as neither running nor parked); retakes: processors
+  // sysmon took from a blocking call; handoffs: processors given up at once by blocking_long.
+  // relaxed: statistics.
+  std::atomic<std::int64_t> nblocking{0};
+  std::atomic<std::uint64_t> retakes{0};
+  std::atomic<std::uint64_t> handoffs{0};
+  // How blocking calls found a processor on return: their own back, an idle one, or none
+  // (queued globally). relaxed: statistics (tests read them).
+  std::atomic<std::uint64_t> exits_own{0};
+  std::atomic<std::uint64_t> exits_idle{0};
+  std::atomic<std::uint64_t> exits_queued{0};
 
   const std::uint64_t seed;  // from the OS (sys/random.hpp): machines' fastrand states derive from it
   const int stack_credit_batch;  // stack promises a processor takes at once (processor.hpp)
@@ -185,6 +205,19 @@ void schedule(scheduler& s, machine* m);
 /// Returns false when no P or no thread could be had; `*thread_error` (if given) then receives
 /// the error of a failed thread creation (left alone otherwise).
 bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error = nullptr);
+
+/// Go's handoffp: finds a machine for processor `p`, which nobody holds (taken from a blocking
+/// call by sysmon, or released by blocking_long), or puts it on the idle list. Any thread without
+/// the scheduler lock.
+void handoffp(scheduler& s, processor* p);
+
+/// Takes an idle processor for m (which holds none), or returns false. Any machine's thread
+/// without the scheduler lock.
+bool acquire_idle_p(scheduler& s, machine* m);
+
+/// Reports that creating one more machine would exceed options::max_threads and aborts (Go's
+/// checkmcount). Requires s.lock.
+[[noreturn]] void thread_limit_exceeded(scheduler& s);
 
 /// wakep's slow path: claims the spinning slot and starts (or wakes) a machine. Only wakep().
 void wakep_slow(scheduler& s);
@@ -301,6 +334,11 @@ inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_tim
   }
 }
 
+/// The slow end of a blocking call (blocking.cpp, Go's exitsyscall0): g returned from its call and
+/// found no processor free. Takes one that became idle meanwhile (true: run g again at once), or
+/// queues g globally and leaves m without a processor (false). m's thread on g0.
+bool exit_blocking_on_g0(scheduler& s, machine* m, goroutine* g);
+
 /// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
 /// again. m's thread, on g0 or on top of the next goroutine's stack.
 inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
@@ -323,6 +361,8 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
     case after_switch::exit:
       goroutine_exited(s, m, g);
       return false;
+    case after_switch::exit_blocking:
+      return exit_blocking_on_g0(s, m, g);
     case after_switch::none:
       break;
   }

@@ -9,6 +9,7 @@
 //  3. Poll the network if goroutines wait on I/O and nobody has polled for 10 ms.
 //  4. Retake: a processor whose schedtick has not moved for 10 ms runs one goroutine too long;
 //     ask it to yield at its next preemption point (cooperative: gort cannot interrupt C++ code).
+//     A processor left in a blocking call (blocking.cpp) is taken and handed to another machine.
 //  5. Every second, return the pages of stacks idle for a second to the OS.
 //  6. Print schedtrace when due.
 // Runs on its own thread; reads processor state as relaxed snapshots.
@@ -26,21 +27,54 @@ namespace {
 constexpr std::int64_t k_scavenge_period = 1'000'000'000;
 constexpr std::int64_t k_sysmon_poll_ns = 10'000'000;  // Go's sysmon: poll if none for 10 ms
 
-void retake(scheduler& s, std::int64_t now) {
+// Go's retake. Returns how many processors it took from blocking calls. sysmon only.
+int retake(scheduler& s, std::int64_t now) {
+  int n = 0;
   for (auto& pp : s.allp) {
     processor* p = pp.get();
-    if (p->status.load(std::memory_order_relaxed) != p_status::running) continue;
-    const std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
-    if (p->sysmon_tick != tick) {
-      p->sysmon_tick = tick;
-      p->sysmon_when = now;
-    } else if (p->sysmon_when + k_forcepreempt_ns <= now) {
-      // acquire: pairs with execute()'s release store; the record is fully built.
-      if (goroutine* g = p->curg.load(std::memory_order_acquire)) {
-        g->preempt.store(true, std::memory_order_relaxed);
+    const p_status st = p->status.load(std::memory_order_relaxed);
+    if (st == p_status::running) {
+      const std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
+      if (p->sysmon_tick != tick) {
+        p->sysmon_tick = tick;
+        p->sysmon_when = now;
+      } else if (p->sysmon_when + k_forcepreempt_ns <= now) {
+        // acquire: pairs with execute()'s release store; the record is fully built.
+        if (goroutine* g = p->curg.load(std::memory_order_acquire)) {
+          g->preempt.store(true, std::memory_order_relaxed);
+        }
       }
+      continue;
+    }
+    if (st != p_status::syscall) continue;
+    // A blocking call (blocking.cpp). Retake only a call seen on two rounds: at least one sysmon
+    // period (≥ 20 µs) old.
+    const std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+    if (p->sysmon_syscalltick != t) {
+      p->sysmon_syscalltick = t;
+      p->sysmon_syscallwhen = now;
+      continue;
+    }
+    // Nothing waits for this processor and another can take new work (someone spins or a
+    // processor is idle): leave it to the call for up to 10 ms, so that short calls keep it.
+    if (p->runq.empty() &&
+        s.nmspinning.load(std::memory_order_relaxed) + s.npidle.load(std::memory_order_relaxed) >
+            0 &&
+        p->sysmon_syscallwhen + k_forcepreempt_ns > now) {
+      continue;
+    }
+    p_status expected = p_status::syscall;
+    // acq_rel: acquire pairs with blocking_enter's release store (P's state as its machine left
+    // it); the returning call's CAS now fails, so sysmon owns P until handoffp passes it on.
+    if (p->status.compare_exchange_strong(expected, p_status::idle, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
+      bump(p->syscalltick);
+      s.retakes.fetch_add(1, std::memory_order_relaxed);
+      ++n;
+      handoffp(s, p);
     }
   }
+  return n;
 }
 
 bool all_idle(scheduler& s) {
@@ -99,10 +133,10 @@ void sysmon_main(scheduler& s) {
       poll(s, 0, readied);
       inject_batch(s, nullptr, readied.data(), readied.size());
     }
-    retake(s, now);
+    const int retaken = retake(s, now);
     // A timer overdue with nobody to run it (every machine busy or parked): start one.
     if (earliest_timer(s) < now) wakep(s);
-    ++idle;  // gort has no syscall hand-off yet, so a round never counts as a retake
+    idle = retaken != 0 ? 0 : idle + 1;  // Go: keep the short period while retakes happen
 
     if (now - last_scavenge >= k_scavenge_period) {
       s.stacks.scavenge(now, k_scavenge_period);
