@@ -34,6 +34,9 @@ struct runtime_stats {
   std::uint64_t blocking_calls = 0;  // blocking calls begun since start
   std::uint64_t retakes = 0;   // processors sysmon took from a blocking call and handed off
   std::uint64_t handoffs = 0;  // processors handed off at once by gort::blocking_long
+  // Processors sysmon took from goroutines that ran 10 ms without a scheduling point (they ran
+  // on without one until their next gort call).
+  std::uint64_t runaway_handoffs = 0;
 
   // Stacks.
   std::uint64_t stack_size = 0;          // bytes reserved per stack

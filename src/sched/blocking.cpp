@@ -50,9 +50,14 @@ bool blocking_enter(bool hand_off) noexcept {
   machine* m = current_machine();
   if (m == nullptr) return false;  // a plain thread: nothing to release
   goroutine* g = m->curg;
-  processor* p = m->p;
-  // A scheduler context (a timer callback), or already inside a blocking call: run it as is.
-  if (g == nullptr || p == nullptr) return false;
+  if (g == nullptr) return false;  // a scheduler context (a timer callback): run it as is
+  processor* p = own_p(m);         // a runtime section (scheduler.hpp) until P is released
+  if (p == nullptr) {
+    // Already inside a blocking call, or sysmon took the processor from this goroutine (it gets
+    // one back at its next switch): nothing to release.
+    disown_p(m);
+    return false;
+  }
   scheduler& s = *g_sched.load(std::memory_order_acquire);  // a machine's runtime is running
   bump(p->blocking_calls);
   s.nblocking.fetch_add(1, std::memory_order_relaxed);
@@ -60,22 +65,25 @@ bool blocking_enter(bool hand_off) noexcept {
   // sysmon's preemption request and shutdown's look for the goroutine here; it runs on without P.
   p->curg.store(nullptr, std::memory_order_relaxed);
   m->p = nullptr;
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   if (hand_off) {
     s.handoffs.fetch_add(1, std::memory_order_relaxed);
     handoffp(s, p);  // the lock inside publishes P's state to the machine that takes it
+    disown_p(m);
     return true;
   }
   m->oldp = p;
   // release: P's state as this machine left it is visible to whoever takes P (the acquire CAS of
   // sysmon's retake, or of a returning blocking call).
   p->status.store(p_status::syscall, std::memory_order_release);
+  disown_p(m);
   return true;
 }
 
 void blocking_exit() noexcept {
   machine* m = current_machine();  // the same machine as at enter: the call did not switch
   goroutine* g = m->curg;
+  own_p(m);  // a runtime section while taking a processor (own_p returns null: none is held)
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   s.nblocking.fetch_sub(1, std::memory_order_relaxed);
   processor* p = m->oldp;
@@ -86,12 +94,13 @@ void blocking_exit() noexcept {
                                         std::memory_order_relaxed)) {
     // 3a. acquire: pairs with the release store of whoever put P in status syscall.
     m->p = p;
-    p->m = m;
+    p->m.store(m, std::memory_order_relaxed);
     s.exits_own.fetch_add(1, std::memory_order_relaxed);
   } else if (acquire_idle_p(s, m)) {
     s.exits_idle.fetch_add(1, std::memory_order_relaxed);  // 3b.
   } else {
     // 3c. Resumes holding a processor, perhaps on another machine.
+    disown_p(m);  // the switch opens its own section
     switch_to_scheduler(g, after_switch::exit_blocking);
     return;
   }
@@ -99,6 +108,7 @@ void blocking_exit() noexcept {
   bump(held->syscalltick);
   g->status.store(g_status::running, std::memory_order_relaxed);
   held->curg.store(g, std::memory_order_release);  // as prepare_run: sysmon reads the record
+  disown_p(m);
   // A preemption point. Shutdown flags only goroutines that held a processor when it began.
   if (g->preempt.load(std::memory_order_relaxed) ||
       s.shutting_down.load(std::memory_order_relaxed)) {

@@ -17,6 +17,9 @@ namespace gort::sched {
 
 struct processor;
 
+inline constexpr std::uint32_t k_revoke_requested = 1;  // sysmon looks at the machine's sections
+inline constexpr std::uint32_t k_revoke_taken = 2;      // sysmon took the machine's processor
+
 /// What a goroutine asks its machine's scheduler context to do right after switching away.
 enum class after_switch : std::uint8_t {
   none,
@@ -37,6 +40,13 @@ struct machine {
   bool spinning = false;       // counted in scheduler::nmspinning
   bool idle_exit = false;      // left its loop for idleness (stopm); its record goes to zombies
   goroutine* curg = nullptr;   // goroutine running on this machine (null on g0)
+
+  // The runaway hand-off (scheduler.hpp, own_p; sysmon.cpp). in_runtime: how many runtime
+  // sections this thread is inside — at least 1 whenever g0 runs, 0 while a goroutine runs its own
+  // code. Written by this thread only (plain load + store); read by sysmon. revoke: 0, or
+  // k_revoke_requested / k_revoke_taken, set by sysmon; the thread clears it.
+  std::atomic<std::uint32_t> in_runtime{1};
+  std::atomic<std::uint32_t> revoke{0};
 
   void* g0_ctx = nullptr;  // the scheduler context, saved while a goroutine runs
 

@@ -47,7 +47,11 @@ inline void bump(std::atomic<T>& c, std::type_identity_t<T> n = 1) noexcept {
 struct processor {
   int id = 0;
   std::atomic<p_status> status{p_status::idle};  // written under the scheduler lock or by owner
-  machine* m = nullptr;                          // owner machine (null when idle)
+  // Owner machine (null when idle or in a blocking call). Written by whoever makes a machine the
+  // owner or drops it; read by sysmon to find the machine it may take a runaway goroutine's
+  // processor from. relaxed: sysmon's decision is ordered by the machine's runtime-section word
+  // (scheduler.hpp, own_p), not by this field.
+  std::atomic<machine*> m{nullptr};
   processor* idle_link = nullptr;                // idle list; scheduler lock
 
   run_queue<goroutine> runq;

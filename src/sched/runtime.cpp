@@ -572,6 +572,7 @@ runtime_stats stats() {
   for (auto& p : s->allp) r.blocking_calls += p->blocking_calls.load(std::memory_order_relaxed);
   r.retakes = s->retakes.load(std::memory_order_relaxed);
   r.handoffs = s->handoffs.load(std::memory_order_relaxed);
+  r.runaway_handoffs = s->runaway_handoffs.load(std::memory_order_relaxed);
   const stack_pool::counters c = s->stacks.snapshot();
   r.stack_size = s->stacks.slot_size();
   r.stacks_reserved = c.reserved;

@@ -89,7 +89,7 @@ void pidleput(scheduler& s, processor* p) {
   GORT_DCHECK(p->runq.empty() || s.stopping);
   GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) < s.gomaxprocs);
   p->status.store(p_status::idle, std::memory_order_relaxed);
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   p->idle_link = s.pidle;
   s.pidle = p;
   // seq_cst: wakep's npidle load must see this before a submitter decides nobody is idle.
@@ -110,14 +110,14 @@ processor* pidleget(scheduler& s) {
 // Machine's own thread, or a thread handing `p` to `m` before waking it.
 void acquirep(machine* m, processor* p) {
   m->p = p;
-  p->m = m;
+  p->m.store(m, std::memory_order_relaxed);
   p->status.store(p_status::running, std::memory_order_relaxed);
 }
 
 processor* releasep(machine* m) {
   processor* p = m->p;
   m->p = nullptr;
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   return p;
 }
 
@@ -578,6 +578,31 @@ bool acquire_idle_p(scheduler& s, machine* m) {
   if (p == nullptr) return false;
   acquirep(m, p);
   return true;
+}
+
+processor* own_p_slow(machine* m) noexcept {
+  std::uint32_t r = k_revoke_requested;
+  // acq_rel: withdrawing orders this section after sysmon's request; on failure (acquire) a
+  // k_revoke_taken read pairs with sysmon's release CAS, so its hand-off happens-before us.
+  if (m->revoke.compare_exchange_strong(r, 0, std::memory_order_acq_rel,
+                                        std::memory_order_acquire) ||
+      r == 0) {
+    return m->p;  // a request withdrawn (by us, or by sysmon, which then saw our section)
+  }
+  GORT_DCHECK(r == k_revoke_taken);
+  // sysmon owns m->p now (and has handed it on); only this thread writes the revoke word from
+  // here until m holds a processor again.
+  GORT_DCHECK(m->curg != nullptr);  // g0 always runs inside a section: never revoked under it
+  m->p = nullptr;
+  m->revoke.store(0, std::memory_order_relaxed);
+  return nullptr;
+}
+
+bool park_without_p(scheduler& s, machine* m, goroutine* g) {
+  if (m->after_unlock(m->after_arg)) return false;
+  g->status.store(g_status::runnable, std::memory_order_relaxed);  // vetoed: runnable at once
+  global_put(s, g);
+  return false;
 }
 
 void thread_limit_exceeded(scheduler& s) {

@@ -66,7 +66,7 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
   std::lock_guard<std::mutex> l(s.lock);
   for (auto& pp : s.allp) {
     processor* p = pp.get();
-    machine* owner = p->m;
+    machine* owner = p->m.load(std::memory_order_relaxed);
     appendf(out,
             "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d "
             "timerslen=%zu\n",

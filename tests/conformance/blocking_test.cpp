@@ -164,8 +164,11 @@ TEST_P(Blocking, ReturnTakesAnIdleProcessor) {
 }
 
 // Way 3: every processor is busy when the call returns: the goroutine waits in the global queue
-// (its thread parks) and runs once a processor is free.
+// (its thread parks) and runs once a processor is free. The busy goroutines spin without a
+// scheduling point, so sysmon's runaway hand-off is turned off (it would free their processors).
 TEST_P(Blocking, ReturnWithNoProcessorFreeQueuesTheGoroutine) {
+  gort::options o;
+  o.debug = "asyncpreemptoff=1";
   run([this] {
     const std::uint64_t queued = sched().exits_queued.load();
     std::atomic<int> spinning{0};
@@ -187,7 +190,7 @@ TEST_P(Blocking, ReturnWithNoProcessorFreeQueuesTheGoroutine) {
     });
     wg.wait();
     EXPECT_EQ(sched().exits_queued.load(), queued + 1);
-  });
+  }, o);
 }
 
 // A burst of blocking calls needs a thread per call in progress; once idle, those threads end.
@@ -249,6 +252,46 @@ TEST(BlockingLimit, ExceedingMaxThreadsEndsTheProgramNamingTheLimit) {
 
 TEST(BlockingLimit, MaxThreadsBelowTwoIsAConfigError) {
   EXPECT_THROW(gort::run([] {}, {.max_threads = 1}), gort::config_error);
+}
+
+// A goroutine spinning in pure C++ (no gort call at all) at one processor loses its processor after
+// 10 ms; the ticker goroutine keeps ticking on another thread. Without the hand-off the spin, which
+// waits for ticks, would never end.
+TEST(Runaway, SpinningGoroutineDoesNotStopATickerAtOneProcessor) {
+  if (!gort::sched::runaway_handoff_supported()) {
+    GTEST_SKIP() << "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is not available here";
+  }
+  for (int round = 0; round < 2; ++round) {  // twice: the spinner's thread gets a processor back
+    gort::run(
+        [] {
+          std::atomic<int> ticks{0};
+          std::atomic<bool> stop{false};
+          gort::chan<int> armed(0);
+          gort::wait_group wg;
+          wg.add(1);
+          gort::go([&] {
+            gort::ticker t(std::chrono::milliseconds(1));
+            armed.send(1);
+            while (!stop.load()) {
+              (void)t.c().recv();
+              ticks.fetch_add(1);
+            }
+            wg.done();
+          });
+          (void)armed.recv();
+          const std::uint64_t before = gort::stats().runaway_handoffs;
+          while (ticks.load(std::memory_order_relaxed) < 20) {
+          }
+          stop.store(true);
+          wg.wait();  // a gort call: the spinner takes a processor back
+          EXPECT_GT(gort::stats().runaway_handoffs, before);
+          // And it runs goroutines as usual again.
+          gort::chan<int> c(0);
+          gort::go([c] { c.send(3); });
+          EXPECT_EQ(c.recv().value_or(0), 3);
+        },
+        {.maxprocs = 1});
+  }
 }
 
 // gort::preempt_point: a loop that calls nothing else of gort still lets the others run.
