@@ -54,10 +54,12 @@ TEST_P(Blocking, ReturnsTheResultAndPropagatesExceptions) {
     EXPECT_EQ(gort::this_goroutine::id(), id);
     // Nested: the inner call runs as is.
     EXPECT_EQ(gort::blocking([] { return gort::blocking([] { return 3; }) + 1; }), 4);
-    // The goroutine holds a processor again: it can park.
-    gort::chan<int> c(0);
-    gort::go([c] { c.send(5); });
-    EXPECT_EQ(c.recv().value_or(0), 5);
+    // The goroutine holds a processor again: it can park. (The closure holds references only: a
+    // goroutine still finishing when main returns is abandoned without destroying its closure.)
+    gort::wait_group parked;
+    parked.add(1);
+    gort::go([&parked] { parked.done(); });
+    parked.wait();
     EXPECT_EQ(gort::stats().blocking, 0);
     EXPECT_GE(gort::stats().blocking_calls, 5u);
   });
@@ -171,23 +173,33 @@ TEST_P(Blocking, ReturnWithNoProcessorFreeQueuesTheGoroutine) {
   o.debug = "asyncpreemptoff=1";
   run([this] {
     const std::uint64_t queued = sched().exits_queued.load();
+    std::atomic<bool> inside{false};
     std::atomic<int> spinning{0};
     gort::wait_group wg;
     wg.add(procs() + 1);
-    for (int i = 0; i < procs(); ++i) {
-      gort::go([&] {  // holds a processor, without a scheduling point, until the caller queued
-        spinning.fetch_add(1);
-        while (sched().exits_queued.load() == queued) {
-        }
-        wg.done();
-      });
-    }
-    gort::go([&] {
+    gort::go([&] {  // enters its call first, returns once every processor is held
       const std::uint64_t id = gort::this_goroutine::id();
-      gort::blocking([&] { os_wait_until([&] { return spinning.load() == procs(); }); });
+      gort::blocking([&] {
+        inside.store(true);
+        os_wait_until([&] { return spinning.load() == procs(); });
+      });
       EXPECT_EQ(gort::this_goroutine::id(), id);
       wg.done();
     });
+    while (!inside.load()) gort::yield();
+    // The spinners are spawned from a plain thread, into the global queue: one spawned into a
+    // local queue behind another spinner would wait for it forever (nothing preempts them here).
+    std::thread spawner([&] {
+      for (int i = 0; i < procs(); ++i) {
+        gort::go([&] {  // holds a processor, without a scheduling point, until the caller queued
+          spinning.fetch_add(1);
+          while (sched().exits_queued.load() == queued) {
+          }
+          wg.done();
+        });
+      }
+    });
+    spawner.join();
     wg.wait();
     EXPECT_EQ(sched().exits_queued.load(), queued + 1);
   }, o);
@@ -285,10 +297,11 @@ TEST(Runaway, SpinningGoroutineDoesNotStopATickerAtOneProcessor) {
           stop.store(true);
           wg.wait();  // a gort call: the spinner takes a processor back
           EXPECT_GT(gort::stats().runaway_handoffs, before);
-          // And it runs goroutines as usual again.
-          gort::chan<int> c(0);
-          gort::go([c] { c.send(3); });
-          EXPECT_EQ(c.recv().value_or(0), 3);
+          // And it parks and runs goroutines as usual again.
+          gort::wait_group again;
+          again.add(1);
+          gort::go([&again] { again.done(); });
+          again.wait();
         },
         {.maxprocs = 1});
   }
