@@ -95,6 +95,12 @@ void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
 /// something else. On a plain thread: std::this_thread::yield().
 void yield() noexcept;
 
+/// Go's cooperative preemption check, for long loops that call nothing else of gort: if the
+/// runtime asked the calling goroutine to give its processor up (it has run for 10 ms without a
+/// scheduling point), it yields to the global run queue; otherwise it returns at once (a call and
+/// two loads). Any thread; a no-op off goroutines.
+void preempt_point() noexcept;
+
 /// Number of goroutines that currently exist (Go's runtime.NumGoroutine). Any thread; 0 when no
 /// runtime runs. Counters are read without stopping the world, so a value taken while goroutines
 /// are being created or are exiting is approximate by that many.

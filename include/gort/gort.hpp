@@ -1,6 +1,7 @@
 // gort/gort.hpp — umbrella header; includes every public header and nothing else.
 #pragma once
 
+#include "gort/blocking.hpp"
 #include "gort/chan.hpp"
 #include "gort/context.hpp"
 #include "gort/errc.hpp"

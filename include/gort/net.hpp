@@ -257,11 +257,13 @@ class packet_conn {
 
 /// Listens on `address` for network "tcp" (IPv4 and IPv6; an empty host means every interface),
 /// "tcp4", "tcp6" ("host:port", "[ip6]:port", ":port"; port 0 picks a free one) or "unix" (a
-/// socket path; the file must not exist). Host names are resolved on a helper thread.
+/// socket path; the file must not exist). Host names are resolved in a goroutine
+/// inside gort::blocking.
 [[nodiscard]] result<listener> listen(std::string_view network, std::string_view address);
 
 /// Connects to `address` (as for listen; each resolved address in turn until one accepts).
-/// Name resolution runs on a helper thread, never on a processor; `ctx` bounds the whole dial.
+/// Name resolution (getaddrinfo) runs in a goroutine inside gort::blocking, so it holds a thread
+/// but no processor; `ctx` bounds the whole dial.
 [[nodiscard]] result<conn> dial(std::string_view network, std::string_view address);
 [[nodiscard]] result<conn> dial(const context& ctx, std::string_view network,
                                 std::string_view address);

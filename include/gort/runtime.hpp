@@ -52,6 +52,12 @@ struct options {
   /// docs/api.md for -fstack-clash-protection, which frames larger than a page need.
   std::size_t stack_size = 64 * 1024;
 
+  /// Most OS threads the runtime may have at once (Go's debug.SetMaxThreads), its machines and
+  /// sysmon included; at least 2. Goroutines inside gort::blocking each hold a thread, so this
+  /// bounds concurrent blocking calls. Needing one more ends the program: "gort: program exceeds
+  /// N-thread limit (gort::options::max_threads)" then "fatal error: thread exhaustion", as Go.
+  int max_threads = 10'000;
+
   /// Called (on the goroutine, which then ends) when an exception escapes a goroutine other than
   /// main. Empty: print "goroutine N [exception]: what()" and its creation site to stderr, then
   /// std::terminate, like an unrecovered Go panic. main's exception is rethrown by run(). A handler

@@ -29,6 +29,15 @@ struct runtime_stats {
   std::uint64_t stolen = 0;            // goroutines taken by those steals
   std::uint64_t preemptions = 0;       // preemption requests from sysmon
 
+  // Blocking calls (gort::blocking, gort::blocking_long).
+  std::int64_t blocking = 0;        // goroutines inside a blocking call now
+  std::uint64_t blocking_calls = 0;  // blocking calls begun since start
+  std::uint64_t retakes = 0;   // processors sysmon took from a blocking call and handed off
+  std::uint64_t handoffs = 0;  // processors handed off at once by gort::blocking_long
+  // Processors sysmon took from goroutines that ran 10 ms without a scheduling point (they ran
+  // on without one until their next gort call).
+  std::uint64_t runaway_handoffs = 0;
+
   // Stacks.
   std::uint64_t stack_size = 0;          // bytes reserved per stack
   std::uint64_t stacks_reserved = 0;     // stack slots carved so far

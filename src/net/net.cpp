@@ -28,10 +28,12 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
+#include "gort/blocking.hpp"
 #include "gort/chan.hpp"
+#include "gort/error.hpp"
+#include "gort/go.hpp"
 #include "gort/context.hpp"
 #include "gort/net.hpp"
 #include "gort/select.hpp"
@@ -392,8 +394,10 @@ bool numeric_endpoints(const std::string& host, std::uint16_t port, net_kind k, 
   return false;
 }
 
-// getaddrinfo on a helper thread (it may block for seconds): the caller parks on a channel, and
-// gives up when `c` is done (the thread then finishes alone and its answer is dropped).
+// getaddrinfo (it may block for seconds) in a goroutine of its own, inside gort::blocking so that
+// its processor goes on without it (Go's cgo resolver does the same: a goroutine in a cgo call,
+// selected on with the context). The caller parks on a channel, and gives up when `c` is done
+// (the goroutine then finishes alone and its answer is dropped).
 struct resolution {
   std::vector<endpoint> endpoints;
   int status = 0;
@@ -405,12 +409,13 @@ std::error_code resolve_host(cancel_node* c, const std::string& host, std::uint1
   chan<int> finished(1);
   const int family = k == net_kind::tcp4 ? AF_INET : k == net_kind::tcp6 ? AF_INET6 : AF_UNSPEC;
   try {
-    std::thread([res, finished, host, port, family]() mutable {
+    gort::go([res, finished, host, port, family]() mutable {
       addrinfo hints{};
       hints.ai_family = family;
       hints.ai_socktype = SOCK_STREAM;
       addrinfo* list = nullptr;
-      res->status = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+      res->status =
+          gort::blocking([&] { return ::getaddrinfo(host.c_str(), nullptr, &hints, &list); });
       if (res->status == 0) {
         for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
           endpoint e;
@@ -428,10 +433,12 @@ std::error_code resolve_host(cancel_node* c, const std::string& host, std::uint1
         }
         ::freeaddrinfo(list);
       }
-      (void)finished.try_send(1);  // the channel has room: never blocks this thread
-    }).detach();
-  } catch (const std::system_error& e) {
-    return e.code();
+      (void)finished.try_send(1);  // the channel has room: never blocks
+    });
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  } catch (const gort::shutdown_error&) {
+    return std::make_error_code(std::errc::operation_canceled);  // a plain thread at shutdown
   }
   bool got = false;
   if (c == nullptr) {

@@ -107,7 +107,9 @@ inline void arrived(bctx::transfer_t t) noexcept {
 inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noexcept {
   if (sanitizer::asan()) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
   arrived(t);
-  restore_eh(static_cast<machine*>(t.data), saved);
+  auto* m = static_cast<machine*>(t.data);
+  restore_eh(m, saved);
+  disown_p(m);  // closes the section the switch away from g0's side opened (scheduler.hpp)
 }
 
 // First frame of every goroutine. Never returns: the exit switch abandons this stack.
@@ -115,6 +117,7 @@ void goroutine_entry(bctx::transfer_t t) {
   sanitizer::finish_switch(nullptr, nullptr, nullptr);
   auto* m = static_cast<machine*>(t.data);
   arrived(t);
+  disown_p(m);  // the goroutine's own code runs outside the runtime
   goroutine* g = m->curg;
   run_goroutine_body(g);
   switch_to_scheduler(g, after_switch::exit);
@@ -162,28 +165,11 @@ void switch_to_goroutine(machine* m, goroutine* g) {
   m->curg->ctx = t.fctx;
 }
 
-void switch_to_scheduler(goroutine* g, after_switch what) {
-  machine* m = g->m;
-  m->after = what;
+namespace {
+
+// The switch to g0, with m->after already set. The goroutine's side of switch_to_scheduler.
+inline void jump_to_g0(goroutine* g, machine* m, after_switch what) {
   const bool unguarded = (g->flags & goroutine::k_unguarded_stack) != 0;
-  // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
-  // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.
-  if (!sanitizer::asan()) {
-    if (what == after_switch::park || what == after_switch::exit) {
-      scheduler& s = *g_sched.load(std::memory_order_relaxed);
-      bool inherit = false;
-      if (goroutine* next = take_direct_successor(s, m, inherit)) {
-        m->direct_from = g;
-        prepare_run(s, m, next, inherit);
-        const eh_state saved = save_eh(m);
-        if (unguarded) check_canary(g, g->stack);
-        sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);
-        bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
-        resumed(g, saved, t);
-        return;
-      }
-    }
-  }
   const eh_state saved = save_eh(m);
   if (unguarded) check_canary(g, g->stack);
   // A finishing goroutine passes no fake-stack slot: ASan then frees its fake stack.
@@ -194,6 +180,60 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
   sanitizer::tsan_switch(m->g0_tsan_fiber);
   bctx::transfer_t t = bctx::jump_fcontext(m->g0_ctx, nullptr);
   resumed(g, saved, t);
+}
+
+// A switch found m without a processor: inside gort::blocking (misuse), or sysmon took it from a
+// runaway goroutine (scheduler.hpp, own_p). Takes an idle processor (true: the switch goes on
+// normally), or performs the switch to g0 without one — g0 does what needs no processor
+// (finish_request) and schedule() parks m — and returns false once g runs again. An exit first
+// waits in the global queue (as a yield): recycling its stack and record needs a processor.
+[[gnu::noinline]] bool switch_without_p(goroutine* g, machine* m, after_switch what) {
+  if (g->status.load(std::memory_order_relaxed) == g_status::syscall) {
+    fatal("goroutine switched inside gort::blocking (its function must not block on gort "
+          "primitives or yield)");
+  }
+  scheduler& s = *g_sched.load(std::memory_order_relaxed);
+  if (acquire_idle_p(s, m)) return true;
+  if (what == after_switch::exit) {
+    disown_p(m);
+    switch_to_scheduler(g, after_switch::yield);
+    switch_to_scheduler(g, after_switch::exit);
+    fatal("a finished goroutine was resumed");
+  }
+  m->after = what;
+  jump_to_g0(g, m, what);
+  return false;
+}
+
+}  // namespace
+
+void switch_to_scheduler(goroutine* g, after_switch what) {
+  machine* m = g->m;
+  // A section that the goroutine resumed next on m closes (resumed()). Only the end of a blocking
+  // call switches without a processor by design (blocking.cpp).
+  if (own_p(m) == nullptr && what != after_switch::exit_blocking) [[unlikely]] {
+    if (!switch_without_p(g, m, what)) return;
+  }
+  m->after = what;
+  // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
+  // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.
+  if (!sanitizer::asan()) {
+    if (what == after_switch::park || what == after_switch::exit) {
+      scheduler& s = *g_sched.load(std::memory_order_relaxed);
+      bool inherit = false;
+      if (goroutine* next = take_direct_successor(s, m, inherit)) {
+        m->direct_from = g;
+        prepare_run(s, m, next, inherit);
+        const eh_state saved = save_eh(m);
+        if ((g->flags & goroutine::k_unguarded_stack) != 0) check_canary(g, g->stack);
+        sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);
+        bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
+        resumed(g, saved, t);
+        return;
+      }
+    }
+  }
+  jump_to_g0(g, m, what);
 }
 
 }  // namespace gort::sched

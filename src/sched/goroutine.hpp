@@ -35,7 +35,7 @@ enum class g_status : std::uint32_t {
   idle = 0,      // record allocated, not yet published
   runnable = 1,  // in a run queue
   running = 2,   // executing on a machine
-  syscall = 3,   // in gort::blocking (reserved)
+  syscall = 3,   // in gort::blocking: runs on its machine, which holds no processor
   waiting = 4,   // parked
   dead = 6,      // exited; record in a free list
 };

@@ -17,6 +17,9 @@ namespace gort::sched {
 
 struct processor;
 
+inline constexpr std::uint32_t k_revoke_requested = 1;  // sysmon looks at the machine's sections
+inline constexpr std::uint32_t k_revoke_taken = 2;      // sysmon took the machine's processor
+
 /// What a goroutine asks its machine's scheduler context to do right after switching away.
 enum class after_switch : std::uint8_t {
   none,
@@ -24,14 +27,26 @@ enum class after_switch : std::uint8_t {
   yield,    // Gosched: global queue tail
   preempt,  // as yield, counted as a preemption
   exit,     // the goroutine finished: recycle its stack and record
+  exit_blocking,  // back from gort::blocking with no processor free: take one or queue globally
 };
 
 struct machine {
   std::int64_t id = 0;
   processor* p = nullptr;      // held processor
   processor* nextp = nullptr;  // processor handed over by startm; written before wakeup
+  // The processor released by a blocking call (status syscall while it is free for the taking);
+  // the call's return tries to take it back (blocking.cpp). Own thread only.
+  processor* oldp = nullptr;
   bool spinning = false;       // counted in scheduler::nmspinning
+  bool idle_exit = false;      // left its loop for idleness (stopm); its record goes to zombies
   goroutine* curg = nullptr;   // goroutine running on this machine (null on g0)
+
+  // The runaway hand-off (scheduler.hpp, own_p; sysmon.cpp). in_runtime: how many runtime
+  // sections this thread is inside — at least 1 whenever g0 runs, 0 while a goroutine runs its own
+  // code. Written by this thread only (plain load + store); read by sysmon. revoke: 0, or
+  // k_revoke_requested / k_revoke_taken, set by sysmon; the thread clears it.
+  std::atomic<std::uint32_t> in_runtime{1};
+  std::atomic<std::uint32_t> revoke{0};
 
   void* g0_ctx = nullptr;  // the scheduler context, saved while a goroutine runs
 

@@ -134,9 +134,13 @@ goroutine* enter_op() noexcept {
   if (m != nullptr) {
     goroutine* g = m->curg;
     if (g != nullptr) {
+      // A goroutine inside gort::blocking holds no processor to give up.
       if (g->preempt.load(std::memory_order_relaxed)) {
-        switch_to_scheduler(g, after_switch::preempt);
-      } else if (m->shuffle && (m->fastrand() & 7) == 0) [[unlikely]] {
+        if (g->status.load(std::memory_order_relaxed) != g_status::syscall) {
+          switch_to_scheduler(g, after_switch::preempt);
+        }
+      } else if (m->shuffle && (m->fastrand() & 7) == 0 &&
+                 g->status.load(std::memory_order_relaxed) != g_status::syscall) [[unlikely]] {
         switch_to_scheduler(g, after_switch::yield);  // GORTDEBUG=shuffle: an extra yield
       }
       return g;
@@ -207,12 +211,13 @@ inline void make_ready(machine* m, goroutine* g) {
     return;
   }
   scheduler* s = g_sched.load(std::memory_order_acquire);  // a machine's runtime is running
-  if (m->p != nullptr) {
-    runq_put_next(*s, m->p, g);  // Go's ready(gp, next=true): the wakee runs next
+  if (processor* p = own_p(m)) {
+    runq_put_next(*s, p, g);  // Go's ready(gp, next=true): the wakee runs next
     wakep(*s);
   } else {
-    global_put(*s, g);
+    global_put(*s, g);  // inside gort::blocking, or sysmon took the processor (own_p)
   }
+  disown_p(m);
 }
 
 }  // namespace
@@ -264,7 +269,8 @@ void preempt_point() noexcept {
   machine* m = current_machine();
   if (m == nullptr) return;
   goroutine* g = m->curg;
-  if (g != nullptr && g->preempt.load(std::memory_order_relaxed)) {
+  if (g != nullptr && g->preempt.load(std::memory_order_relaxed) &&
+      g->status.load(std::memory_order_relaxed) != g_status::syscall) {
     switch_to_scheduler(g, after_switch::preempt);
   }
 }
@@ -274,6 +280,8 @@ void preempt_point() noexcept {
 namespace gort {
 
 using namespace gort::sched;
+
+void preempt_point() noexcept { detail::preempt_point(); }
 
 void yield() noexcept {
   machine* m = current_machine();

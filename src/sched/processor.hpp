@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sched/goroutine.hpp"
 #include "sched/run_queue.hpp"
@@ -38,14 +39,19 @@ inline constexpr int k_gfree_keep = 32;
 inline constexpr std::uint64_t k_goid_batch = 16;  // Go's _GoidCacheBatch
 
 /// Owner-only increment of a counter others read (see the file comment).
-inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+template <class T>
+inline void bump(std::atomic<T>& c, std::type_identity_t<T> n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 struct processor {
   int id = 0;
   std::atomic<p_status> status{p_status::idle};  // written under the scheduler lock or by owner
-  machine* m = nullptr;                          // owner machine (null when idle)
+  // Owner machine (null when idle or in a blocking call). Written by whoever makes a machine the
+  // owner or drops it; read by sysmon to find the machine it may take a runaway goroutine's
+  // processor from. relaxed: sysmon's decision is ordered by the machine's runtime-section word
+  // (scheduler.hpp, own_p), not by this field.
+  std::atomic<machine*> m{nullptr};
   processor* idle_link = nullptr;                // idle list; scheduler lock
 
   run_queue<goroutine> runq;
@@ -55,6 +61,11 @@ struct processor {
   // find a goroutine hogging the processor. Owner writes, sysmon reads: relaxed.
   std::atomic<std::uint32_t> schedtick{0};
   std::atomic<goroutine*> curg{nullptr};  // running goroutine, for sysmon's preemption request
+  // Counts blocking calls that ended on this processor or lost it (Go's syscalltick): sysmon
+  // retakes a processor in status syscall only once it has seen the same value on two of its
+  // rounds. Written by whoever owns the processor (its machine after taking it back, sysmon after
+  // its retaking CAS: the status CAS orders them); read by sysmon. relaxed.
+  std::atomic<std::uint32_t> syscalltick{0};
 
   // Owner only.
   goroutine* gfree[k_gfree_max] = {};
@@ -74,10 +85,13 @@ struct processor {
   std::atomic<std::uint64_t> switches{0};
   std::atomic<std::uint64_t> steals{0};
   std::atomic<std::uint64_t> stolen{0};
+  std::atomic<std::uint64_t> blocking_calls{0};  // gort::blocking calls begun holding this P
 
   // sysmon's view (sysmon only).
   std::uint32_t sysmon_tick = 0;
   std::int64_t sysmon_when = 0;
+  std::uint32_t sysmon_syscalltick = 0;
+  std::int64_t sysmon_syscallwhen = 0;
 };
 
 }  // namespace gort::sched

@@ -155,6 +155,11 @@ runtime_config make_config(const options& o, bool implicit) {
                        ": want 0 (automatic) or 1.." + std::to_string(sys::k_max_procs));
   }
   c.maxprocs = o.maxprocs != 0 ? o.maxprocs : default_procs(true);
+  if (o.max_threads < 2) {
+    throw config_error("gort::options::max_threads = " + std::to_string(o.max_threads) +
+                       ": want at least 2 (a machine and sysmon)");
+  }
+  c.max_threads = o.max_threads;
   if (o.stack_size < k_min_stack || o.stack_size > k_max_stack) {
     throw config_error("gort::options::stack_size = " + std::to_string(o.stack_size) +
                        ": want 16384..1073741824 bytes");
@@ -223,6 +228,7 @@ void join_machines(scheduler& s) {
   {
     std::lock_guard<std::mutex> l(s.lock);  // pairs with startm storing the thread under it
     for (auto& m : s.allm) threads.push_back(&m->thread);
+    for (auto& m : s.zombies) threads.push_back(&m->thread);  // left for idleness, not joined
   }
   for (std::thread* t : threads) {
     if (t->joinable()) t->join();
@@ -562,6 +568,11 @@ runtime_stats stats() {
     cached_stacks += static_cast<std::uint64_t>(p->stack_count.load(std::memory_order_relaxed));
   }
   r.preemptions = s->preemptions.load(std::memory_order_relaxed);
+  r.blocking = s->nblocking.load(std::memory_order_relaxed);
+  for (auto& p : s->allp) r.blocking_calls += p->blocking_calls.load(std::memory_order_relaxed);
+  r.retakes = s->retakes.load(std::memory_order_relaxed);
+  r.handoffs = s->handoffs.load(std::memory_order_relaxed);
+  r.runaway_handoffs = s->runaway_handoffs.load(std::memory_order_relaxed);
   const stack_pool::counters c = s->stacks.snapshot();
   r.stack_size = s->stacks.slot_size();
   r.stacks_reserved = c.reserved;

@@ -95,7 +95,7 @@ void pidleput(scheduler& s, processor* p) {
   GORT_DCHECK(p->runq.empty() || s.stopping);
   GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) < s.gomaxprocs);
   p->status.store(p_status::idle, std::memory_order_relaxed);
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   p->idle_link = s.pidle;
   s.pidle = p;
   // seq_cst: wakep's npidle load must see this before a submitter decides nobody is idle.
@@ -116,14 +116,14 @@ processor* pidleget(scheduler& s) {
 // Machine's own thread, or a thread handing `p` to `m` before waking it.
 void acquirep(machine* m, processor* p) {
   m->p = p;
-  p->m = m;
+  p->m.store(m, std::memory_order_relaxed);
   p->status.store(p_status::running, std::memory_order_relaxed);
 }
 
 processor* releasep(machine* m) {
   processor* p = m->p;
   m->p = nullptr;
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);
   return p;
 }
 
@@ -147,7 +147,7 @@ goroutine* globrunqget(scheduler& s, processor* p, std::int64_t max) {
   return got > 0 ? batch[0] : nullptr;
 }
 
-void stopm(scheduler& s, machine* m);
+bool stopm(scheduler& s, machine* m);
 
 // Go's stealWork: four rounds over all processors in random order; the victims' runnext only in
 // the last round. Owner of p (m's thread) only.
@@ -320,17 +320,19 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
         timer_poke(s, next);
       }
     }
-    // 15. Park until startm hands us a processor (or shutdown).
-    stopm(s, m);
+    // 15. Park until startm hands us a processor (or shutdown, or long idleness).
+    if (!stopm(s, m)) return nullptr;
   }
 }
 
-// Go's stopm: park an idle machine; startm wakes it with m->nextp set. m's thread only, holding
-// no processor.
-void stopm(scheduler& s, machine* m) {
+// Go's stopm: park an idle machine; startm wakes it with m->nextp set. Returns true holding that
+// processor; false when m must leave its loop: shutdown began, or m stayed idle for
+// k_idle_machine_exit_ns (m->idle_exit set; never M0, the thread that called run). m's thread
+// only, holding no processor.
+bool stopm(scheduler& s, machine* m) {
   {
     std::lock_guard<std::mutex> l(s.lock);
-    if (s.stopping) return;
+    if (s.stopping) return false;
     m->park.clear();
     m->idle_link = s.midle;
     s.midle = m;
@@ -338,19 +340,56 @@ void stopm(scheduler& s, machine* m) {
   }
   check_not_forked();  // in a fork child nothing would ever wake us
   m->blocked.store(true, std::memory_order_relaxed);
+  const bool may_leave = m != s.m0;
   for (;;) {
-    m->park.sleep();  // acquire: pairs with startm's wakeup, so nextp is visible
+    bool woken = true;
+    if (may_leave) {
+      woken = m->park.sleep_for(k_idle_machine_exit_ns, &sys::nanotime);
+    } else {
+      m->park.sleep();
+    }
+    // acquire (the note's): pairs with startm's wakeup, so nextp is visible.
     // A stale wake-up (a timer poke meant for this machine when it was the timer sleeper) finds
     // no processor handed over: sleep again, re-checking under the lock so a startm racing with
     // the clear is not missed.
     std::lock_guard<std::mutex> l(s.lock);
     if (m->nextp != nullptr || s.stopping) break;
+    if (!woken) {
+      // Idle for long: leave the idle list (startm takes machines from it only under the lock,
+      // and nobody handed us a processor) and let the thread end.
+      machine** link = &s.midle;
+      while (*link != m) link = &(*link)->idle_link;
+      *link = m->idle_link;
+      m->idle_link = nullptr;
+      s.nmidle.fetch_sub(1, std::memory_order_relaxed);
+      m->idle_exit = true;
+      break;
+    }
     m->park.clear();
   }
   m->blocked.store(false, std::memory_order_relaxed);
-  if (m->nextp != nullptr) {
-    acquirep(m, m->nextp);
-    m->nextp = nullptr;
+  if (m->nextp == nullptr) return false;
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
+// A machine that left for idleness: moves its record to the zombies and joins the previous ones
+// (which have left their loops; the join waits at most for their last instructions). Its thread,
+// at the end of its loop.
+void retire_idle_machine(scheduler& s, machine* m) {
+  std::vector<std::unique_ptr<machine>> reap;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    reap.swap(s.zombies);
+    auto it = std::find_if(s.allm.begin(), s.allm.end(),
+                           [m](const std::unique_ptr<machine>& x) { return x.get() == m; });
+    GORT_DCHECK(it != s.allm.end());
+    s.zombies.push_back(std::move(*it));
+    s.allm.erase(it);
+  }
+  for (auto& z : reap) {
+    if (z->thread.joinable()) z->thread.join();
   }
 }
 
@@ -401,6 +440,8 @@ void schedule(scheduler& s, machine* m) {
     m->nextp = nullptr;
   }
   for (;;) {
+    // Back from a blocking call with no processor free (exit_blocking_on_g0): wait for one.
+    if (m->p == nullptr && !stopm(s, m)) break;
     bool inherit_time = false;
     goroutine* g = find_runnable(s, m, inherit_time);
     if (g == nullptr) break;
@@ -417,6 +458,10 @@ void schedule(scheduler& s, machine* m) {
   }
   remove_overflow_altstack(m);
   s.mcount.fetch_sub(1, std::memory_order_relaxed);
+  if (m->idle_exit) {
+    retire_idle_machine(s, m);
+    return;
+  }
   // release: everything this machine did is visible to the thread that waits for all exits.
   s.mexited.fetch_add(1, std::memory_order_release);
   s.exit_note.wakeup();  // the shutdown waiter (runtime.cpp, wait_for_machines)
@@ -446,6 +491,8 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
       m->spinning = spinning;
       m->nextp = p;
     } else {
+      // Go's checkmcount: the thread limit is a fatal error, not a slowdown.
+      if (s.mcount.load(std::memory_order_relaxed) >= s.cfg.max_threads) thread_limit_exceeded(s);
       // A new machine. Its thread is created and stored under the lock: shutdown reads allm
       // (and joins the threads) under it too, so it never sees a record whose thread is still
       // being assigned. Creating machines is rare: the lock is held a few tens of microseconds.
@@ -469,6 +516,11 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
                        "the threads it has\n",
                        s.mcount.load(std::memory_order_relaxed), e.what());
         }
+        // A processor handed over with work (handoffp) must not go idle holding it: thieves skip
+        // idle processors. Its goroutines go to the global queue, which the running machines
+        // reach.
+        bool inherit = false;
+        while (goroutine* g = p->runq.get(inherit)) s.runq.push_back(g);
         pidleput(s, p);
         if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
         if (thread_error != nullptr) *thread_error = e.code();
@@ -481,6 +533,88 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
   }
   m->park.wakeup();  // release: nextp and spinning are visible to the woken machine
   return true;
+}
+
+void handoffp(scheduler& s, processor* p) {
+  // Go's handoffp, in its order.
+  // 1. Work in its local queue or the global queue: a machine runs it.
+  if (!p->runq.empty() || s.runq.size() != 0) {
+    startm(s, p, false);
+    return;
+  }
+  // 3. Nobody spinning and no idle processor: this one must look for work (seq_cst: the
+  //    spinning hand-shake, scheduler.hpp).
+  if (s.nmspinning.load(std::memory_order_seq_cst) + s.npidle.load(std::memory_order_seq_cst) ==
+      0) {
+    std::int32_t zero = 0;
+    if (s.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
+      startm(s, p, true);
+      return;
+    }
+  }
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    // 5. The global queue filled meanwhile.
+    // 6. The last processor that could run, and nobody blocked in epoll_wait: someone must poll.
+    start = s.runq.size() != 0 ||
+            (s.npidle.load(std::memory_order_relaxed) == s.gomaxprocs - 1 &&
+             s.poll.last_poll.load(std::memory_order_relaxed) != 0 &&
+             g_io_waiters.load(std::memory_order_relaxed) > 0);
+    if (!start) pidleput(s, p);
+  }
+  if (start) {
+    startm(s, p, false);
+    return;
+  }
+  // 7. Idle with timers pending: make sure some machine sleeps until the earliest (Go's
+  //    wakeNetPoller).
+  const std::int64_t when = p->timers.earliest();
+  if (when != k_never) timer_poke(s, when);
+}
+
+bool acquire_idle_p(scheduler& s, machine* m) {
+  if (s.npidle.load(std::memory_order_relaxed) == 0) return false;  // a hint; the lock decides
+  processor* p = nullptr;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.stopping) return false;
+    p = pidleget(s);
+  }
+  if (p == nullptr) return false;
+  acquirep(m, p);
+  return true;
+}
+
+processor* own_p_slow(machine* m) noexcept {
+  std::uint32_t r = k_revoke_requested;
+  // acq_rel: withdrawing orders this section after sysmon's request; on failure (acquire) a
+  // k_revoke_taken read pairs with sysmon's release CAS, so its hand-off happens-before us.
+  if (m->revoke.compare_exchange_strong(r, 0, std::memory_order_acq_rel,
+                                        std::memory_order_acquire) ||
+      r == 0) {
+    return m->p;  // a request withdrawn (by us, or by sysmon, which then saw our section)
+  }
+  GORT_DCHECK(r == k_revoke_taken);
+  // sysmon owns m->p now (and has handed it on); only this thread writes the revoke word from
+  // here until m holds a processor again.
+  GORT_DCHECK(m->curg != nullptr);  // g0 always runs inside a section: never revoked under it
+  m->p = nullptr;
+  m->revoke.store(0, std::memory_order_relaxed);
+  return nullptr;
+}
+
+bool park_without_p(scheduler& s, machine* m, goroutine* g) {
+  if (m->after_unlock(m->after_arg)) return false;
+  g->status.store(g_status::runnable, std::memory_order_relaxed);  // vetoed: runnable at once
+  global_put(s, g);
+  return false;
+}
+
+void thread_limit_exceeded(scheduler& s) {
+  std::fprintf(stderr, "gort: program exceeds %d-thread limit (gort::options::max_threads)\n",
+               s.cfg.max_threads);
+  fatal("thread exhaustion");
 }
 
 void wakep_slow(scheduler& s) {
@@ -515,7 +649,8 @@ void execute(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
     // to each other directly (switch_to_scheduler); m->curg is the one that came back.
     g = m->curg;
     m->curg = nullptr;
-    m->p->curg.store(nullptr, std::memory_order_relaxed);
+    // A goroutine back from a blocking call gave its processor up (exit_blocking).
+    if (m->p != nullptr) m->p->curg.store(nullptr, std::memory_order_relaxed);
     if (!finish_request(s, m, g)) return;
     inherit_time = true;  // park vetoed: resume at once in the same slice
   }

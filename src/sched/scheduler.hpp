@@ -48,9 +48,14 @@ inline constexpr std::int64_t k_forcepreempt_ns = 10'000'000;  // Go's forcePree
 inline constexpr int k_steal_tries = 4;                        // Go's stealTries
 inline constexpr std::uint32_t k_global_fairness = 61;         // check global every 61st tick
 inline constexpr std::size_t k_slab_records = 128;             // goroutine records per slab
+// A machine parked this long for want of work leaves (its thread ends), so that a burst of
+// blocking calls, which needs a machine per call, leaves no threads behind. M0 (the thread that
+// called run) never leaves. Go keeps its idle Ms forever.
+inline constexpr std::int64_t k_idle_machine_exit_ns = 1'000'000'000;
 
 struct runtime_config {
   int maxprocs = 1;
+  int max_threads = 10'000;  // gort::options::max_threads (Go's sched.maxmcount)
   std::size_t slot_size = 0;  // stack slot bytes (guard zone included)
   std::function<void(const goroutine_exception&)> on_exception;
   sys::debug_settings debug;
@@ -72,6 +77,9 @@ struct scheduler {
   processor* pidle = nullptr;
   machine* midle = nullptr;
   std::vector<std::unique_ptr<machine>> allm;
+  // A machine that left for idleness (stopm) moves its record here; the next one to leave joins
+  // it (so at most one waits to be joined), and shutdown joins what remains.
+  std::vector<std::unique_ptr<machine>> zombies;
   bool stopping = false;  // shutdown started: no new machines, machines exit their loops
 
   // ---- atomics read without the lock ----
@@ -91,6 +99,20 @@ struct scheduler {
   std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
   std::atomic<std::uint64_t> preemptions{0};
+  // gort::blocking (blocking.cpp). nblocking: goroutines inside a blocking call now (a goroutine
+  // dump or a deadlock check counts them as neither running nor parked); retakes: processors
+  // sysmon took from a blocking call; handoffs: processors given up at once by blocking_long.
+  // relaxed: statistics.
+  std::atomic<std::int64_t> nblocking{0};
+  std::atomic<std::uint64_t> retakes{0};
+  std::atomic<std::uint64_t> handoffs{0};
+  // Processors taken from runaway goroutines (sysmon.cpp, take_runaway). relaxed: statistics.
+  std::atomic<std::uint64_t> runaway_handoffs{0};
+  // How blocking calls found a processor on return: their own back, an idle one, or none
+  // (queued globally). relaxed: statistics (tests read them).
+  std::atomic<std::uint64_t> exits_own{0};
+  std::atomic<std::uint64_t> exits_idle{0};
+  std::atomic<std::uint64_t> exits_queued{0};
 
   // Unique among the runtimes of this process (spawn.cpp: a plain thread's spawn cache names the
   // runtime its contents belong to; an address could be reused by the next runtime).
@@ -189,6 +211,19 @@ void schedule(scheduler& s, machine* m);
 /// the error of a failed thread creation (left alone otherwise).
 bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error = nullptr);
 
+/// Go's handoffp: finds a machine for processor `p`, which nobody holds (taken from a blocking
+/// call by sysmon, or released by blocking_long), or puts it on the idle list. Any thread without
+/// the scheduler lock.
+void handoffp(scheduler& s, processor* p);
+
+/// Takes an idle processor for m (which holds none), or returns false. Any machine's thread
+/// without the scheduler lock.
+bool acquire_idle_p(scheduler& s, machine* m);
+
+/// Reports that creating one more machine would exceed options::max_threads and aborts (Go's
+/// checkmcount). Requires s.lock.
+[[noreturn]] void thread_limit_exceeded(scheduler& s);
+
 /// wakep's slow path: claims the spinning slot and starts (or wakes) a machine. Only wakep().
 void wakep_slow(scheduler& s);
 
@@ -281,11 +316,56 @@ void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
 /// than sysmon (the test watchdog). Takes the scheduler lock and gfree_lock. Any thread.
 void print_sched_state(scheduler& s, bool detail, std::int64_t ms);
 void sysmon_wake(scheduler& s);
+/// True when sysmon can take a runaway goroutine's processor here (membarrier with
+/// PRIVATE_EXPEDITED is available and registered). Any thread.
+bool runaway_handoff_supported() noexcept;
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
 [[noreturn]] void fatal(const char* msg) noexcept;
 
 // ---- the switch path (see above) ----
+
+// ---- runtime sections: the runaway hand-off's fast path ----
+//
+// sysmon takes the processor of a goroutine that has run 10 ms without a scheduling point, while
+// the goroutine runs on (sysmon.cpp, take_runaway). It may do so only while the goroutine's thread
+// is outside the runtime: goroutine-side code that touches its machine's processor (spawn, ready,
+// the switch to the scheduler, blocking calls) does so inside a section:
+//  1. own_p: in_runtime += 1 (a plain store), a compiler barrier, then load `revoke`. The
+//     StoreLoad fence this pair needs is sysmon's: membarrier(PRIVATE_EXPEDITED) runs a full
+//     barrier on every thread of the process between sysmon's store of k_revoke_requested and
+//     its load of in_runtime, so either sysmon sees the section or the section sees the request.
+//  2. A section that sees a request withdraws it (CAS requested -> 0) and keeps its processor; one
+//     that sees k_revoke_taken has lost it: own_p_slow clears m->p and returns null, and the
+//     caller goes on without a processor (as a plain thread would, or by taking an idle one at a
+//     switch, as after a blocking call).
+//  3. disown_p: in_runtime -= 1 (release: what the section did to the processor happens-before
+//     sysmon's acquire load that finds 0).
+// Sections nest (a ready() from a park's unlock callback). A goroutine's switch to the scheduler
+// opens a section that the goroutine resumed next closes (resumed(), goroutine_entry()): g0 always
+// runs inside one. The fast path costs two plain stores and a load; it never fences.
+
+/// Loses m's processor to sysmon (own_p found a revoke word set): withdraws a request, or on
+/// k_revoke_taken clears m->p. Returns m->p afterwards. m's thread only.
+processor* own_p_slow(machine* m) noexcept;
+
+/// Opens a runtime section; returns the processor m holds, or null (a blocking call, or sysmon
+/// took it). m's thread only.
+inline processor* own_p(machine* m) noexcept {
+  m->in_runtime.store(m->in_runtime.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // the CPU's fence is sysmon's membarrier
+  if (m->revoke.load(std::memory_order_relaxed) != 0) [[unlikely]] return own_p_slow(m);
+  return m->p;
+}
+
+/// Closes a runtime section. m's thread only.
+inline void disown_p(machine* m) noexcept {
+  GORT_DCHECK(m->in_runtime.load(std::memory_order_relaxed) > 0);
+  // release: pairs with sysmon's acquire load of in_runtime (take_runaway).
+  m->in_runtime.store(m->in_runtime.load(std::memory_order_relaxed) - 1,
+                      std::memory_order_release);
+}
 
 /// Makes g m's current goroutine (schedtick, status, stack attach). m's thread, before switching.
 inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
@@ -306,6 +386,15 @@ inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_tim
   }
 }
 
+/// The slow end of a blocking call (blocking.cpp, Go's exitsyscall0): g returned from its call and
+/// found no processor free. Takes one that became idle meanwhile (true: run g again at once), or
+/// queues g globally and leaves m without a processor (false). m's thread on g0.
+bool exit_blocking_on_g0(scheduler& s, machine* m, goroutine* g);
+
+/// A park by a goroutine whose processor sysmon took (a runaway): runs the unlock callback; a
+/// vetoed park queues g globally. Returns false (m has no processor to run g on). m's thread on g0.
+bool park_without_p(scheduler& s, machine* m, goroutine* g);
+
 /// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
 /// again. m's thread, on g0 or on top of the next goroutine's stack.
 inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
@@ -315,6 +404,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       GORT_DCHECK(g->status.load(std::memory_order_relaxed) == g_status::running);
       // release: the status is visible before unlock publishes g to a waker, who CASes it.
       g->status.store(g_status::waiting, std::memory_order_release);
+      if (p == nullptr) [[unlikely]] return park_without_p(s, m, g);
       bump(p->parks);
       // Go's park_m: the unlock function may veto the park.
       return !m->after_unlock(m->after_arg);
@@ -328,6 +418,8 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
     case after_switch::exit:
       goroutine_exited(s, m, g);
       return false;
+    case after_switch::exit_blocking:
+      return exit_blocking_on_g0(s, m, g);
     case after_switch::none:
       break;
   }

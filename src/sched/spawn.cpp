@@ -447,12 +447,27 @@ using namespace gort::sched;
 // plain thread it holds the gate (runtime.cpp) from spawn_prepare to spawn_commit or spawn_abort,
 // so the runtime cannot be freed in between; the caller's thread tells which (a plain thread stays
 // one, a goroutine stays on some machine across a park in the closure's constructor).
+namespace {
+// A runtime section (scheduler.hpp, own_p) for the span of a spawn step on a machine.
+struct spawn_section {
+  machine* m;
+  processor* p;
+  explicit spawn_section(machine* mm) noexcept : m(mm), p(mm != nullptr ? own_p(mm) : nullptr) {}
+  ~spawn_section() {
+    if (m != nullptr) disown_p(m);
+  }
+  spawn_section(const spawn_section&) = delete;
+  spawn_section& operator=(const spawn_section&) = delete;
+};
+}  // namespace
+
 void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   machine* m = current_machine();
   // acquire: pairs with the start's release store (a machine's runtime outlives it).
   scheduler& s = m != nullptr ? *g_sched.load(std::memory_order_acquire)
                               : gate_enter_or_start("gort::go");
-  processor* p = m != nullptr ? m->p : nullptr;
+  const spawn_section section(m);
+  processor* p = section.p;
   goroutine* g = nullptr;
   try {
     take_stack_promise(s, p);
@@ -497,7 +512,7 @@ void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexc
   g->created_at = where;
   // Re-read: constructing the closure may have parked and moved us to another machine.
   machine* m = current_machine();
-  processor* p = m != nullptr ? m->p : nullptr;
+  processor* p = m != nullptr ? own_p(m) : nullptr;
   goroutine* self = m != nullptr ? m->curg : nullptr;
   g->id = next_goid(s, p);
   g->status.store(g_status::runnable, std::memory_order_relaxed);
@@ -505,13 +520,23 @@ void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexc
     bump(p->spawned);
     runq_put_next(s, p, g);  // release: publishes every field written above
     wakep(s);
+    disown_p(m);
     if (self != nullptr && self->preempt.load(std::memory_order_relaxed)) {
       switch_to_scheduler(self, after_switch::preempt);
     }
   } else {
     s.thread_spawned.fetch_add(1, std::memory_order_relaxed);
     global_put(s, g);
-    if (m == nullptr) gate_leave();
+    if (m == nullptr) {
+      gate_leave();
+    } else {
+      disown_p(m);  // inside gort::blocking, or sysmon took the processor
+      // A preemption point too for a goroutine whose processor sysmon took: it gets one back.
+      if (self != nullptr && self->preempt.load(std::memory_order_relaxed) &&
+          self->status.load(std::memory_order_relaxed) != g_status::syscall) {
+        switch_to_scheduler(self, after_switch::preempt);
+      }
+    }
   }
 }
 
@@ -519,9 +544,11 @@ void spawn_abort(goroutine* g) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   free_heap_closure(g);
   machine* m = current_machine();
-  processor* p = m != nullptr ? m->p : nullptr;
-  gfput(s, p, g);
-  give_stack_promise(s, p);
+  {
+    const spawn_section section(m);
+    gfput(s, section.p, g);
+    give_stack_promise(s, section.p);
+  }
   if (m == nullptr) gate_leave();
 }
 

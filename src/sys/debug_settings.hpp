@@ -20,6 +20,9 @@ struct debug_settings {
   // (PROT_NONE within the budget, canaries beyond) even where markers exist.
   int stackguard = 1;
   std::uint64_t shuffle = 0;       // > 0: randomized scheduling for tests, seeded with this
+  // Go's GODEBUG=asyncpreemptoff=1: sysmon does not take the processor of a goroutine that runs
+  // 10 ms without a scheduling point (only the cooperative flag remains).
+  bool asyncpreemptoff = false;
   std::vector<std::string> errors;
 };
 

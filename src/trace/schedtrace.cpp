@@ -1,7 +1,9 @@
 // trace/schedtrace.cpp — GORTDEBUG=schedtrace=N[,scheddetail=1] output, Go 1.19's format.
 //
-//   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=4 spinningthreads=1 idlethreads=1 runqueue=0 [3 0]
+//   SCHED 1004ms: gomaxprocs=2 idleprocs=0 threads=4 spinningthreads=1 idlethreads=1 runqueue=0 [3 0] blocking=0 retakes=0
 //
+// Go 1.19's line, then gort's two blocking-call figures (goroutines inside gort::blocking now,
+// processors sysmon took from blocking calls so far).
 // T counts from the first line (which says 0ms). The per-P list is each local ring's length
 // (runnext not counted). With scheddetail=1 the bracket list is replaced by Go's detail fields and
 // one line per P, M and live G. Called by sysmon only. Figures are a snapshot taken without
@@ -20,6 +22,14 @@ void appendf(std::string& out, const char* fmt, auto... args) {
   char buf[256];
   const int n = std::snprintf(buf, sizeof buf, fmt, args...);
   if (n > 0) out.append(buf, static_cast<std::size_t>(std::min<int>(n, sizeof buf - 1)));
+}
+
+// gort's addition to Go's line: goroutines inside gort::blocking now, and processors sysmon took
+// from blocking calls so far.
+void append_blocking(std::string& out, scheduler& s) {
+  appendf(out, " blocking=%lld retakes=%llu",
+          static_cast<long long>(s.nblocking.load(std::memory_order_relaxed)),
+          static_cast<unsigned long long>(s.retakes.load(std::memory_order_relaxed)));
 }
 
 }  // namespace
@@ -43,16 +53,20 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
     for (std::size_t i = 0; i < s.allp.size(); ++i) {
       appendf(out, i == 0 ? "%u" : " %u", s.allp[i]->runq.size());
     }
-    out += "]\n";
+    out += "]";
+    append_blocking(out, s);
+    out += "\n";
     std::fwrite(out.data(), 1, out.size(), stderr);
     return;
   }
-  appendf(out, " gcwaiting=0 nmidlelocked=0 stopwait=0 sysmonwait=%d\n",
+  appendf(out, " gcwaiting=0 nmidlelocked=0 stopwait=0 sysmonwait=%d",
           s.sysmon_sleeping.load(std::memory_order_relaxed) ? 1 : 0);
+  append_blocking(out, s);
+  out += "\n";
   std::lock_guard<std::mutex> l(s.lock);
   for (auto& pp : s.allp) {
     processor* p = pp.get();
-    machine* owner = p->m;
+    machine* owner = p->m.load(std::memory_order_relaxed);
     appendf(out,
             "  P%d: status=%u schedtick=%u syscalltick=0 m=%lld runqsize=%u gfreecnt=%d "
             "timerslen=%zu\n",
