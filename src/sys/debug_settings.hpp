@@ -20,6 +20,8 @@ struct debug_settings {
   // (PROT_NONE within the budget, canaries beyond) even where markers exist.
   int stackguard = 1;
   std::uint64_t shuffle = 0;       // > 0: randomized scheduling for tests, seeded with this
+  int sigquit = -1;   // 1: dump every goroutine on SIGQUIT and exit 2; 0: off; -1: the option's
+  int deadlock = -1;  // 0: no deadlock detection; 1: on; -1: the option's
   std::vector<std::string> errors;
 };
 
