@@ -78,16 +78,17 @@ std::string_view qualified_name(std::string_view f) {
 bool has_prefix(std::string_view f, std::string_view p) { return f.substr(0, p.size()) == p; }
 
 // Frames that belong to the runtime, not to the goroutine's own code (Go hides runtime.* frames
-// the same way unless GOTRACEBACK=system).
-bool runtime_frame(std::string_view f) {
+// the same way unless GOTRACEBACK=system): by namespace, or, for inlined frames that DWARF names
+// without their namespace, by the runtime header they are in.
+bool runtime_frame(const source_frame& f) {
   static constexpr std::string_view k_hidden[] = {
       "gort::sched::", "gort::detail::", "boost::context::", "jump_fcontext", "make_fcontext",
       "std::__invoke", "std::invoke", "std::__apply_impl", "std::apply"};
-  const std::string_view q = qualified_name(f);
+  const std::string_view q = qualified_name(f.function);
   for (std::string_view h : k_hidden) {
     if (has_prefix(q, h)) return true;
   }
-  return false;
+  return f.file.find("/gort/detail/") != std::string::npos;
 }
 
 // gort::go and the spawn template are inlined into the creating function: skip their frames.
@@ -230,7 +231,7 @@ goroutine_report describe(const goroutine_snapshot& g, std::int64_t now, symboli
         std::string one = f.function + "\n";
         append_location(one, f.file, f.line, f.inlined ? 0 : f.offset);
         all += one;
-        if (runtime_frame(f.function)) continue;
+        if (runtime_frame(f)) continue;
         if (r.top_function.empty()) r.top_function = f.function;
         frames += one;
       }
