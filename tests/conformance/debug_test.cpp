@@ -332,6 +332,77 @@ TEST(LogSink, RuntimeMessagesGoToTheSink) {
   EXPECT_EQ(lines[1], "direct");
 }
 
+[[gnu::noinline]] void leaky_receiver(gort::chan<int> c) {
+  (void)c.recv();
+  asm volatile("" ::: "memory");  // no tail call: this frame stays on the stack
+}
+
+TEST_P(Debug, VerifyNoneReportsLeaksAndHonoursIgnores) {
+  run([] {
+    const gort::testing::leak_options baseline = gort::testing::ignore_current();
+    gort::testing::leak_options quick = baseline;
+    quick.max_retries = 3;
+    EXPECT_NO_THROW(gort::testing::verify_none(quick));
+    gort::chan<int> c(0);
+    const int line = __LINE__ + 1;
+    gort::go([c] { leaky_receiver(c); });
+    std::string report;
+    try {
+      gort::testing::verify_none(quick);
+    } catch (const gort::testing::leak_error& e) {
+      report = e.what();
+    }
+    const auto gs = parse_dump(report);
+    ASSERT_EQ(gs.size(), 1u) << report;
+    EXPECT_EQ(gs[0].state, "chan receive");
+    EXPECT_NE(gs[0].created_at.find("debug_test.cpp:" + std::to_string(line)), std::string::npos)
+        << report;
+    if (gort::sched::can_unwind()) {
+      EXPECT_TRUE(any_contains(gs[0].functions, "leaky_receiver")) << report;
+      gort::testing::leak_options by_top = quick;
+      by_top.ignore_top_functions.push_back("gort::chan<int>::recv");
+      EXPECT_EQ(gort::testing::find_leaks(by_top), "");
+    }
+    gort::testing::leak_options by_site = quick;
+    by_site.ignore_created_by.push_back("debug_test.cpp:" + std::to_string(line));
+    EXPECT_EQ(gort::testing::find_leaks(by_site), "");
+    EXPECT_EQ(gort::testing::find_leaks(gort::testing::ignore_current(quick)), "");
+    // Told to stop just before the check: the retries wait for it to finish.
+    c.close();
+    EXPECT_NO_THROW(gort::testing::verify_none(baseline));
+  });
+}
+
+// Spawns a goroutine that will be blocked when main returns; `line` is where.
+void abandon_one(gort::chan<int> c, int& line) {
+  line = __LINE__ + 1;
+  gort::go([c] { leaky_receiver(c); });
+}
+
+TEST_P(Debug, AbandonedGoroutinesAreCaptured) {
+  gort::testing::capture_abandoned(true);
+  (void)gort::testing::take_abandoned();
+  gort::chan<int> c(0);
+  int line = 0;
+  run([c, &line] { abandon_one(c, line); });
+  gort::testing::capture_abandoned(false);
+  const std::string report = gort::testing::take_abandoned();
+  const auto gs = parse_dump(report);
+  ASSERT_EQ(gs.size(), 1u) << report;
+  // Abandoned before it ran (one processor runs main to its end first) or parked.
+  EXPECT_TRUE(gs[0].state == "chan receive" || gs[0].state == "runnable") << report;
+  EXPECT_NE(gs[0].created_by.find("in goroutine 1"), std::string::npos) << report;
+  EXPECT_EQ(gort::testing::take_abandoned(), "");  // taken
+  EXPECT_NE(gs[0].created_at.find("debug_test.cpp:" + std::to_string(line)), std::string::npos)
+      << report;
+  gort::testing::leak_options o;
+  o.ignore_created_by.push_back("debug_test.cpp:" + std::to_string(line));
+  gort::testing::capture_abandoned(true);
+  run([c, &line] { abandon_one(c, line); });
+  gort::testing::capture_abandoned(false);
+  EXPECT_EQ(gort::testing::take_abandoned(o), "") << "ignored by creation site";
+}
+
 // ---- child processes ----
 
 struct child_result {
