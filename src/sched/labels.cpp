@@ -16,8 +16,7 @@
 
 namespace gort::sched {
 
-void release_labels(label_data* l) noexcept {
-  if (l == nullptr) return;
+void release_labels_slow(label_data* l) noexcept {
   // acq_rel: the last owner's delete happens after every other owner's last use (shared_ptr's).
   if (l->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete l;
 }

@@ -52,6 +52,15 @@ void claim_scanned(goroutine* g, g_status to, g_status seen) {
   }
 }
 
+[[gnu::noinline]] void claim_vetoed(goroutine* g) {
+  g_status seen = g_status::waiting;
+  // acquire: pairs with a dump's release of the scan bit (the dump no longer reads the stack).
+  if (!g->status.compare_exchange_strong(seen, g_status::runnable, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+    claim_scanned(g, g_status::runnable, seen);
+  }
+}
+
 namespace {
 
 // The calling plain thread's stand-in record (never a machine's thread while it is on g0 running

@@ -240,8 +240,11 @@ void free_heap_closure(goroutine* g) noexcept;
 
 // ---- labels and goroutine-local values (labels.cpp) ----
 // retain_labels (one more reference; null: none) is inline in labels.hpp.
-/// Drops a reference; the last one frees the set. Any thread.
-void release_labels(label_data* l) noexcept;
+/// Drops a reference (null: none); the last one frees the set. Any thread.
+void release_labels_slow(label_data* l) noexcept;
+inline void release_labels(label_data* l) noexcept {
+  if (l != nullptr) release_labels_slow(l);  // most goroutines have no labels: no call
+}
 /// Destroys g's goroutine_local values (in reverse order of creation) and frees its table. The
 /// goroutine itself, at its end.
 void destroy_locals(goroutine* g) noexcept;
@@ -304,15 +307,9 @@ inline std::int64_t coarse_now() noexcept { return g_coarse_now.load(std::memory
 /// scan bit (goroutine.hpp, k_g_scan), then claims; anything else is a fatal double ready. The
 /// caller of the failed CAS.
 void claim_scanned(goroutine* g, g_status to, g_status seen);
-/// waiting -> `to` for a goroutine whose park was vetoed (its own machine resumes it). Its machine.
-inline void claim_vetoed(goroutine* g, g_status to) {
-  g_status seen = g_status::waiting;
-  // acquire: pairs with a dump's release of the scan bit (the dump no longer reads the stack).
-  if (!g->status.compare_exchange_strong(seen, to, std::memory_order_acquire,
-                                         std::memory_order_relaxed)) [[unlikely]] {
-    claim_scanned(g, to, seen);
-  }
-}
+/// waiting -> runnable for a goroutine whose park was vetoed (its own machine resumes it); out of
+/// line, so that the switch path that inlines finish_request stays small. Its machine.
+void claim_vetoed(goroutine* g);
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
 [[noreturn]] void fatal(const char* msg) noexcept;
@@ -351,7 +348,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       // Go's park_m: the unlock function may veto the park; g is then runnable again, once a dump
       // that caught it parked has let go of its stack.
       if (m->after_unlock(m->after_arg)) return false;
-      claim_vetoed(g, g_status::runnable);
+      claim_vetoed(g);
       return true;
     case after_switch::preempt:
       s.preemptions.fetch_add(1, std::memory_order_relaxed);

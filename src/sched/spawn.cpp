@@ -254,8 +254,7 @@ void stack_put(scheduler& s, processor* p, stack_slot* st) {
 
 void goroutine_exited(scheduler& s, machine* m, goroutine* g) {
   processor* p = m->p;
-  release_labels(g->labels);
-  g->labels = nullptr;
+  release_labels(g->labels);  // the field itself is rewritten by the record's next spawn
   destroy_goroutine_context(g);
   stack_put(s, p, g->stack);
   g->stack = nullptr;
@@ -396,7 +395,8 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   goroutine* self = m != nullptr ? m->curg : nullptr;
   g->parent_id = self != nullptr ? self->id : 0;
   g->labels = self != nullptr ? retain_labels(self->labels) : nullptr;
-  g->locals = nullptr;
+  // g->locals is null: a fresh record's is, and a goroutine's end (or its abandonment) clears it.
+  GORT_DCHECK(g->locals == nullptr);
   g->id = next_goid(s, p);
   g->status.store(g_status::runnable, std::memory_order_relaxed);
   if (p != nullptr) {

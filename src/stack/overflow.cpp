@@ -237,6 +237,7 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
       report_arena_fault(info->si_addr, hit);
     }
   }
+  // relaxed: only the flag itself matters (one report), nothing is published through it.
   if (g != nullptr && !g_crash_reported.exchange(true, std::memory_order_relaxed)) {
     scheduler* s = g_sched.load(std::memory_order_acquire);
     if (s != nullptr && s->cfg.crash_report) report_crash(sig, info, ctx, g);

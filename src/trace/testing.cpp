@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "gort/go.hpp"
 #include "gort/time.hpp"
 #include "sys/clock.hpp"
 #include "trace/dump.hpp"
@@ -84,7 +85,10 @@ std::string find_leaks(const leak_options& o) {
     bool any = false;
     report = look(o, &any);
     if (report.empty() || !any || attempt + 1 >= o.max_retries) return report;
-    gort::sleep_for(pause);  // parks a goroutine, sleeps a plain thread
+    // Let the others run first: a sleep this short may end before the caller would park (with
+    // one processor nothing else would run). Then park (a goroutine) or sleep (a plain thread).
+    gort::yield();
+    gort::sleep_for(pause);
     pause = std::min(pause * 2, o.max_sleep);
   }
 }
