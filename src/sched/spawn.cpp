@@ -398,7 +398,9 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   // g->locals is null: a fresh record's is, and a goroutine's end (or its abandonment) clears it.
   GORT_DCHECK(g->locals == nullptr);
   g->id = next_goid(s, p);
-  g->status.store(g_status::runnable, std::memory_order_relaxed);
+  // release: pairs with a goroutine dump's acquire load (trace/dump.cpp), which then reads the
+  // identity written above (a plain store on x86, as relaxed).
+  g->status.store(g_status::runnable, std::memory_order_release);
   if (p != nullptr) {
     bump(p->spawned);
     runq_put_next(s, p, g);  // release: publishes every field written above

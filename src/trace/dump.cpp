@@ -38,9 +38,9 @@ const char* status_word(g_status st) {
 
 // Fields that are fixed while the goroutine lives (the caller makes sure it cannot change:
 // parked under the scan bit, or it is the caller itself).
-void copy_identity(const goroutine* g, goroutine_snapshot& out) {
+void copy_identity(const scheduler& s, const goroutine* g, goroutine_snapshot& out) {
   out.id = g->id;
-  out.main = g->is_main();
+  out.main = g == s.main_g;  // not g->flags: the first run rewrites them
   out.parent_id = g->parent_id;
   out.created_at = g->created_at;
   out.created_pc = g->created_pc;
@@ -154,7 +154,7 @@ std::vector<goroutine_snapshot> snapshot_goroutines(scheduler& s, bool stacks, c
       if (st == g_status::dead || st == g_status::idle) continue;
       goroutine_snapshot snap;
       if (g == self) {
-        copy_identity(g, snap);
+        copy_identity(s, g, snap);
         copy_labels(g, snap);
         snap.status = g_status::running;
         snap.current = true;
@@ -171,7 +171,7 @@ std::vector<goroutine_snapshot> snapshot_goroutines(scheduler& s, bool stacks, c
       if (st == g_status::waiting &&
           g->status.compare_exchange_strong(expected, k_scanned, std::memory_order_acquire,
                                             std::memory_order_relaxed)) {
-        copy_identity(g, snap);
+        copy_identity(s, g, snap);
         copy_labels(g, snap);
         snap.status = g_status::waiting;
         snap.reason = g->reason;
@@ -191,7 +191,7 @@ std::vector<goroutine_snapshot> snapshot_goroutines(scheduler& s, bool stacks, c
       st = expected == g_status::waiting ? st : expected;
       if (st == g_status::dead || st == g_status::idle) continue;
       // Running or runnable elsewhere (see the file comment of dump.hpp).
-      copy_identity(g, snap);
+      copy_identity(s, g, snap);
       snap.status = static_cast<g_status>(static_cast<std::uint32_t>(st) & ~k_g_scan);
       out.push_back(std::move(snap));
     }
