@@ -185,11 +185,7 @@ std::string die_name(Dwarf_Die* die) {
 symbolizer::symbolizer() : impl_(std::make_unique<impl>()) {}
 symbolizer::~symbolizer() = default;
 
-const std::vector<source_frame>& symbolizer::resolve(const void* pc, bool is_return) {
-  auto key = std::make_pair(pc, is_return);
-  auto found = cache_.find(key);
-  if (found != cache_.end()) return found->second;
-  std::vector<source_frame>& out = cache_[key];
+void symbolizer::lookup(const void* pc, bool is_return, std::vector<source_frame>& out) {
   const Dwarf_Addr addr = reinterpret_cast<Dwarf_Addr>(pc) - (is_return ? 1 : 0);
   Dwfl_Module* mod = impl_->dwfl != nullptr ? dwfl_addrmodule(impl_->dwfl, addr) : nullptr;
   source_frame outer;
@@ -246,7 +242,6 @@ const std::vector<source_frame>& symbolizer::resolve(const void* pc, bool is_ret
   outer.file = file;
   outer.line = line;
   out.push_back(std::move(outer));
-  return out;
 }
 
 #else  // no libdw: ELF symbols only
@@ -256,11 +251,7 @@ struct symbolizer::impl {};
 symbolizer::symbolizer() = default;
 symbolizer::~symbolizer() = default;
 
-const std::vector<source_frame>& symbolizer::resolve(const void* pc, bool is_return) {
-  auto key = std::make_pair(pc, is_return);
-  auto found = cache_.find(key);
-  if (found != cache_.end()) return found->second;
-  std::vector<source_frame>& out = cache_[key];
+void symbolizer::lookup(const void* pc, bool is_return, std::vector<source_frame>& out) {
   source_frame f;
   f.function = "?";
   Dl_info info;
@@ -271,9 +262,17 @@ const std::vector<source_frame>& symbolizer::resolve(const void* pc, bool is_ret
                                            static_cast<const char*>(info.dli_saddr));
   }
   out.push_back(std::move(f));
-  return out;
 }
 
 #endif
+
+const std::vector<source_frame>& symbolizer::resolve(const void* pc, bool is_return) {
+  const auto key = std::make_pair(pc, is_return);
+  auto found = cache_.find(key);
+  if (found != cache_.end()) return found->second;
+  std::vector<source_frame>& out = cache_[key];
+  lookup(pc, is_return, out);
+  return out;
+}
 
 }  // namespace gort::sched

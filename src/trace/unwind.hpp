@@ -64,6 +64,9 @@ class symbolizer {
   const std::vector<source_frame>& resolve(const void* pc, bool is_return);
 
  private:
+  // The backend's lookup (libdw, or dladdr without it); resolve caches its answers.
+  void lookup(const void* pc, bool is_return, std::vector<source_frame>& out);
+
   struct impl;
   std::unique_ptr<impl> impl_;
   std::map<std::pair<const void*, bool>, std::vector<source_frame>> cache_;
