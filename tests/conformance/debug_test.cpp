@@ -272,17 +272,27 @@ struct counted {
   ~counted() { live.fetch_sub(1); }
 };
 
+// Signals a wait group when destroyed: created first, so destroyed last of its goroutine's values.
+struct done_on_destroy {
+  gort::wait_group* wg = nullptr;
+  ~done_on_destroy() {
+    if (wg != nullptr) wg->done();
+  }
+};
+
 TEST_P(Debug, GoroutineLocalFollowsTheGoroutine) {
   counted::live.store(0);
   run([] {
+    gort::goroutine_local<done_on_destroy> ended_signal;
     gort::goroutine_local<counted> local;
     gort::goroutine_local<std::string> name;
     local->value = 1;
     constexpr int n = 16;
-    gort::wait_group wg;
-    wg.add(n);
+    gort::wait_group ended;
+    ended.add(n);
     for (int i = 0; i < n; ++i) {
       gort::go([&, i] {
+        ended_signal->wg = &ended;
         EXPECT_EQ(local.get_if(), nullptr);
         local->value = 100 + i;
         *name = "g" + std::to_string(i);
@@ -291,15 +301,15 @@ TEST_P(Debug, GoroutineLocalFollowsTheGoroutine) {
           EXPECT_EQ(local->value, 100 + i);
           EXPECT_EQ(*name, "g" + std::to_string(i));
         }
-        wg.done();
       });
     }
-    wg.wait();
+    // Each goroutine's values are destroyed when it ends, newest first: its counted value before
+    // its signal.
+    ended.wait();
+    EXPECT_EQ(counted::live.load(), 1);  // main's own
     EXPECT_EQ(local->value, 1);
     local.reset();
     EXPECT_EQ(local.get_if(), nullptr);
-    // Each goroutine's value was destroyed when it ended; main's reset destroyed its own.
-    for (int k = 0; k < 100 && counted::live.load() != 0; ++k) gort::yield();
     EXPECT_EQ(counted::live.load(), 0);
   });
 }
