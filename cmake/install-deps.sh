@@ -1,6 +1,7 @@
 #!/bin/sh
 # cmake/install-deps.sh — installs the Debian packages a build needs, only those missing.
-#   sh cmake/install-deps.sh build   # compiler, CMake, Ninja, Boost.Context
+#   sh cmake/install-deps.sh build   # compiler, CMake, Ninja, Boost.Context, libunwind and libdw
+#                                    # (goroutine stacks in dumps; optional for a build)
 #   sh cmake/install-deps.sh test    # + GoogleTest/GoogleMock, pkg-config, clang and its sanitizer
 #                                    # runtimes, g++-11 where the distribution has it, and what the
 #                                    # example checks use: python3, OpenSSL (tls_echo)
@@ -8,7 +9,7 @@
 #                                    #   wrk (http workload), matplotlib (bench/compare --plot)
 # Runs as root (or through sudo when it is available) on Debian 12 or later.
 set -eu
-want="g++ cmake ninja-build libboost-context-dev"
+want="g++ cmake ninja-build libboost-context-dev libunwind-dev libdw-dev"
 optional=""
 case "${1:-build}" in
   build) ;;

@@ -38,8 +38,10 @@ struct closure {
   static void destroy(void* self) noexcept { static_cast<closure*>(self)->~closure(); }
 };
 
+// Always inlined, like gort::go: spawn_commit's return address is then in the function that
+// called gort::go, which dumps name as the goroutine's creator.
 template <class F, class... Args>
-void spawn(const gort::source_location& where, F&& f, Args&&... args) {
+[[gnu::always_inline]] inline void spawn(const gort::source_location& where, F&& f, Args&&... args) {
   using C = closure<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "gort::go: f(args...) must be callable with the decayed, moved arguments");
@@ -67,25 +69,25 @@ void spawn(const gort::source_location& where, F&& f, Args&&... args) {
 /// take it (shutting down, gort::run returned, fork child) and std::system_error when the implicit
 /// runtime's threads cannot start. Nothing was spawned when it throws.
 template <class F>
-void go(F&& f, gort::source_location where = gort::source_location::current()) {
+[[gnu::always_inline]] inline void go(F&& f, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f));
 }
 template <class F, class A1>
-void go(F&& f, A1&& a1, gort::source_location where = gort::source_location::current()) {
+[[gnu::always_inline]] inline void go(F&& f, A1&& a1, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1));
 }
 template <class F, class A1, class A2>
-void go(F&& f, A1&& a1, A2&& a2, gort::source_location where = gort::source_location::current()) {
+[[gnu::always_inline]] inline void go(F&& f, A1&& a1, A2&& a2, gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2));
 }
 template <class F, class A1, class A2, class A3>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3,
+[[gnu::always_inline]] inline void go(F&& f, A1&& a1, A2&& a2, A3&& a3,
         gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
                 std::forward<A3>(a3));
 }
 template <class F, class A1, class A2, class A3, class A4>
-void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+[[gnu::always_inline]] inline void go(F&& f, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
         gort::source_location where = gort::source_location::current()) {
   detail::spawn(where, std::forward<F>(f), std::forward<A1>(a1), std::forward<A2>(a2),
                 std::forward<A3>(a3), std::forward<A4>(a4));

@@ -64,6 +64,7 @@
 #include "gort/detail/pool_core.hpp"
 #include "gort/detail/pool_task.hpp"
 #include "gort/error.hpp"
+#include "gort/log.hpp"
 #include "gort/future.hpp"
 #include "gort/go.hpp"
 #include "gort/time.hpp"
@@ -182,9 +183,9 @@ struct pool_options {
   /// the handler is logged too, never propagated.
   std::function<void(std::exception_ptr)> exception_handler{};
 
-  /// Receives one message per line (no trailing newline), on the goroutine that logs. Empty:
-  /// "gort.pool: <message>" on stderr.
-  std::function<void(std::string_view)> logger{};
+  /// Receives one message per line (no trailing newline), on the goroutine that logs. Empty: the
+  /// runtime's log sink (gort::set_log_sink; by default "gort: pool: <message>" on stderr).
+  log_sink logger{};
 
   /// Never stop idle workers (no purge timer); `expiry` is then ignored (ants' DisablePurge).
   bool disable_purge = false;

@@ -67,6 +67,21 @@ struct options {
   /// GORTDEBUG-style settings, e.g. "schedtrace=1000,scheddetail=1". Empty: the GORTDEBUG
   /// environment variable. Unknown keys are ignored (as Go's GODEBUG does).
   std::string debug{};
+
+  /// On SIGQUIT, print every goroutine (gort::dump_goroutines) to stderr and exit with status 2,
+  /// as Go does. Off by default: a library takes no signal without being asked. GORTDEBUG
+  /// sigquit=1 (or 0) overrides it. The previous SIGQUIT disposition is restored at shutdown.
+  bool sigquit_dump = false;
+
+  /// A fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL) on a goroutine prints "goroutine N
+  /// [running]:", its stack and creation site before the handler installed before gort (or the
+  /// default action) runs. false: only the stack-overflow report stays.
+  bool crash_report = true;
+
+  /// Report "fatal error: all goroutines are asleep - deadlock!" with a goroutine dump and abort
+  /// when nothing can ever wake a goroutine again (docs/api.md, "Deadlock detection"). GORTDEBUG
+  /// deadlock=0 (or 1) overrides it.
+  bool detect_deadlock = true;
 };
 
 namespace detail {

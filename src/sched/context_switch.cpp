@@ -96,8 +96,7 @@ inline void arrived(bctx::transfer_t t) noexcept {
   from->ctx = t.fctx;
   scheduler& s = *g_sched.load(std::memory_order_relaxed);
   if (finish_request(s, m, from)) {
-    // A vetoed park: runnable again, right after the goroutine now running.
-    from->status.store(g_status::runnable, std::memory_order_relaxed);
+    // A vetoed park (finish_request made it runnable): right after the goroutine now running.
     runq_put(s, m->p, from, true);
   }
 }

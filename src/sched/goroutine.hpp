@@ -16,6 +16,9 @@
 //    (park hands ownership through the wait queue lock and ready()'s run-queue publication).
 //  * closure, id, created_at: written before the goroutine is published to a run queue,
 //    read-only afterwards.
+//  * The observability block (line 2, see there): created_pc and parent_id like created_at;
+//    waiting_since by the goroutine itself as it parks; labels by the goroutine itself (spawn
+//    copies the spawner's); locals by the goroutine itself, freed at its exit or at shutdown.
 #pragma once
 
 #include <atomic>
@@ -29,6 +32,7 @@ namespace gort::sched {
 
 struct machine;
 struct stack_slot;
+struct local_table;   // labels.hpp: a goroutine's goroutine_local values
 
 /// Go's G statuses (runtime2.go values, so scheddetail prints what Go prints).
 enum class g_status : std::uint32_t {
@@ -39,6 +43,11 @@ enum class g_status : std::uint32_t {
   waiting = 4,   // parked
   dead = 6,      // exited; record in a free list
 };
+
+/// Go's _Gscan: or-ed into `waiting` while a goroutine dump reads the parked goroutine's stack
+/// (trace/dump.cpp). A waker that finds it waits for the dump to let go (park.cpp, claim_parked);
+/// nothing else changes a record from waiting, so its stack stays still while it is read.
+inline constexpr std::uint32_t k_g_scan = 0x1000;
 
 enum class g_kind : std::uint8_t {
   goroutine,  // a real goroutine with its own stack
@@ -52,9 +61,11 @@ inline constexpr std::size_t k_inline_closure_align = 8;
 
 namespace gort::detail {
 
+struct label_data;  // sched/labels.hpp: an immutable, reference-counted label set
+
 // Three cache lines: the first holds everything the scheduler touches on the hot path, the second
-// the id and the inline closure (written by every spawn), the third the creation site, which only
-// reports read. Per-execution state (saved exception globals, sanitizer fiber
+// the id and the inline closure (written by every spawn), the third what dumps and reports read:
+// the creation site and the observability block. Per-execution state (saved exception globals, sanitizer fiber
 // handles) lives in the stack slot, which only a started goroutine has.
 struct alignas(64) goroutine {
   using g_status = sched::g_status;
@@ -78,8 +89,18 @@ struct alignas(64) goroutine {
   std::uint64_t id = 0;
   alignas(sched::k_inline_closure_align) unsigned char inline_closure[sched::k_inline_closure];
 
-  // ---- line 2: where it was created ----
+  // ---- line 2: where it was created, and the observability block ----
   alignas(64) gort::source_location created_at;
+
+  // ---- observability block (goroutine dumps, crash reports, leak checks, labels, locals) ----
+  // Kept together so that additions for introspection stay in one place. Spawn writes
+  // created_pc, parent_id and labels (three stores and, only when the spawner has labels, one
+  // reference count); nothing here is read on a scheduling path.
+  std::int64_t waiting_since = 0;  // coarse nanotime of the last park (sys/clock.hpp coarse_now)
+  const void* created_pc = nullptr;  // return address in the function that called gort::go
+  std::uint64_t parent_id = 0;       // id of the spawning goroutine; 0 from a plain thread
+  label_data* labels = nullptr;       // inherited from the spawner (Go's pprof labels)
+  sched::local_table* locals = nullptr;  // goroutine_local values, created on first use
 
   static constexpr std::uint8_t k_main = 1;
   static constexpr std::uint8_t k_heap_closure = 2;

@@ -27,6 +27,42 @@ namespace gort::sched {
 
 namespace {
 
+[[noreturn]] void bad_ready(const goroutine* g, g_status st) {
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "ready of goroutine %llu in status %u (it was not parked)",
+                static_cast<unsigned long long>(g->id), static_cast<unsigned>(st));
+  fatal(msg);
+}
+
+}  // namespace
+
+void claim_scanned(goroutine* g, g_status to, g_status seen) {
+  for (;;) {
+    if (static_cast<std::uint32_t>(seen) != (static_cast<std::uint32_t>(g_status::waiting) | k_g_scan)) {
+      bad_ready(g, seen);
+    }
+    // A dump is reading g's stack (trace/dump.cpp): it lets go within the time one unwind takes.
+    std::this_thread::yield();
+    seen = g_status::waiting;
+    // acq_rel as in claim_parked; acquire also pairs with the dump's release store.
+    if (g->status.compare_exchange_strong(seen, to, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
+[[gnu::noinline]] void claim_vetoed(goroutine* g) {
+  g_status seen = g_status::waiting;
+  // acquire: pairs with a dump's release of the scan bit (the dump no longer reads the stack).
+  if (!g->status.compare_exchange_strong(seen, g_status::runnable, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+    claim_scanned(g, g_status::runnable, seen);
+  }
+}
+
+namespace {
+
 // The calling plain thread's stand-in record (never a machine's thread while it is on g0 running
 // goroutines; see current()).
 goroutine& thread_record() {
@@ -35,12 +71,6 @@ goroutine& thread_record() {
   return rec;
 }
 
-[[noreturn]] void bad_ready(const goroutine* g, g_status st) {
-  char msg[160];
-  std::snprintf(msg, sizeof msg, "ready of goroutine %llu in status %u (it was not parked)",
-                static_cast<unsigned long long>(g->id), static_cast<unsigned>(st));
-  fatal(msg);
-}
 
 void park_thread(goroutine* g, detail::wait_reason why, bool (*unlock)(void*), void* arg) {
   g->reason = why;
@@ -120,6 +150,7 @@ void park(wait_reason why, bool (*unlock)(void*), void* arg) {
     goroutine* g = m->curg;
     if (g == nullptr) fatal("park called from a scheduler context");
     g->reason = why;
+    g->waiting_since = coarse_now();
     m->after_unlock = unlock;
     m->after_arg = arg;
     switch_to_scheduler(g, after_switch::park);
@@ -157,6 +188,7 @@ void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
   }
   machine* m = self->m;  // current while self runs (prepare_run keeps it so)
   self->reason = why;
+  self->waiting_since = coarse_now();
   m->after_unlock = unlock;
   m->after_arg = arg;
   switch_to_scheduler(self, after_switch::park);
@@ -171,8 +203,8 @@ namespace {
 inline void claim_parked(goroutine* g) {
   g_status expected = g_status::waiting;
   if (!g->status.compare_exchange_strong(expected, g_status::runnable, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed)) {
-    bad_ready(g, expected);
+                                         std::memory_order_relaxed)) [[unlikely]] {
+    claim_scanned(g, g_status::runnable, expected);
   }
 }
 

@@ -52,6 +52,7 @@
 #include "gort/detail/wait_list.hpp"
 #include "gort/error.hpp"
 #include "gort/go.hpp"
+#include "gort/log.hpp"
 #include "gort/runtime.hpp"
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
@@ -59,6 +60,7 @@
 #include "sys/cpu_quota.hpp"
 #include "sys/futex.hpp"
 #include "sys/random.hpp"
+#include "trace/dump.hpp"
 
 namespace gort::sched {
 
@@ -135,7 +137,7 @@ constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_max_stack = std::size_t{1} << 30;
 
 // Reports a configuration problem once per runtime start (starts are rare in a service).
-void warn(const std::string& msg) { std::fprintf(stderr, "gort: %s\n", msg.c_str()); }
+void warn(const std::string& msg) { gort::log(msg); }
 
 int default_procs(bool report) {
   const sys::maxprocs_env env = sys::parse_maxprocs_env(std::getenv("GORTMAXPROCS"));
@@ -168,9 +170,13 @@ runtime_config make_config(const options& o, bool implicit) {
   c.slot_size = (o.stack_size + page - 1) / page * page;
   const char* env = std::getenv("GORTDEBUG");
   c.debug = sys::parse_debug_settings(!o.debug.empty() ? o.debug : (env != nullptr ? env : ""));
-  for (const std::string& e : c.debug.errors) std::fprintf(stderr, "gort: %s\n", e.c_str());
+  for (const std::string& e : c.debug.errors) warn(e);
   c.on_exception = o.on_exception;
   c.implicit = implicit;
+  c.sigquit_dump = c.debug.sigquit >= 0 ? c.debug.sigquit == 1 : o.sigquit_dump;
+  c.crash_report = o.crash_report;
+  // The implicit runtime belongs to plain threads, which may always call in later.
+  c.detect_deadlock = !implicit && (c.debug.deadlock >= 0 ? c.debug.deadlock == 1 : o.detect_deadlock);
   return c;
 }
 
@@ -243,6 +249,7 @@ void retire(scheduler* s) {
   // No goroutine of this runtime runs again: objects that outlive it forget the waiters on their
   // stacks (detail/wait_list.hpp), before those stacks are freed.
   detail::end_wait_epoch();
+  capture_abandoned(*s);  // gort::testing's leak reports, while every stack is still there
   clear_timers(*s);  // before stacks go: sleeping goroutines' timers live on them
   poll_retire(*s);   // likewise the I/O waiters' nodes; plain threads waiting on I/O look again
   gate_mark_cleared();
@@ -257,10 +264,14 @@ void retire(scheduler* s) {
         g->destroy_fn(g->closure);  // never started: Go would never run it; its closure dies here
       }
       free_heap_closure(g);
+      release_labels(g->labels);
+      g->labels = nullptr;
+      abandon_locals(g);
       destroy_goroutine_context(g);
     }
   }
   std::lock_guard<std::mutex> start(g_start_lock);
+  remove_sigquit(*s);
   for (goroutine* slab : s->slabs) release_record_slab(slab);
   s->slabs.clear();
   g_sched.store(nullptr, std::memory_order_release);
@@ -334,7 +345,9 @@ void start_implicit(const char* what) {
   }
   install_overflow_handler();
   register_atfork_once();
+  g_coarse_now.store(sys::nanotime(), std::memory_order_relaxed);  // waiting_since stamps
   g_sched.store(s, std::memory_order_release);
+  install_sigquit(*s);  // GORTDEBUG=sigquit=1 (removed by retire)
   try {
     start_sysmon(*s, what);
   } catch (...) {
@@ -493,6 +506,10 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   g->run_fn = &main_trampoline;
   g->destroy_fn = &no_destroy;
   g->created_at = gort::source_location::current();
+  g->created_pc = nullptr;  // main: no "created by" line in dumps, as in Go
+  g->parent_id = 0;
+  g->labels = nullptr;
+  g->locals = nullptr;
   g->status.store(g_status::runnable, std::memory_order_relaxed);
   s->main_g = g;
   bump(p0->spawned);
@@ -503,7 +520,9 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
 
   install_overflow_handler();
   register_atfork_once();
+  g_coarse_now.store(sys::nanotime(), std::memory_order_relaxed);  // waiting_since stamps
   g_sched.store(s, std::memory_order_release);
+  install_sigquit(*s);  // options::sigquit_dump (removed by retire)
   try {
     start_sysmon(*s, "gort::run");
   } catch (...) {

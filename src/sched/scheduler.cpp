@@ -17,13 +17,16 @@
 #include <system_error>
 
 #include "gort/detail/dcheck.hpp"
+#include "gort/log.hpp"
 #include "sched/sanitizer.hpp"
 #include "sys/clock.hpp"
 #include "sys/random.hpp"
+#include "trace/dump.hpp"
 
 namespace gort::sched {
 
 std::atomic<scheduler*> g_sched{nullptr};
+std::atomic<std::int64_t> g_coarse_now{0};
 
 namespace {
 // initial-exec: the library is built position-independent, and the default (global-dynamic) model
@@ -108,8 +111,12 @@ processor* pidleget(scheduler& s) {
   s.pidle = p->idle_link;
   p->idle_link = nullptr;
   s.npidle.fetch_sub(1, std::memory_order_seq_cst);
-  // A processor leaves the idle set: sysmon must watch it again.
-  if (s.sysmon_sleeping.load(std::memory_order_relaxed)) sysmon_wake(s);
+  // A processor leaves the idle set: sysmon must watch it again. Its coarse clock stood still
+  // while it slept: refresh it before a goroutine parks with a stale stamp.
+  if (s.sysmon_sleeping.load(std::memory_order_relaxed)) {
+    g_coarse_now.store(sys::nanotime(), std::memory_order_relaxed);  // relaxed: a display hint
+    sysmon_wake(s);
+  }
   return p;
 }
 
@@ -331,12 +338,14 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
 // only, holding no processor.
 bool stopm(scheduler& s, machine* m) {
   {
-    std::lock_guard<std::mutex> l(s.lock);
+    std::unique_lock<std::mutex> l(s.lock);
     if (s.stopping) return false;
     m->park.clear();
     m->idle_link = s.midle;
     s.midle = m;
     s.nmidle.fetch_add(1, std::memory_order_relaxed);
+    // The last machine to go idle looks for a deadlock (Go's checkdead from mput).
+    if (s.cfg.detect_deadlock) check_dead(s, l);
   }
   check_not_forked();  // in a fork child nothing would ever wake us
   m->blocked.store(true, std::memory_order_relaxed);
@@ -469,6 +478,8 @@ void schedule(scheduler& s, machine* m) {
 
 bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error) {
   machine* m = nullptr;
+  std::string report;  // logged after the lock is released (gort/log.hpp)
+  bool failed = false;  // no thread for a new machine
   {
     std::lock_guard<std::mutex> l(s.lock);
     if (s.stopping) {
@@ -503,18 +514,19 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
       m->shuffle = s.cfg.debug.shuffle != 0;
       m->spinning = spinning;
       m->nextp = p;
+      bool started = false;
       try {
         m->thread = std::thread(mstart, &s, m);
+        started = true;
       } catch (const std::system_error& e) {
         // Thread exhaustion: keep running on the machines we have. The work stays queued and
         // the existing machines reach it; only parallelism is lost.
         // (A caller that asked for the error reports it itself.)
         static std::atomic<bool> warned{false};
         if (thread_error == nullptr && !warned.exchange(true, std::memory_order_relaxed)) {
-          std::fprintf(stderr,
-                       "gort: cannot start another OS thread (%d running): %s; continuing with "
-                       "the threads it has\n",
-                       s.mcount.load(std::memory_order_relaxed), e.what());
+          report = "cannot start another OS thread (" +
+                   std::to_string(s.mcount.load(std::memory_order_relaxed)) +
+                   " running): " + e.what() + "; continuing with the threads it has";
         }
         // A processor handed over with work (handoffp) must not go idle holding it: thieves skip
         // idle processors. Its goroutines go to the global queue, which the running machines
@@ -524,12 +536,18 @@ bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_e
         pidleput(s, p);
         if (spinning) s.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
         if (thread_error != nullptr) *thread_error = e.code();
-        return false;
+        failed = true;
       }
-      s.allm.push_back(std::move(owned));
-      s.mcount.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      if (started) {
+        s.allm.push_back(std::move(owned));
+        s.mcount.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      }
     }
+  }
+  if (failed) {
+    if (!report.empty()) gort::log(report);
+    return false;
   }
   m->park.wakeup();  // release: nextp and spinning are visible to the woken machine
   return true;

@@ -34,6 +34,7 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/global_queue.hpp"
 #include "sched/goroutine.hpp"
+#include "sched/labels.hpp"
 #include "sched/machine.hpp"
 #include "sched/processor.hpp"
 #include "sched/sanitizer.hpp"
@@ -60,6 +61,9 @@ struct runtime_config {
   std::function<void(const goroutine_exception&)> on_exception;
   sys::debug_settings debug;
   bool implicit = false;  // started by gort::go from a plain thread, not by run()
+  bool sigquit_dump = false;    // options::sigquit_dump or GORTDEBUG=sigquit
+  bool crash_report = true;     // options::crash_report
+  bool detect_deadlock = true;  // options::detect_deadlock or GORTDEBUG=deadlock (never implicit)
 };
 
 struct scheduler {
@@ -274,6 +278,20 @@ void goroutine_exited(scheduler& s, machine* m, goroutine* g);
 /// Frees a heap-allocated closure block (without destroying the closure). Any thread.
 void free_heap_closure(goroutine* g) noexcept;
 
+// ---- labels and goroutine-local values (labels.cpp) ----
+// retain_labels (one more reference; null: none) is inline in labels.hpp.
+/// Drops a reference (null: none); the last one frees the set. Any thread.
+void release_labels_slow(label_data* l) noexcept;
+inline void release_labels(label_data* l) noexcept {
+  if (l != nullptr) release_labels_slow(l);  // most goroutines have no labels: no call
+}
+/// Destroys g's goroutine_local values (in reverse order of creation) and frees its table. The
+/// goroutine itself, at its end.
+void destroy_locals(goroutine* g) noexcept;
+/// Frees g's table and values' memory without running destructors (an abandoned goroutine at
+/// shutdown: like the objects on its stack, they are not destroyed). The retiring thread.
+void abandon_locals(goroutine* g) noexcept;
+
 // ---- context switching (context_switch.cpp) ----
 /// g0 -> g. Returns when g switches back. M thread on g0 only.
 void switch_to_goroutine(machine* m, goroutine* g);
@@ -319,6 +337,22 @@ void sysmon_wake(scheduler& s);
 /// True when sysmon can take a runaway goroutine's processor here (membarrier with
 /// PRIVATE_EXPEDITED is available and registered). Any thread.
 bool runaway_handoff_supported() noexcept;
+
+// ---- the coarse clock (waiting_since stamps) ----
+/// nanotime() as of sysmon's last round (at most ~10 ms old while any processor runs; refreshed
+/// when a processor leaves an all-idle runtime, see pidleget). Written by sysmon and the start.
+extern std::atomic<std::int64_t> g_coarse_now;
+/// One relaxed load: the cost a park pays for its waiting_since stamp. Any thread.
+inline std::int64_t coarse_now() noexcept { return g_coarse_now.load(std::memory_order_relaxed); }
+
+// ---- status changes out of `waiting` (park.cpp) ----
+/// The slow path of a waiting -> `to` CAS that saw `seen` instead: waits while a dump holds the
+/// scan bit (goroutine.hpp, k_g_scan), then claims; anything else is a fatal double ready. The
+/// caller of the failed CAS.
+void claim_scanned(goroutine* g, g_status to, g_status seen);
+/// waiting -> runnable for a goroutine whose park was vetoed (its own machine resumes it); out of
+/// line, so that the switch path that inlines finish_request stays small. Its machine.
+void claim_vetoed(goroutine* g);
 
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
 [[noreturn]] void fatal(const char* msg) noexcept;
@@ -406,8 +440,11 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       g->status.store(g_status::waiting, std::memory_order_release);
       if (p == nullptr) [[unlikely]] return park_without_p(s, m, g);
       bump(p->parks);
-      // Go's park_m: the unlock function may veto the park.
-      return !m->after_unlock(m->after_arg);
+      // Go's park_m: the unlock function may veto the park; g is then runnable again, once a dump
+      // that caught it parked has let go of its stack.
+      if (m->after_unlock(m->after_arg)) return false;
+      claim_vetoed(g);
+      return true;
     case after_switch::preempt:
       s.preemptions.fetch_add(1, std::memory_order_relaxed);
       [[fallthrough]];

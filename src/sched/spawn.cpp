@@ -368,6 +368,7 @@ void stack_put(scheduler& s, processor* p, stack_slot* st) {
 
 void goroutine_exited(scheduler& s, machine* m, goroutine* g) {
   processor* p = m->p;
+  release_labels(g->labels);  // the field itself is rewritten by the record's next spawn
   destroy_goroutine_context(g);
   stack_put(s, p, g->stack);
   g->stack = nullptr;
@@ -404,7 +405,9 @@ void print_uncaught(const goroutine* g, const std::exception_ptr& e,
     std::fprintf(stderr, "gort::options::on_exception threw while handling it: %s\n",
                  again.c_str());
   }
-  std::fprintf(stderr, "\ncreated by %s\n\t%s:%u\n", g->created_at.function_name(),
+  std::string in;
+  if (g->parent_id != 0) in = " in goroutine " + std::to_string(g->parent_id);
+  std::fprintf(stderr, "\ncreated by %s%s\n\t%s:%u\n", g->created_at.function_name(), in.c_str(),
                g->created_at.file_name(), static_cast<unsigned>(g->created_at.line()));
   std::fflush(stderr);
 }
@@ -433,6 +436,8 @@ void run_goroutine_body(goroutine* g) {
     }
   }
   g->destroy_fn(g->closure);
+  // goroutine_local values die with their goroutine, on it (their destructors may use gort).
+  if (g->locals != nullptr) destroy_locals(g);
 }
 
 }  // namespace gort::sched
@@ -504,18 +509,27 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   return mem;
 }
 
-void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
-                  const gort::source_location& where) noexcept {
+// noinline: its return address is the creation site (gort::go and detail::spawn are always
+// inlined into the function that calls gort::go).
+[[gnu::noinline]] void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
+                                    const gort::source_location& where) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   g->run_fn = run;
   g->destroy_fn = destroy;
   g->created_at = where;
+  g->created_pc = __builtin_return_address(0);  // symbolized only by dumps and reports
   // Re-read: constructing the closure may have parked and moved us to another machine.
   machine* m = current_machine();
   processor* p = m != nullptr ? own_p(m) : nullptr;
   goroutine* self = m != nullptr ? m->curg : nullptr;
+  g->parent_id = self != nullptr ? self->id : 0;
+  g->labels = self != nullptr ? retain_labels(self->labels) : nullptr;
+  // g->locals is null: a fresh record's is, and a goroutine's end (or its abandonment) clears it.
+  GORT_DCHECK(g->locals == nullptr);
   g->id = next_goid(s, p);
-  g->status.store(g_status::runnable, std::memory_order_relaxed);
+  // release: pairs with a goroutine dump's acquire load (trace/dump.cpp), which then reads the
+  // identity written above (a plain store on x86, as relaxed).
+  g->status.store(g_status::runnable, std::memory_order_release);
   if (p != nullptr) {
     bump(p->spawned);
     runq_put_next(s, p, g);  // release: publishes every field written above

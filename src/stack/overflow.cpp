@@ -1,4 +1,20 @@
-// stack/overflow.cpp — reporting goroutine stack overflows, never silently.
+// stack/overflow.cpp — fatal signals on goroutines: stack overflows (never silent) and crash
+// reports.
+//
+// One handler serves SIGSEGV, SIGBUS, SIGFPE and SIGILL. A stack overflow is reported as below
+// and aborts. Any other fatal signal on a goroutine prints, like Go's panic output,
+//   [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x55d0c1a2b3c4]
+//
+//   goroutine 7 [running]:
+//   _ZN3app6workerEv+0x1d
+//   	pc=0x55d0c1a2b3c4
+//   ...
+//   created by worker in goroutine 1
+//   	/src/app.cpp:12
+// (names from the ELF symbol tables through libunwind, unmangled names and file:line being out of
+// reach of an async-signal-safe handler), then hands the signal on: to the handler installed
+// before gort's, else to the default action. options::crash_report = false leaves only the
+// overflow report. A fault on a thread running no goroutine is handed on without a report.
 //
 // Two detectors (stack_pool.hpp explains which slot gets which):
 //  * Guarded slots (a guard marker or a PROT_NONE page): touching the guard zone raises SIGSEGV.
@@ -29,6 +45,7 @@
 
 #include "sched/scheduler.hpp"
 #include "stack/stack_pool.hpp"
+#include "trace/unwind.hpp"
 
 namespace gort::sched {
 
@@ -38,6 +55,10 @@ namespace {
 
 struct sigaction g_prev_segv;
 struct sigaction g_prev_bus;
+struct sigaction g_prev_fpe;
+struct sigaction g_prev_ill;
+std::atomic<bool> g_crash_reported{false};  // one report per process: a fault while reporting
+                                            // goes straight on
 
 constexpr std::size_t k_altstack_size = 64 * 1024;
 
@@ -76,6 +97,25 @@ struct writer {
     }
   }
 };
+
+// "created by F in goroutine P\n\tfile:line\n" from the source location gort::go recorded (static
+// strings: async-signal-safe). Nothing for main.
+void put_created_by(const goroutine* g) noexcept {
+  if (g->is_main()) return;
+  writer w;
+  w.put("created by ");
+  w.put(g->created_at.function_name());
+  if (g->parent_id != 0) {
+    w.put(" in goroutine ");
+    w.put(static_cast<unsigned long long>(g->parent_id));
+  }
+  w.put("\n\t");
+  w.put(g->created_at.file_name());
+  w.put(":");
+  w.put(static_cast<unsigned long long>(g->created_at.line()));
+  w.put("\n");
+  w.flush();
+}
 
 // The running goroutine overflowed its own stack: the fault is in its guard zone, or its stack
 // pointer went below its usable stack.
@@ -116,11 +156,68 @@ void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& prev) {
     return;
   }
   // Default action: restore it and return; the faulting instruction runs again and the kernel
-  // delivers the signal with the default disposition (core dump).
+  // delivers the signal with the default disposition (core dump). A signal sent with kill()
+  // (si_code <= 0) would not come again by itself: raise it, to be delivered on return.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
   ::sigaction(sig, &dfl, nullptr);
+  if (info != nullptr && info->si_code <= 0) ::raise(sig);
+}
+
+const struct sigaction& previous(int sig) {
+  switch (sig) {
+    case SIGBUS: return g_prev_bus;
+    case SIGFPE: return g_prev_fpe;
+    case SIGILL: return g_prev_ill;
+    default: return g_prev_segv;
+  }
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGBUS: return "SIGBUS: bus error";
+    case SIGFPE: return "SIGFPE: floating-point exception";
+    case SIGILL: return "SIGILL: illegal instruction";
+    default: return "signal";
+  }
+}
+
+// Go's report of a fatal signal in a goroutine (see the file comment). Async-signal-safe.
+void report_crash(int sig, const siginfo_t* info, void* ctx, const goroutine* g) noexcept {
+  writer w;
+  w.put("[signal ");
+  w.put(signal_name(sig));
+  w.put(" code=");
+  w.hex(static_cast<std::uintptr_t>(static_cast<unsigned>(info->si_code)));
+  w.put(" addr=");
+  w.hex(reinterpret_cast<std::uintptr_t>(info->si_addr));
+  const void* pcs[k_max_frames];
+  const std::size_t n = unwind_signal(ctx, pcs, k_max_frames);
+  if (n > 0) {
+    w.put(" pc=");
+    w.hex(reinterpret_cast<std::uintptr_t>(pcs[0]));
+  }
+  w.put("]\n\ngoroutine ");
+  w.put(static_cast<unsigned long long>(g->id));
+  w.put(" [running]:\n");
+  w.flush();
+  for (std::size_t i = 0; i < n; ++i) {
+    writer f;
+    char name[256];
+    f.put(signal_safe_symbol(pcs[i], i != 0, name, sizeof name) ? name : "?");
+    f.put("\n\tpc=");
+    f.hex(reinterpret_cast<std::uintptr_t>(pcs[i]));
+    f.put("\n");
+    f.flush();
+  }
+  if (n == 0) {
+    w.n = 0;
+    w.put("\t(stack unavailable)\n");
+    w.flush();
+  }
+  put_created_by(g);
 }
 
 void on_fault(int sig, siginfo_t* info, void* ctx) {
@@ -132,13 +229,20 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
 #elif defined(__aarch64__)
   sp = reinterpret_cast<const void*>(static_cast<ucontext_t*>(ctx)->uc_mcontext.sp);
 #endif
-  if (is_overflow(g, info->si_addr, sp)) report_stack_overflow(g, info->si_addr);
-  arena_hit hit;
-  if (stack_pool::find_in_arena(info->si_addr, &hit)) {
-    if (g != nullptr && g->stack != nullptr) report_stack_overflow(g, info->si_addr);
-    report_arena_fault(info->si_addr, hit);
+  if (sig == SIGSEGV || sig == SIGBUS) {
+    if (is_overflow(g, info->si_addr, sp)) report_stack_overflow(g, info->si_addr);
+    arena_hit hit;
+    if (stack_pool::find_in_arena(info->si_addr, &hit)) {
+      if (g != nullptr && g->stack != nullptr) report_stack_overflow(g, info->si_addr);
+      report_arena_fault(info->si_addr, hit);
+    }
   }
-  chain(sig, info, ctx, sig == SIGBUS ? g_prev_bus : g_prev_segv);
+  // relaxed: only the flag itself matters (one report), nothing is published through it.
+  if (g != nullptr && !g_crash_reported.exchange(true, std::memory_order_relaxed)) {
+    scheduler* s = g_sched.load(std::memory_order_acquire);
+    if (s != nullptr && s->cfg.crash_report) report_crash(sig, info, ctx, g);
+  }
+  chain(sig, info, ctx, previous(sig));
 }
 
 }  // namespace
@@ -159,13 +263,11 @@ void report_stack_overflow(const goroutine* g, const void* fault) noexcept {
     w.put(static_cast<unsigned long long>(g->stack->lo - a));
     w.put(" bytes below the stack's guard page\n");
   }
-  w.put("\ncreated by ");
-  w.put(g->created_at.function_name());
-  w.put("\n\t");
-  w.put(g->created_at.file_name());
-  w.put(":");
-  w.put(static_cast<unsigned long long>(g->created_at.line()));
-  w.put("\nfatal error: stack overflow\n");
+  w.put("\n");
+  w.flush();
+  put_created_by(g);
+  w.n = 0;
+  w.put("fatal error: stack overflow\n");
   w.flush();
   std::abort();
 }
@@ -179,6 +281,8 @@ void install_overflow_handler() {
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGSEGV, &sa, &g_prev_segv);
     ::sigaction(SIGBUS, &sa, &g_prev_bus);
+    ::sigaction(SIGFPE, &sa, &g_prev_fpe);
+    ::sigaction(SIGILL, &sa, &g_prev_ill);
   });
 }
 

@@ -18,6 +18,7 @@
 #include "gort/chan.hpp"
 #include "gort/context.hpp"
 #include "gort/detail/dcheck.hpp"
+#include "gort/log.hpp"
 #include "gort/detail/pool_core.hpp"
 #include "sync/pool_workers.hpp"
 #include "gort/detail/spinlock.hpp"
@@ -25,6 +26,7 @@
 #include "gort/detail/wait.hpp"
 #include "gort/detail/wait_list.hpp"
 #include "gort/go.hpp"
+#include "gort/log.hpp"
 #include "gort/pool.hpp"
 #include "gort/select.hpp"
 #include "gort/time.hpp"
@@ -37,13 +39,12 @@ namespace gort::detail {
 
 namespace {
 
-/// The default logger: one line on stderr, written with a single call so that lines of
-/// concurrent workers do not interleave.
+/// The default logger: the runtime's log sink (gort/log.hpp), "gort: pool: <message>" on stderr
+/// unless the service set one.
 void pool_default_log(std::string_view message) noexcept {
-  std::string line = "gort.pool: ";
+  std::string line = "pool: ";
   line.append(message);
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  gort::log(line);
 }
 
 }  // namespace

@@ -52,6 +52,13 @@ debug_settings parse_debug_settings(std::string_view text) {
       } else {
         s.errors.push_back("GORTDEBUG: asyncpreemptoff=" + std::string(value) + ": want 0 or 1");
       }
+    } else if (key == "sigquit" || key == "deadlock") {
+      if (parse_int(value, n) && (n == 0 || n == 1)) {
+        (key == "sigquit" ? s.sigquit : s.deadlock) = static_cast<int>(n);
+      } else {
+        s.errors.push_back("GORTDEBUG: " + std::string(key) + "=" + std::string(value) +
+                           ": want 0 or 1");
+      }
     } else if (key == "scheddetail") {
       if (parse_int(value, n) && (n == 0 || n == 1)) {
         s.scheddetail = n == 1;

@@ -23,6 +23,8 @@ struct debug_settings {
   // Go's GODEBUG=asyncpreemptoff=1: sysmon does not take the processor of a goroutine that runs
   // 10 ms without a scheduling point (only the cooperative flag remains).
   bool asyncpreemptoff = false;
+  int sigquit = -1;   // 1: dump every goroutine on SIGQUIT and exit 2; 0: off; -1: the option's
+  int deadlock = -1;  // 0: no deadlock detection; 1: on; -1: the option's
   std::vector<std::string> errors;
 };
 

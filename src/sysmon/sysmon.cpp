@@ -24,6 +24,7 @@
 
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+#include "trace/dump.hpp"
 
 namespace gort::sched {
 
@@ -174,12 +175,16 @@ void sysmon_main(scheduler& s) {
     if (s.sysmon_stop.load(std::memory_order_acquire)) break;
     s.sysmon_note.sleep_for(delay_us * 1000, &sys::nanotime);
     std::int64_t now = sys::nanotime();
+    g_coarse_now.store(now, std::memory_order_relaxed);  // relaxed: waiting_since is a display hint
 
     if (trace_ns == 0 && all_idle(s)) {
       s.sysmon_note.clear();
       // seq_cst: pairs with pidleget's npidle decrement then sysmon_sleeping load — either it
       // sees us asleep and wakes us, or we see a busy processor here.
       s.sysmon_sleeping.store(true, std::memory_order_seq_cst);
+      // A SIGQUIT whose wake-up the clear above may have eaten (seq_cst: the handler's flag store
+      // precedes its wake-up; either we see the flag here or the wake-up comes after the clear).
+      sysmon_check_sigquit(s);
       if (all_idle(s) && !s.sysmon_stop.load(std::memory_order_acquire)) {
         if (s.stacks.snapshot().hot > 0) {  // stacks waiting for the scavenger
           s.sysmon_note.sleep_for(k_scavenge_period + 100'000'000, &sys::nanotime);
@@ -190,6 +195,7 @@ void sysmon_main(scheduler& s) {
       s.sysmon_sleeping.store(false, std::memory_order_relaxed);
       idle = 0;
       now = sys::nanotime();
+      g_coarse_now.store(now, std::memory_order_relaxed);
     }
 
     // Goroutines wait on I/O and nobody has polled for 10 ms (every machine busy running
@@ -207,6 +213,7 @@ void sysmon_main(scheduler& s) {
     if (earliest_timer(s) < now) wakep(s);
     idle = retaken != 0 ? 0 : idle + 1;  // Go: keep the short period while retakes happen
 
+    sysmon_check_sigquit(s);  // options::sigquit_dump: the handler woke us
     if (now - last_scavenge >= k_scavenge_period) {
       s.stacks.scavenge(now, k_scavenge_period);
       last_scavenge = now;

@@ -90,7 +90,9 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
   for (goroutine* slab : s.slabs) {
     for (std::size_t j = 0; j < k_slab_records; ++j) {
       goroutine* g = &slab[j];
-      const g_status st = g->status.load(std::memory_order_relaxed);
+      // Without the scan bit a dump may hold (goroutine.hpp): Go's status numbers.
+      const auto st = static_cast<g_status>(
+          static_cast<std::uint32_t>(g->status.load(std::memory_order_relaxed)) & ~k_g_scan);
       if (st == g_status::dead || st == g_status::idle) continue;
       const machine* m = st == g_status::running ? g->m : nullptr;
       appendf(out, "  G%llu: status=%u(%s) m=%lld lockedm=-1\n",

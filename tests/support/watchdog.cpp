@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sched/scheduler.hpp"
+#include "trace/dump.hpp"
 
 namespace gort_test {
 
@@ -75,6 +76,9 @@ class watchdog {
     }).detach();
     if (gort::sched::scheduler* s = gort::sched::g_sched.load(std::memory_order_acquire)) {
       gort::sched::print_sched_state(*s, true, -1);
+      // And where each goroutine is parked (gort::dump_goroutines' format).
+      const std::string dump = "\n" + gort::sched::dump_text(*s);
+      std::fwrite(dump.data(), 1, dump.size(), stderr);
     } else {
       std::fputs("  (no runtime is running)\n", stderr);
     }

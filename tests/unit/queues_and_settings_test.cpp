@@ -73,4 +73,19 @@ TEST(DebugSettings, ShuffleSeed) {
   EXPECT_NE(bad.errors[0].find("shuffle=-1"), std::string::npos);
 }
 
+TEST(DebugSettings, SigquitAndDeadlock) {
+  const auto unset = gort::sys::parse_debug_settings("");
+  EXPECT_EQ(unset.sigquit, -1);  // the options decide
+  EXPECT_EQ(unset.deadlock, -1);
+  const auto s = gort::sys::parse_debug_settings("sigquit=1,deadlock=0");
+  EXPECT_EQ(s.sigquit, 1);
+  EXPECT_EQ(s.deadlock, 0);
+  EXPECT_TRUE(s.errors.empty());
+  const auto bad = gort::sys::parse_debug_settings("sigquit=2,deadlock=off");
+  EXPECT_EQ(bad.sigquit, -1);
+  EXPECT_EQ(bad.deadlock, -1);
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_NE(bad.errors[1].find("deadlock=off"), std::string::npos);
+}
+
 }  // namespace

@@ -69,6 +69,8 @@
 // disarming the purge timer and is taken without lock_.
 #pragma once
 
+#include "gort/log.hpp"
+
 #include <cstdint>
 #include <exception>
 #include <string_view>
@@ -98,7 +100,7 @@ struct pool_config {
   bool nonblocking = false;
   bool disable_purge = false;
   std::function<void(std::exception_ptr)> exception_handler;
-  std::function<void(std::string_view)> logger;
+  log_sink logger;
   gort::source_location where;  // where the pool was created (the workers' creation site)
 };
 
