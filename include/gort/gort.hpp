@@ -7,6 +7,7 @@
 #include "gort/error.hpp"
 #include "gort/errgroup.hpp"
 #include "gort/future.hpp"
+#include "gort/metrics.hpp"
 #include "gort/go.hpp"
 #include "gort/mutex.hpp"
 #include "gort/net.hpp"
@@ -18,4 +19,5 @@
 #include "gort/stats.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
+#include "gort/trace.hpp"
 #include "gort/version.hpp"

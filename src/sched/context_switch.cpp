@@ -165,6 +165,7 @@ void switch_to_goroutine(machine* m, goroutine* g) {
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
   m->after = what;
+  if (instrumenting()) [[unlikely]] on_stop(m, g, what);
   const bool unguarded = (g->flags & goroutine::k_unguarded_stack) != 0;
   // Direct hand-off (Boost.Fiber-style): skip the scheduler context when this processor already
   // has the next goroutine. Not under ASan, which needs finish_switch_fiber right after a switch.

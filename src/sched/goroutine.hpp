@@ -81,6 +81,11 @@ struct alignas(64) goroutine {
   // ---- line 2: where it was created ----
   alignas(64) gort::source_location created_at;
 
+  // ---- line 2, instrumentation (src/trace/instrument.hpp): written only while a recorder is on;
+  // ownership as ctx/m (the readier writes before publishing the record, the runner after) ----
+  std::int64_t runnable_since = 0;  // latency: ns it became runnable, k_latency_track, or 0
+  std::uint64_t trace_flow = 0;     // trace: flow id of the ready that made it runnable, or 0
+
   static constexpr std::uint8_t k_main = 1;
   static constexpr std::uint8_t k_heap_closure = 2;
   static constexpr std::uint8_t k_overaligned_closure = 4;  // alignment stored in inline_closure

@@ -53,6 +53,7 @@
 #include "gort/error.hpp"
 #include "gort/go.hpp"
 #include "gort/runtime.hpp"
+#include "gort/detail/pool_core.hpp"
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
@@ -232,6 +233,7 @@ void join_machines(scheduler& s) {
 // Frees a runtime none of whose threads runs any more (or never ran): protocol steps in the file
 // comment. Called without g_start_lock; takes it to unpublish.
 void retire(scheduler* s) {
+  instrument_end(*s);  // writes a trace still running: every writer has stopped
   gate_close();  // begin_shutdown closed it already, unless the start failed
   gate_drain();
   // No goroutine of this runtime runs again: objects that outlive it forget the waiters on their
@@ -329,6 +331,7 @@ void start_implicit(const char* what) {
   install_overflow_handler();
   register_atfork_once();
   g_sched.store(s, std::memory_order_release);
+  instrument_begin(*s);  // GORTDEBUG=trace,schedlatency: before any machine runs
   try {
     start_sysmon(*s, what);
   } catch (...) {
@@ -498,6 +501,7 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   install_overflow_handler();
   register_atfork_once();
   g_sched.store(s, std::memory_order_release);
+  instrument_begin(*s);  // GORTDEBUG=trace,schedlatency: before any machine runs
   try {
     start_sysmon(*s, "gort::run");
   } catch (...) {
@@ -562,6 +566,30 @@ runtime_stats stats() {
     cached_stacks += static_cast<std::uint64_t>(p->stack_count.load(std::memory_order_relaxed));
   }
   r.preemptions = s->preemptions.load(std::memory_order_relaxed);
+  for (auto& p : s->allp) r.timers += static_cast<std::int64_t>(p->timers.size());
+  r.io_waiters = g_io_waiters.load(std::memory_order_relaxed);
+  r.polls = s->poll.polls.load(std::memory_order_relaxed);
+  r.blocking_polls = s->poll.blocking_polls.load(std::memory_order_relaxed);
+  if ((g_instrument.load(std::memory_order_relaxed) & k_instr_latency) != 0) {
+    static_assert(k_sched_latency_buckets == k_latency_buckets);
+    r.sched_latency_counts.assign(k_latency_buckets, 0);
+    for (auto& p : s->allp) {
+      for (int i = 0; i < k_latency_buckets; ++i) {
+        r.sched_latency_counts[static_cast<std::size_t>(i)] +=
+            p->latency_counts[i].load(std::memory_order_relaxed);
+      }
+      r.sched_latency_sum_ns += p->latency_sum_ns.load(std::memory_order_relaxed);
+    }
+  }
+  const detail::pool_totals pt = detail::pool_totals_now();
+  r.pools = pt.pools;
+  r.pool_workers = pt.sum.running;
+  r.pool_busy = pt.sum.running - pt.sum.idle;
+  r.pool_waiting = pt.sum.waiting;
+  r.pool_submitted = pt.sum.submitted;
+  r.pool_completed = pt.sum.completed;
+  r.pool_failed = pt.sum.failed;
+  r.pool_rejected = pt.sum.rejected;
   const stack_pool::counters c = s->stacks.snapshot();
   r.stack_size = s->stacks.slot_size();
   r.stacks_reserved = c.reserved;

@@ -171,6 +171,7 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
       if (g != nullptr) {
         bump(p->steals);
         bump(p->stolen, taken);
+        if (instrumenting()) [[unlikely]] trace_steal(m, victim->id, taken);
         return g;
       }
     }

@@ -41,6 +41,7 @@
 #include "stack/stack_pool.hpp"
 #include "sys/debug_settings.hpp"
 #include "sys/futex.hpp"
+#include "trace/instrument.hpp"
 
 namespace gort::sched {
 
@@ -118,6 +119,8 @@ struct scheduler {
   std::atomic<bool> sysmon_sleeping{false};  // in deep sleep; pidleget wakes it
   std::atomic<bool> sysmon_stop{false};
   std::int64_t trace_start = 0;  // sysmon only: time of the first schedtrace line
+  trace_buffer sysmon_trace;     // execution trace: sysmon's events (run-queue counters)
+  std::int64_t sysmon_trace_last = 0;  // sysmon only: time of its last counter events
 };
 
 /// The running runtime or null. Set by start, cleared by shutdown. acquire/release. Machines may
@@ -299,6 +302,7 @@ inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_tim
     g->stack = stack_get(s, p);
     make_goroutine_context(g);
   }
+  if (instrumenting()) [[unlikely]] on_run(m, p, g);
 }
 
 /// Performs m->after for g, which has left its stack. True: a park was vetoed and g must run
@@ -318,6 +322,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       [[fallthrough]];
     case after_switch::yield:
       g->status.store(g_status::runnable, std::memory_order_relaxed);
+      if (instrumenting()) [[unlikely]] on_runnable(m, g, false);
       global_put(s, g);
       return false;
     case after_switch::exit:

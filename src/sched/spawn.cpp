@@ -387,6 +387,7 @@ void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexc
   goroutine* self = m != nullptr ? m->curg : nullptr;
   g->id = next_goid(s, p);
   g->status.store(g_status::runnable, std::memory_order_relaxed);
+  if (instrumenting()) [[unlikely]] on_runnable(m, g, true);
   if (p != nullptr) {
     bump(p->spawned);
     runq_put_next(s, p, g);  // release: publishes every field written above

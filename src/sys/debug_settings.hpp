@@ -20,6 +20,8 @@ struct debug_settings {
   // (PROT_NONE within the budget, canaries beyond) even where markers exist.
   int stackguard = 1;
   std::uint64_t shuffle = 0;       // > 0: randomized scheduling for tests, seeded with this
+  std::string trace;               // non-empty: write an execution trace to this path (trace.hpp)
+  bool schedlatency = false;       // time runnable periods from the start (metrics.hpp)
   std::vector<std::string> errors;
 };
 

@@ -100,6 +100,7 @@ void sysmon_main(scheduler& s) {
       inject_batch(s, nullptr, readied.data(), readied.size());
     }
     retake(s, now);
+    if (instrumenting()) [[unlikely]] trace_counters(s, now);
     // A timer overdue with nobody to run it (every machine busy or parked): start one.
     if (earliest_timer(s) < now) wakep(s);
     ++idle;  // gort has no syscall hand-off yet, so a round never counts as a retake
