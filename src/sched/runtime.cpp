@@ -138,8 +138,9 @@ constexpr std::size_t k_max_stack = std::size_t{1} << 30;
 // Reports a configuration problem once per runtime start (starts are rare in a service).
 void warn(const std::string& msg) { std::fprintf(stderr, "gort: %s\n", msg.c_str()); }
 
-int default_procs(bool report) {
+int default_procs(bool report, bool* from_env = nullptr) {
   const sys::maxprocs_env env = sys::parse_maxprocs_env(std::getenv("GORTMAXPROCS"));
+  if (from_env != nullptr) *from_env = env.set && env.valid;
   if (env.set && env.valid) return env.value;
   if (env.set && report) warn(env.error + "; using the default");
   const sys::cpu_quota q = sys::read_cpu_quota();
@@ -155,7 +156,9 @@ runtime_config make_config(const options& o, bool implicit) {
     throw config_error("gort::options::maxprocs = " + std::to_string(o.maxprocs) +
                        ": want 0 (automatic) or 1.." + std::to_string(sys::k_max_procs));
   }
-  c.maxprocs = o.maxprocs != 0 ? o.maxprocs : default_procs(true);
+  bool from_env = false;
+  c.maxprocs = o.maxprocs != 0 ? o.maxprocs : default_procs(true, &from_env);
+  c.maxprocs_explicit = o.maxprocs != 0 || from_env;
   if (o.stack_size < k_min_stack || o.stack_size > k_max_stack) {
     throw config_error("gort::options::stack_size = " + std::to_string(o.stack_size) +
                        ": want 16384..1073741824 bytes");
@@ -198,6 +201,7 @@ void stop_sysmon(scheduler& s) {
   s.sysmon_note.wakeup();
   s.sysmon_thread.join();
   s.mcount.fetch_sub(1, std::memory_order_relaxed);
+  fail_resize_requests(s);  // set_maxprocs callers still waiting get the count as it stands
 }
 
 // Waits until every machine left its loop; false on timeout (timeout_ns < 0: no limit).
@@ -320,13 +324,13 @@ void start_implicit(const char* what) {
   auto* s = new scheduler(make_config(options{}, true));
   {
     std::lock_guard<std::mutex> l(s->lock);
-    for (int i = s->gomaxprocs - 1; i >= 0; --i) {
+    for (int i = s->cfg.maxprocs - 1; i >= 0; --i) {
       processor* p = s->allp[static_cast<std::size_t>(i)].get();
       p->status.store(p_status::idle, std::memory_order_relaxed);
       p->idle_link = s->pidle;
       s->pidle = p;
     }
-    s->npidle.store(s->gomaxprocs, std::memory_order_seq_cst);
+    s->npidle.store(s->cfg.maxprocs, std::memory_order_seq_cst);
   }
   install_overflow_handler();
   register_atfork_once();
@@ -411,6 +415,7 @@ void begin_shutdown(scheduler& s) {
     if (s.stopping) return;
     s.stopping = true;
     s.shutting_down.store(true, std::memory_order_release);
+    s.barrier.store(true, std::memory_order_release);
     idle = s.midle;
     s.midle = nullptr;
     s.nmidle.store(0, std::memory_order_relaxed);
@@ -463,13 +468,13 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   s->m0 = m0;
   {
     std::lock_guard<std::mutex> l(s->lock);
-    for (int i = s->gomaxprocs - 1; i >= 1; --i) {
+    for (int i = s->cfg.maxprocs - 1; i >= 1; --i) {
       processor* p = s->allp[static_cast<std::size_t>(i)].get();
       p->status.store(p_status::idle, std::memory_order_relaxed);
       p->idle_link = s->pidle;
       s->pidle = p;
     }
-    s->npidle.store(s->gomaxprocs - 1, std::memory_order_seq_cst);
+    s->npidle.store(s->cfg.maxprocs - 1, std::memory_order_seq_cst);
   }
   processor* p0 = s->allp[0].get();
   m0->nextp = p0;
@@ -533,7 +538,7 @@ using namespace gort::sched;
 int maxprocs() noexcept {
   {
     runtime_access rt;
-    if (scheduler* s = rt.get()) return s->gomaxprocs;
+    if (scheduler* s = rt.get()) return s->gomaxprocs.load(std::memory_order_acquire);
   }
   try {
     return default_procs(false);
@@ -547,7 +552,7 @@ runtime_stats stats() {
   runtime_access rt;
   scheduler* s = rt.get();
   if (s == nullptr) return r;
-  r.gomaxprocs = s->gomaxprocs;
+  r.gomaxprocs = s->gomaxprocs.load(std::memory_order_acquire);
   r.idleprocs = s->npidle.load(std::memory_order_relaxed);
   r.threads = s->mcount.load(std::memory_order_relaxed);
   r.spinningthreads = s->nmspinning.load(std::memory_order_relaxed);
@@ -557,7 +562,7 @@ runtime_stats stats() {
   r.spawned = s->thread_spawned.load(std::memory_order_relaxed);
   std::uint64_t cached_stacks = 0;
   for (auto& p : s->allp) {
-    r.local_runq.push_back(p->runq.size());
+    if (p->id < r.gomaxprocs) r.local_runq.push_back(p->runq.size());
     r.spawned += p->spawned.load(std::memory_order_relaxed);
     r.parks += p->parks.load(std::memory_order_relaxed);
     r.context_switches += p->switches.load(std::memory_order_relaxed);

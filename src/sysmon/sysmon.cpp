@@ -11,6 +11,8 @@
 //     ask it to yield at its next preemption point (cooperative: gort cannot interrupt C++ code).
 //  5. Every second, return the pages of stacks idle for a second to the OS.
 //  6. Print schedtrace when due.
+//  7. Perform queued set_maxprocs resizes, and follow the CPU limit about once a second unless
+//     the count was set explicitly (resize.cpp). A queued resize keeps sysmon out of deep sleep.
 // Runs on its own thread; reads processor state as relaxed snapshots.
 #include <pthread.h>
 
@@ -44,7 +46,7 @@ void retake(scheduler& s, std::int64_t now) {
 }
 
 bool all_idle(scheduler& s) {
-  return s.npidle.load(std::memory_order_seq_cst) == s.gomaxprocs;
+  return s.npidle.load(std::memory_order_seq_cst) == s.gomaxprocs.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -77,7 +79,8 @@ void sysmon_main(scheduler& s) {
       // seq_cst: pairs with pidleget's npidle decrement then sysmon_sleeping load — either it
       // sees us asleep and wakes us, or we see a busy processor here.
       s.sysmon_sleeping.store(true, std::memory_order_seq_cst);
-      if (all_idle(s) && !s.sysmon_stop.load(std::memory_order_acquire)) {
+      if (all_idle(s) && !s.sysmon_stop.load(std::memory_order_acquire) &&
+          s.resize_pending.load(std::memory_order_seq_cst) == 0) {
         if (s.stacks.snapshot().hot > 0) {  // stacks waiting for the scavenger
           s.sysmon_note.sleep_for(k_scavenge_period + 100'000'000, &sys::nanotime);
         } else {
@@ -100,6 +103,7 @@ void sysmon_main(scheduler& s) {
       inject_batch(s, nullptr, readied.data(), readied.size());
     }
     retake(s, now);
+    sysmon_resize(s, now);  // set_maxprocs requests; following the CPU limit (resize.cpp)
     if (instrumenting()) [[unlikely]] trace_counters(s, now);
     // A timer overdue with nobody to run it (every machine busy or parked): start one.
     if (earliest_timer(s) < now) wakep(s);

@@ -423,7 +423,9 @@ void trace_counters(scheduler& s, std::int64_t now) noexcept {
   if (!emit(s.sysmon_trace, [&](trace_event& e) { e = {now, global, 0, 0, trace_kind::counter}; })) {
     return;
   }
+  const int n = s.gomaxprocs.load(std::memory_order_acquire);
   for (auto& p : s.allp) {
+    if (p->id >= n) break;
     const std::uint64_t len = p->runq.size();
     const auto id = static_cast<std::uint32_t>(p->id);
     emit(s.sysmon_trace, [&](trace_event& e) { e = {now, len, 0, id, trace_kind::counter_p}; });
