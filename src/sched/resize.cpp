@@ -158,7 +158,8 @@ int cpu_procs() {
 }  // namespace
 
 void sysmon_resize(scheduler& s, std::int64_t now) {
-  for (;;) {
+  // relaxed: a request queued after this load is seen on the next round (sysmon_wake).
+  while (s.resize_pending.load(std::memory_order_relaxed) != 0) {
     resize_request* r = nullptr;
     {
       std::lock_guard<std::mutex> l(s.lock);
