@@ -7,10 +7,14 @@
 // there and writes the JSON.
 //
 // Lock order: g_session_lock -> scheduler::lock. The hooks take no lock.
+#include <algorithm>
+#include <sys/mman.h>
+
 #include <bit>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <string>
@@ -22,6 +26,10 @@
 #include "gort/trace.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 namespace gort::sched {
 
@@ -42,9 +50,41 @@ struct session {
   scheduler* s = nullptr;
   std::FILE* f = nullptr;
   std::string path;
-  std::int64_t t0 = 0;
+  std::int64_t t0 = 0;        // ticks() at the start
+  std::int64_t t0_ns = 0;     // sys::nanotime() at the start
   std::uint64_t number = 0;  // sessions started in this process; part of every flow id
 };
+
+// Trace timestamps: the CPU's time-stamp counter where it ticks at a constant rate in every power
+// state (Go's cputicks), about a third of a clock_gettime; converted to nanoseconds when the trace
+// is written, from the clock and the counter read at its start and stop. Elsewhere the clock.
+std::atomic<bool> g_trace_tsc{false};  // set before the trace bit (relaxed: ordered by it)
+
+bool invariant_tsc() {
+#if defined(__x86_64__)
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (f == nullptr) return false;
+  char line[4096];
+  bool constant = false, nonstop = false;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "flags", 5) != 0) continue;
+    constant = std::strstr(line, " constant_tsc") != nullptr;
+    nonstop = std::strstr(line, " nonstop_tsc") != nullptr;
+    break;
+  }
+  std::fclose(f);
+  return constant && nonstop;
+#else
+  return false;
+#endif
+}
+
+inline std::int64_t ticks() noexcept {
+#if defined(__x86_64__)
+  if (g_trace_tsc.load(std::memory_order_relaxed)) return static_cast<std::int64_t>(__rdtsc());
+#endif
+  return sys::nanotime();
+}
 
 std::mutex g_session_lock;
 session* g_session = nullptr;  // g_session_lock
@@ -55,10 +95,20 @@ std::atomic<std::uint64_t> g_session_number{0};
 
 // ---- writers (the buffer's owner only) ----
 
+trace_chunk* new_chunk() noexcept {
+  void* mem = ::mmap(nullptr, k_trace_chunk_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  (void)::madvise(mem, k_trace_chunk_bytes, MADV_HUGEPAGE);  // a hint; fine where unsupported
+  return new (mem) trace_chunk;
+}
+
+void free_chunk(trace_chunk* c) noexcept { ::munmap(c, k_trace_chunk_bytes); }
+
 trace_event* slot(trace_buffer& b) noexcept {
   trace_chunk* c = b.tail;
   if (c == nullptr || c->n == k_trace_chunk_events) {
-    auto* fresh = new (std::nothrow) trace_chunk;
+    trace_chunk* fresh = new_chunk();
     if (fresh == nullptr) {
       ++b.lost;
       return nullptr;
@@ -148,13 +198,18 @@ const char* end_name(std::uint32_t code) {
 
 class json_out {
  public:
-  json_out(std::FILE* f, std::int64_t t0) : f_(f), t0_(t0) {}
+  // `scale`: nanoseconds per tick.
+  json_out(std::FILE* f, std::int64_t t0, double scale) : f_(f), t0_(t0), scale_(scale) {}
+
+  std::int64_t ns(std::int64_t ticks) const {
+    return static_cast<std::int64_t>(static_cast<double>(ticks - t0_) * scale_);
+  }
 
   // One event object; `body` is the part after the common fields (starts with a comma or empty).
   void event(const char* ph, std::int64_t tid, std::int64_t ts, const char* body_fmt, auto... args) {
     std::fputs(first_ ? "\n" : ",\n", f_);
     first_ = false;
-    const std::int64_t rel = ts - t0_;
+    const std::int64_t rel = ns(ts);
     std::fprintf(f_, "{\"ph\":\"%s\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%" PRId64 ".%03d", ph, tid,
                  rel / 1000, static_cast<int>(rel % 1000));
     if constexpr (sizeof...(args) == 0) {
@@ -173,6 +228,7 @@ class json_out {
  private:
   std::FILE* f_;
   std::int64_t t0_;
+  double scale_;
   bool first_ = true;
 };
 
@@ -218,7 +274,7 @@ void write_buffer(json_out& out, const taken_buffer& b, std::uint64_t session_nu
           break;
         case trace_kind::slice_end:
           if (open && open_g == e.a) {
-            const std::int64_t d = e.ts - open_ts;
+            const std::int64_t d = std::max<std::int64_t>(out.ns(e.ts) - out.ns(open_ts), 0);
             out.event("X", b.tid, open_ts,
                       ",\"dur\":%" PRId64 ".%03d,\"cat\":\"goroutine\",\"name\":\"G%" PRIu64
                       " [%s]\",\"args\":{\"goid\":%" PRIu64 ",\"end\":\"%s\"}",
@@ -271,12 +327,12 @@ void write_buffer(json_out& out, const taken_buffer& b, std::uint64_t session_nu
       }
     }
     trace_chunk* next = c->next;
-    delete c;
+    free_chunk(c);
     c = next;
   }
   flush_counter();
   if (open) {  // still running when the trace stopped
-    const std::int64_t d = t_end > open_ts ? t_end - open_ts : 0;
+    const std::int64_t d = std::max<std::int64_t>(out.ns(t_end) - out.ns(open_ts), 0);
     out.event("X", b.tid, open_ts,
               ",\"dur\":%" PRId64 ".%03d,\"cat\":\"goroutine\",\"name\":\"G%" PRIu64
               " [running]\",\"args\":{\"goid\":%" PRIu64 ",\"end\":\"running\"}",
@@ -295,8 +351,12 @@ bool finish_session() {
   session* ss = g_session;
   g_session = nullptr;
   std::vector<taken_buffer> bufs = trace_collect(*ss->s);
-  const std::int64_t t_end = sys::nanotime();
-  json_out out(ss->f, ss->t0);
+  const std::int64_t t_end = ticks();
+  const std::int64_t t_end_ns = sys::nanotime();
+  const double scale = t_end > ss->t0 ? static_cast<double>(t_end_ns - ss->t0_ns) /
+                                            static_cast<double>(t_end - ss->t0)
+                                      : 1.0;
+  json_out out(ss->f, ss->t0, scale);
   std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", ss->f);
   out.raw("{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"gort\"}}");
   for (const taken_buffer& b : bufs) write_buffer(out, b, ss->number, t_end);
@@ -317,7 +377,9 @@ void begin_session(scheduler& s, const std::string& path) {
   ss->s = &s;
   ss->f = f;
   ss->path = path;
-  ss->t0 = sys::nanotime();
+  g_trace_tsc.store(invariant_tsc(), std::memory_order_relaxed);
+  ss->t0_ns = sys::nanotime();
+  ss->t0 = ticks();
   ss->number = ++g_sessions;
   g_session = ss;
   g_session_number.store(ss->number, std::memory_order_relaxed);
@@ -342,7 +404,7 @@ void on_runnable(machine* by, goroutine* g, bool flow) noexcept {
     if (flow && by != nullptr && by->curg != nullptr && by->curg != g) {
       const std::uint64_t id = next_flow(by);
       const std::uint64_t target = g->id;
-      const std::int64_t now = sys::nanotime();
+      const std::int64_t now = ticks();
       if (emit(by->trace, [&](trace_event& e) {
             e = {now, id, target, 0, trace_kind::flow_out};
           })) {
@@ -366,7 +428,7 @@ void on_run(machine* m, processor* p, goroutine* g) noexcept {
     g->runnable_since = p->latency_seq % k_latency_period == 0 ? k_latency_track : 0;
   }
   if ((bits & k_instr_trace) != 0) {
-    if (now == 0) now = sys::nanotime();
+    now = ticks();
     const std::uint64_t id = g->id;
     const std::uint64_t flow = g->trace_flow;
     g->trace_flow = 0;
@@ -384,13 +446,13 @@ void on_stop(machine* m, goroutine* g, after_switch what) noexcept {
     case after_switch::exit: code = k_end_exit; break;
     case after_switch::none: break;
   }
-  const std::int64_t now = sys::nanotime();
+  const std::int64_t now = ticks();
   const std::uint64_t id = g->id;
   emit(m->trace, [&](trace_event& e) { e = {now, id, 0, code, trace_kind::slice_end}; });
 }
 
 void trace_steal(machine* m, int victim, std::uint32_t taken) noexcept {
-  const std::int64_t now = sys::nanotime();
+  const std::int64_t now = ticks();
   emit(m->trace, [&](trace_event& e) {
     e = {now, taken, 0, static_cast<std::uint32_t>(victim), trace_kind::steal};
   });
@@ -400,7 +462,7 @@ void trace_netpoll(machine* m, std::size_t n) noexcept {
   scheduler* s = g_sched.load(std::memory_order_acquire);
   if (s == nullptr) return;
   trace_buffer& b = m != nullptr ? m->trace : s->sysmon_trace;
-  const std::int64_t now = sys::nanotime();
+  const std::int64_t now = ticks();
   emit(b, [&](trace_event& e) { e = {now, n, 0, 0, trace_kind::netpoll}; });
 }
 
@@ -408,17 +470,18 @@ void trace_blocking(bool begin) noexcept {
   if ((g_instrument.load(std::memory_order_relaxed) & k_instr_trace) == 0) return;
   machine* m = current_machine();
   if (m == nullptr || m->curg == nullptr) return;
-  const std::int64_t now = sys::nanotime();
+  const std::int64_t now = ticks();
   const std::uint64_t id = m->curg->id;
   emit(m->trace, [&](trace_event& e) {
     e = {now, id, 0, 0, begin ? trace_kind::block_begin : trace_kind::block_end};
   });
 }
 
-void trace_counters(scheduler& s, std::int64_t now) noexcept {
+void trace_counters(scheduler& s, std::int64_t sysmon_now) noexcept {
   if ((g_instrument.load(std::memory_order_relaxed) & k_instr_trace) == 0) return;
-  if (now - s.sysmon_trace_last < k_counter_period_ns) return;
-  s.sysmon_trace_last = now;
+  if (sysmon_now - s.sysmon_trace_last < k_counter_period_ns) return;
+  s.sysmon_trace_last = sysmon_now;
+  const std::int64_t now = ticks();
   const auto global = static_cast<std::uint64_t>(s.runq.size());
   if (!emit(s.sysmon_trace, [&](trace_event& e) { e = {now, global, 0, 0, trace_kind::counter}; })) {
     return;

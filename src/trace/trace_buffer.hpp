@@ -41,13 +41,18 @@ struct trace_event {
   trace_kind kind;
 };
 
-inline constexpr std::size_t k_trace_chunk_events = 4096 - 1;
+// A chunk is 2 MiB, mapped with a request for a transparent huge page (trace.cpp): a busy trace
+// writes hundreds of megabytes, and a page fault per 4 KiB (128 events) doubled the cost of
+// tracing pingpong.
+inline constexpr std::size_t k_trace_chunk_bytes = std::size_t{2} << 20;
+inline constexpr std::size_t k_trace_chunk_events = k_trace_chunk_bytes / sizeof(trace_event) - 1;
 
 struct trace_chunk {
   trace_chunk* next = nullptr;
   std::size_t n = 0;
   trace_event ev[k_trace_chunk_events];
 };
+static_assert(sizeof(trace_chunk) <= k_trace_chunk_bytes);
 
 struct trace_buffer {
   std::atomic<bool> writing{false};  // step 1 of the hand-shake above
