@@ -49,15 +49,21 @@ std::string temp_path(const char* what) {
 }
 
 // Ping-pongs `rounds` times between this goroutine and another: every round readies a goroutine.
+// Returns once the other has exited (a goroutine alive at shutdown would be abandoned with its
+// channel references).
 void pingpong(int rounds) {
   gort::chan<int> ping(0), pong(0);
-  gort::go([=]() mutable {
+  gort::wait_group wg;
+  wg.add(1);
+  gort::go([=, &wg]() mutable {
     for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
+    wg.done();
   });
   for (int i = 0; i < rounds; ++i) {
     (void)ping.send(i);
     (void)pong.recv();
   }
+  wg.wait();
 }
 
 TEST_P(Metrics, ScalarsAreTheStatsFigures) {
