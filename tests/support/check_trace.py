@@ -6,7 +6,7 @@ traceEvents list; every event has ph, pid and tid, and every non-metadata event 
 complete slices have a non-negative dur and are named "G<id> [<reason>]"; slices on one track do
 not overlap; flow ends ("f") have a flow start ("s") with the same id.
 Prints one "key value" line per figure: slices, flow_starts, flow_ends, steals, netpolls,
-counters, tracks, and "exited <id>" / "reason <text>" lines.
+counters, tracks, and "exited <id>" / "ran <id>" / "reason <text>" lines.
 """
 import json
 import re
@@ -70,6 +70,8 @@ def main():
     for s in slices:
         if s[4] == "exit":
             print("exited", s[3])
+    for goid in sorted({s[3] for s in slices}):
+        print("ran", goid)
     for r in sorted({s[4] for s in slices}):
         print("reason", r)
     return 0
