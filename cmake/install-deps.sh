@@ -4,7 +4,8 @@
 #                                    # (goroutine stacks in dumps; optional for a build)
 #   sh cmake/install-deps.sh test    # + GoogleTest/GoogleMock, pkg-config, clang and its sanitizer
 #                                    # runtimes, g++-11 where the distribution has it, and what the
-#                                    # example checks use: python3, OpenSSL (tls_echo)
+#                                    # example checks use: python3, OpenSSL (tls_echo), and the
+#                                    # metrics checks: promtool (prometheus), prometheus_client
 #   sh cmake/install-deps.sh bench   # + Google Benchmark, Go, Boost.Fiber, oneTBB, python3,
 #                                    #   wrk (http workload), matplotlib (bench/compare --plot)
 # Runs as root (or through sudo when it is available) on Debian 12 or later.
@@ -13,7 +14,7 @@ want="g++ cmake ninja-build libboost-context-dev libunwind-dev libdw-dev"
 optional=""
 case "${1:-build}" in
   build) ;;
-  test) want="$want libgtest-dev libgmock-dev pkgconf clang libclang-rt-dev python3 libssl-dev openssl"; optional="g++-11" ;;
+  test) want="$want libgtest-dev libgmock-dev pkgconf clang libclang-rt-dev python3 libssl-dev openssl prometheus python3-prometheus-client"; optional="g++-11" ;;
   bench) want="$want libgtest-dev libgmock-dev pkgconf libbenchmark-dev golang-go libboost-fiber-dev libtbb-dev python3 wrk python3-matplotlib" ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

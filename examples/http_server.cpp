@@ -3,7 +3,9 @@
 //
 //   http_server 127.0.0.1:8080        (GORTMAXPROCS sets the processor count)
 //
-// Every request (any method, any path, with or without a body) gets
+// GET /metrics answers with the runtime's metrics in Prometheus's text format
+// (gort::write_prometheus), for a Prometheus server to scrape. Every other request (any method,
+// any path, with or without a body) gets
 //
 //   HTTP/1.1 200 OK
 //   Content-Length: 5
@@ -25,6 +27,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <sstream>
 #include <string>
 
 #include "gort/gort.hpp"
@@ -87,6 +90,20 @@ void serve(gort::net::conn c) {
       if (r.err) return;  // the peer left (EOF, reset) mid-request or between requests
     }
     const bool keep_alive = parser.get().keep_alive();
+    if (parser.get().method() == http::verb::get && parser.get().target() == "/metrics") {
+      std::ostringstream body;
+      gort::write_prometheus(body);
+      const std::string text = body.str();
+      response.assign("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: ");
+      response.append(std::to_string(text.size()));
+      response.append("\r\nDate: ");
+      response.append(date.now());
+      if (!keep_alive) response.append("\r\nConnection: close");
+      response.append("\r\n\r\n");
+      response.append(text);
+      if (c.write(response).err || !keep_alive) return;
+      continue;
+    }
     response.assign("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nDate: ");
     response.append(date.now());
     if (!keep_alive) response.append("\r\nConnection: close");

@@ -2,13 +2,14 @@
 # examples/http_server_check.sh HTTP_SERVER — starts the http server on a free port and checks its
 # answers byte for byte: two requests on one kept-alive connection, a request with a body and one
 # pipelined behind it, "Connection: close" (answered, then closed), a malformed request (400,
-# closed); then stops it with SIGTERM.
+# closed), and GET /metrics (Prometheus's text format: checked by promtool when it is installed);
+# then stops it with SIGTERM.
 set -u
 . "$(dirname "$0")/start_and_wait.sh"
 out=$(mktemp)
 start_and_wait "$out" "listening on" "$1" 127.0.0.1:0
 port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out")
-python3 - "$port" <<'PY'
+python3 - "$port" "$out.metrics" <<'PY'
 import re, socket, sys
 port = int(sys.argv[1])
 ok = re.compile(rb"HTTP/1\.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n"
@@ -44,9 +45,28 @@ b = socket.create_connection(("127.0.0.1", port))
 b.sendall(b"NOT HTTP AT ALL\r\n\r\n")
 answer = b.recv(4096)
 assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+m = socket.create_connection(("127.0.0.1", port))
+m.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = m.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 200 OK\r\n"), head
+length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+assert len(body) == length, (len(body), length)
+assert b"# TYPE gort_goroutines gauge\n" in body, body
+assert b"# TYPE gort_sched_latencies_seconds histogram\n" in body, body
+open(sys.argv[2], "wb").write(body)
 print("http_server_check: every answer as specified")
 PY
 status=$?
+if [ "$status" -eq 0 ] && command -v promtool >/dev/null 2>&1; then
+  promtool check metrics < "$out.metrics" || status=1
+fi
+rm -f "$out.metrics"
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 rm -f "$out"

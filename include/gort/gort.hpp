@@ -9,6 +9,7 @@
 #include "gort/error.hpp"
 #include "gort/errgroup.hpp"
 #include "gort/future.hpp"
+#include "gort/metrics.hpp"
 #include "gort/go.hpp"
 #include "gort/goroutine_local.hpp"
 #include "gort/labels.hpp"
@@ -24,4 +25,5 @@
 #include "gort/sync.hpp"
 #include "gort/testing.hpp"
 #include "gort/time.hpp"
+#include "gort/trace.hpp"
 #include "gort/version.hpp"

@@ -112,4 +112,20 @@ auto run(F&& main, const options& opts = {}) -> std::invoke_result_t<F&> {
 /// options would use. Any thread.
 int maxprocs() noexcept;
 
+/// Go's runtime.GOMAXPROCS(n): sets the running runtime's processor count to n (1…1024) and
+/// returns the previous count; n == 0 only returns it. The runtime stops every processor (each
+/// running goroutine at its next preemption point), moves the local run queues to the global
+/// queue and the timers of dropped processors to the remaining ones, and starts again: no
+/// goroutine or timer is lost. The call returns once the new count is in effect (a goroutine
+/// parks meanwhile, a plain thread blocks). From then on the count no longer follows the CPU
+/// limit (see set_default_maxprocs). Without a running runtime it does nothing and returns
+/// maxprocs(). Throws gort::config_error for n outside 0…1024. Any thread.
+int set_maxprocs(int n);
+
+/// Go 1.25's runtime.SetDefaultGOMAXPROCS: sets the count to the default of the CPUs available
+/// now (affinity mask and cgroup CPU limit, as at start) and follows them again: sysmon re-reads
+/// them about once a second and resizes when the default changes. Returns the previous count.
+/// Any thread.
+int set_default_maxprocs();
+
 }  // namespace gort

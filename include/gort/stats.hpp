@@ -10,6 +10,10 @@
 
 namespace gort {
 
+/// Buckets of the scheduling-latency histogram: bucket i counts waits of at most 2^(8+i) ns
+/// (256 ns, 512 ns, ... about 4.3 s) not counted by a lower bucket; the last one counts the rest.
+inline constexpr int k_sched_latency_buckets = 26;
+
 struct runtime_stats {
   // The schedtrace figures (a snapshot taken without stopping the world).
   int gomaxprocs = 0;
@@ -44,6 +48,29 @@ struct runtime_stats {
   std::uint64_t stacks_in_use = 0;       // held by live goroutines
   std::uint64_t stacks_guarded = 0;      // slots whose guard page faults (guard marker or PROT_NONE)
   std::uint64_t stack_bytes_released = 0;  // returned to the OS by the scavenger, cumulative
+
+  // Timers and the poller.
+  std::int64_t timers = 0;      // pending timers (sleeps, timers, tickers, deadlines), all Ps
+  std::int64_t io_waiters = 0;  // goroutines and threads waiting for a descriptor to be ready
+  std::uint64_t polls = 0;      // calls of the poller (epoll_wait), blocking or not
+  std::uint64_t blocking_polls = 0;  // of which blocked until a timer or readiness
+
+  // Scheduling latency (Go's /sched/latencies:seconds): time from becoming runnable to running,
+  // for one runnable period in eight (Go's sampling). Recorded from the first read_metrics()
+  // (metrics.hpp) or, with GORTDEBUG=schedlatency=1, from the start; empty until then.
+  std::vector<std::uint64_t> sched_latency_counts;  // k_sched_latency_buckets entries
+  std::uint64_t sched_latency_sum_ns = 0;
+
+  // Worker pools: sums over every live gort::pool and pool_with_func of the process (a
+  // multi_pool counts as its pools).
+  std::int64_t pools = 0;           // live pools
+  std::int64_t pool_workers = 0;    // live workers (running())
+  std::int64_t pool_busy = 0;       // workers running a task
+  std::int64_t pool_waiting = 0;    // submitters blocked for room
+  std::uint64_t pool_submitted = 0;  // tasks accepted, summed over live pools
+  std::uint64_t pool_completed = 0;  // of which finished
+  std::uint64_t pool_failed = 0;     // of which threw
+  std::uint64_t pool_rejected = 0;   // submissions refused (overload, closed, context done)
 };
 
 /// A snapshot of the running runtime (all zero when none runs). Any thread.

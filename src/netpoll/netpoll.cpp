@@ -386,6 +386,9 @@ std::size_t poll(scheduler& s, std::int64_t delay_ns, std::vector<goroutine*>& o
       woken = next;
     }
   }
+  if (out.size() != before && instrumenting()) [[unlikely]] {
+    trace_netpoll(current_machine(), out.size() - before);  // null: sysmon
+  }
   return out.size() - before;
 }
 

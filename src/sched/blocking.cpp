@@ -25,6 +25,7 @@
 #include "gort/blocking.hpp"
 
 #include "sched/scheduler.hpp"
+#include "trace/instrument.hpp"
 
 namespace gort::sched {
 
@@ -61,6 +62,7 @@ bool blocking_enter(bool hand_off) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);  // a machine's runtime is running
   bump(p->blocking_calls);
   s.nblocking.fetch_add(1, std::memory_order_relaxed);
+  if (instrumenting()) [[unlikely]] trace_blocking(true);
   g->status.store(g_status::syscall, std::memory_order_relaxed);
   // sysmon's preemption request and shutdown's look for the goroutine here; it runs on without P.
   p->curg.store(nullptr, std::memory_order_relaxed);
@@ -86,6 +88,7 @@ void blocking_exit() noexcept {
   own_p(m);  // a runtime section while taking a processor (own_p returns null: none is held)
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   s.nblocking.fetch_sub(1, std::memory_order_relaxed);
+  if (instrumenting()) [[unlikely]] trace_blocking(false);
   processor* p = m->oldp;
   m->oldp = nullptr;
   p_status expected = p_status::syscall;

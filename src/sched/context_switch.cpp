@@ -208,6 +208,7 @@ inline void jump_to_g0(goroutine* g, machine* m, after_switch what) {
 
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
+  if (instrumenting()) [[unlikely]] on_stop(m, g, what);  // the trace's slice ends here
   // A section that the goroutine resumed next on m closes (resumed()). Only the end of a blocking
   // call switches without a processor by design (blocking.cpp).
   if (own_p(m) == nullptr && what != after_switch::exit_blocking) [[unlikely]] {

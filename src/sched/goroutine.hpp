@@ -63,9 +63,10 @@ namespace gort::detail {
 
 struct label_data;  // sched/labels.hpp: an immutable, reference-counted label set
 
-// Three cache lines: the first holds everything the scheduler touches on the hot path, the second
+// Four cache lines: the first holds everything the scheduler touches on the hot path, the second
 // the id and the inline closure (written by every spawn), the third what dumps and reports read:
-// the creation site and the observability block. Per-execution state (saved exception globals, sanitizer fiber
+// the creation site and the observability block; the fourth what the scheduling-latency histogram
+// and the execution trace write while they record (nothing otherwise). Per-execution state (saved exception globals, sanitizer fiber
 // handles) lives in the stack slot, which only a started goroutine has.
 struct alignas(64) goroutine {
   using g_status = sched::g_status;
@@ -102,6 +103,12 @@ struct alignas(64) goroutine {
   label_data* labels = nullptr;       // inherited from the spawner (Go's pprof labels)
   sched::local_table* locals = nullptr;  // goroutine_local values, created on first use
 
+  // ---- line 3, instrumentation (src/trace/instrument.hpp): written only while a recorder is on;
+  // ownership as ctx/m (the readier writes before publishing the record, the runner after) ----
+  // latency: ns it became runnable, k_latency_track, or 0
+  alignas(64) std::int64_t runnable_since = 0;
+  std::uint64_t trace_flow = 0;  // trace: flow id of the ready that made it runnable, or 0
+
   static constexpr std::uint8_t k_main = 1;
   static constexpr std::uint8_t k_heap_closure = 2;
   static constexpr std::uint8_t k_overaligned_closure = 4;  // alignment stored in inline_closure
@@ -109,7 +116,7 @@ struct alignas(64) goroutine {
   bool is_main() const noexcept { return (flags & k_main) != 0; }
 };
 
-static_assert(sizeof(goroutine) == 192, "a goroutine record is three cache lines");
+static_assert(sizeof(goroutine) == 256, "a goroutine record is four cache lines");
 
 }  // namespace gort::detail
 

@@ -12,6 +12,7 @@
 
 #include "sched/goroutine.hpp"
 #include "sys/futex.hpp"
+#include "trace/trace_buffer.hpp"
 
 namespace gort::sched {
 
@@ -76,6 +77,8 @@ struct machine {
   void* old_altstack_sp = nullptr;  // the thread's previous sigaltstack, restored on exit
   std::size_t old_altstack_size = 0;
   int old_altstack_flags = 0;
+
+  trace_buffer trace;  // execution trace: this machine's events (trace/trace_buffer.hpp)
 
   std::uint32_t fastrand() noexcept {
     std::uint64_t x = rand_state;

@@ -206,6 +206,7 @@ inline void claim_parked(goroutine* g) {
                                          std::memory_order_relaxed)) [[unlikely]] {
     claim_scanned(g, g_status::runnable, expected);
   }
+  if (instrumenting()) [[unlikely]] on_runnable(current_machine(), g, true);
 }
 
 // Wakes a plain thread parked in park_thread (after claim_parked).

@@ -17,6 +17,7 @@
 #include "sched/goroutine.hpp"
 #include "sched/run_queue.hpp"
 #include "time/timer_heap.hpp"
+#include "trace/instrument.hpp"
 
 namespace gort::sched {
 
@@ -86,6 +87,12 @@ struct processor {
   std::atomic<std::uint64_t> steals{0};
   std::atomic<std::uint64_t> stolen{0};
   std::atomic<std::uint64_t> blocking_calls{0};  // gort::blocking calls begun holding this P
+
+  // Scheduling-latency histogram (trace/instrument.hpp; owner writes, metrics read). Per
+  // processor so that recording shares no cache line between machines.
+  std::atomic<std::uint64_t> latency_counts[k_latency_buckets] = {};
+  std::atomic<std::uint64_t> latency_sum_ns{0};
+  std::uint32_t latency_seq = 0;  // owner only: picks one runnable period in k_latency_period
 
   // sysmon's view (sysmon only).
   std::uint32_t sysmon_tick = 0;

@@ -54,6 +54,7 @@
 #include "gort/go.hpp"
 #include "gort/log.hpp"
 #include "gort/runtime.hpp"
+#include "gort/detail/pool_core.hpp"
 #include "gort/stats.hpp"
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
@@ -139,8 +140,9 @@ constexpr std::size_t k_max_stack = std::size_t{1} << 30;
 // Reports a configuration problem once per runtime start (starts are rare in a service).
 void warn(const std::string& msg) { gort::log(msg); }
 
-int default_procs(bool report) {
+int default_procs(bool report, bool* from_env = nullptr) {
   const sys::maxprocs_env env = sys::parse_maxprocs_env(std::getenv("GORTMAXPROCS"));
+  if (from_env != nullptr) *from_env = env.set && env.valid;
   if (env.set && env.valid) return env.value;
   if (env.set && report) warn(env.error + "; using the default");
   const sys::cpu_quota q = sys::read_cpu_quota();
@@ -156,7 +158,9 @@ runtime_config make_config(const options& o, bool implicit) {
     throw config_error("gort::options::maxprocs = " + std::to_string(o.maxprocs) +
                        ": want 0 (automatic) or 1.." + std::to_string(sys::k_max_procs));
   }
-  c.maxprocs = o.maxprocs != 0 ? o.maxprocs : default_procs(true);
+  bool from_env = false;
+  c.maxprocs = o.maxprocs != 0 ? o.maxprocs : default_procs(true, &from_env);
+  c.maxprocs_explicit = o.maxprocs != 0 || from_env;
   if (o.max_threads < 2) {
     throw config_error("gort::options::max_threads = " + std::to_string(o.max_threads) +
                        ": want at least 2 (a machine and sysmon)");
@@ -208,6 +212,7 @@ void stop_sysmon(scheduler& s) {
   s.sysmon_note.wakeup();
   s.sysmon_thread.join();
   s.mcount.fetch_sub(1, std::memory_order_relaxed);
+  fail_resize_requests(s);  // set_maxprocs callers still waiting get the count as it stands
 }
 
 // Waits until every machine left its loop; false on timeout (timeout_ns < 0: no limit).
@@ -244,6 +249,7 @@ void join_machines(scheduler& s) {
 // Frees a runtime none of whose threads runs any more (or never ran): protocol steps in the file
 // comment. Called without g_start_lock; takes it to unpublish.
 void retire(scheduler* s) {
+  instrument_end(*s);  // writes a trace still running: every writer has stopped
   gate_close();  // begin_shutdown closed it already, unless the start failed
   gate_drain();
   // No goroutine of this runtime runs again: objects that outlive it forget the waiters on their
@@ -335,19 +341,20 @@ void start_implicit(const char* what) {
   auto* s = new scheduler(make_config(options{}, true));
   {
     std::lock_guard<std::mutex> l(s->lock);
-    for (int i = s->gomaxprocs - 1; i >= 0; --i) {
+    for (int i = s->cfg.maxprocs - 1; i >= 0; --i) {
       processor* p = s->allp[static_cast<std::size_t>(i)].get();
       p->status.store(p_status::idle, std::memory_order_relaxed);
       p->idle_link = s->pidle;
       s->pidle = p;
     }
-    s->npidle.store(s->gomaxprocs, std::memory_order_seq_cst);
+    s->npidle.store(s->cfg.maxprocs, std::memory_order_seq_cst);
   }
   install_overflow_handler();
   register_atfork_once();
   g_coarse_now.store(sys::nanotime(), std::memory_order_relaxed);  // waiting_since stamps
   g_sched.store(s, std::memory_order_release);
   install_sigquit(*s);  // GORTDEBUG=sigquit=1 (removed by retire)
+  instrument_begin(*s);  // GORTDEBUG=trace,schedlatency: before any machine runs
   try {
     start_sysmon(*s, what);
   } catch (...) {
@@ -427,6 +434,7 @@ void begin_shutdown(scheduler& s) {
     if (s.stopping) return;
     s.stopping = true;
     s.shutting_down.store(true, std::memory_order_release);
+    s.barrier.store(true, std::memory_order_release);
     idle = s.midle;
     s.midle = nullptr;
     s.nmidle.store(0, std::memory_order_relaxed);
@@ -479,13 +487,13 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   s->m0 = m0;
   {
     std::lock_guard<std::mutex> l(s->lock);
-    for (int i = s->gomaxprocs - 1; i >= 1; --i) {
+    for (int i = s->cfg.maxprocs - 1; i >= 1; --i) {
       processor* p = s->allp[static_cast<std::size_t>(i)].get();
       p->status.store(p_status::idle, std::memory_order_relaxed);
       p->idle_link = s->pidle;
       s->pidle = p;
     }
-    s->npidle.store(s->gomaxprocs - 1, std::memory_order_seq_cst);
+    s->npidle.store(s->cfg.maxprocs - 1, std::memory_order_seq_cst);
   }
   processor* p0 = s->allp[0].get();
   m0->nextp = p0;
@@ -523,6 +531,7 @@ void run_main(void (*fn)(void*), void* arg, const options& opts) {
   g_coarse_now.store(sys::nanotime(), std::memory_order_relaxed);  // waiting_since stamps
   g_sched.store(s, std::memory_order_release);
   install_sigquit(*s);  // options::sigquit_dump (removed by retire)
+  instrument_begin(*s);  // GORTDEBUG=trace,schedlatency: before any machine runs
   try {
     start_sysmon(*s, "gort::run");
   } catch (...) {
@@ -554,7 +563,7 @@ using namespace gort::sched;
 int maxprocs() noexcept {
   {
     runtime_access rt;
-    if (scheduler* s = rt.get()) return s->gomaxprocs;
+    if (scheduler* s = rt.get()) return s->gomaxprocs.load(std::memory_order_acquire);
   }
   try {
     return default_procs(false);
@@ -568,7 +577,7 @@ runtime_stats stats() {
   runtime_access rt;
   scheduler* s = rt.get();
   if (s == nullptr) return r;
-  r.gomaxprocs = s->gomaxprocs;
+  r.gomaxprocs = s->gomaxprocs.load(std::memory_order_acquire);
   r.idleprocs = s->npidle.load(std::memory_order_relaxed);
   r.threads = s->mcount.load(std::memory_order_relaxed);
   r.spinningthreads = s->nmspinning.load(std::memory_order_relaxed);
@@ -578,7 +587,7 @@ runtime_stats stats() {
   r.spawned = s->thread_spawned.load(std::memory_order_relaxed);
   std::uint64_t cached_stacks = 0;
   for (auto& p : s->allp) {
-    r.local_runq.push_back(p->runq.size());
+    if (p->id < r.gomaxprocs) r.local_runq.push_back(p->runq.size());
     r.spawned += p->spawned.load(std::memory_order_relaxed);
     r.parks += p->parks.load(std::memory_order_relaxed);
     r.context_switches += p->switches.load(std::memory_order_relaxed);
@@ -592,6 +601,30 @@ runtime_stats stats() {
   r.retakes = s->retakes.load(std::memory_order_relaxed);
   r.handoffs = s->handoffs.load(std::memory_order_relaxed);
   r.runaway_handoffs = s->runaway_handoffs.load(std::memory_order_relaxed);
+  for (auto& p : s->allp) r.timers += static_cast<std::int64_t>(p->timers.size());
+  r.io_waiters = g_io_waiters.load(std::memory_order_relaxed);
+  r.polls = s->poll.polls.load(std::memory_order_relaxed);
+  r.blocking_polls = s->poll.blocking_polls.load(std::memory_order_relaxed);
+  if ((g_instrument.load(std::memory_order_relaxed) & k_instr_latency) != 0) {
+    static_assert(k_sched_latency_buckets == k_latency_buckets);
+    r.sched_latency_counts.assign(k_latency_buckets, 0);
+    for (auto& p : s->allp) {
+      for (int i = 0; i < k_latency_buckets; ++i) {
+        r.sched_latency_counts[static_cast<std::size_t>(i)] +=
+            p->latency_counts[i].load(std::memory_order_relaxed);
+      }
+      r.sched_latency_sum_ns += p->latency_sum_ns.load(std::memory_order_relaxed);
+    }
+  }
+  const detail::pool_totals pt = detail::pool_totals_now();
+  r.pools = pt.pools;
+  r.pool_workers = pt.sum.running;
+  r.pool_busy = pt.sum.running - pt.sum.idle;
+  r.pool_waiting = pt.sum.waiting;
+  r.pool_submitted = pt.sum.submitted;
+  r.pool_completed = pt.sum.completed;
+  r.pool_failed = pt.sum.failed;
+  r.pool_rejected = pt.sum.rejected;
   const stack_pool::counters c = s->stacks.snapshot();
   r.stack_size = s->stacks.slot_size();
   r.stacks_reserved = c.reserved;

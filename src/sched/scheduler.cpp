@@ -76,27 +76,35 @@ scheduler::scheduler(runtime_config c)
       stacks(cfg.slot_size, cfg.debug.stackguard == 0   ? stack_pool::guard_policy::none
                             : cfg.debug.stackguard == 2 ? stack_pool::guard_policy::mprotect_only
                                                         : stack_pool::guard_policy::automatic) {
-  allp.reserve(static_cast<std::size_t>(gomaxprocs));
-  for (int i = 0; i < gomaxprocs; ++i) {
+  for (int i = 0; i < cfg.maxprocs; ++i) {
     auto p = std::make_unique<processor>();
     p->id = i;
-    allp.push_back(std::move(p));
+    allp.add(std::move(p));
   }
-  order.reset(static_cast<std::uint32_t>(gomaxprocs));
+  order.reset(static_cast<std::uint32_t>(cfg.maxprocs));
+  maxprocs_explicit.store(cfg.maxprocs_explicit, std::memory_order_relaxed);
   poll_init(poll);  // throws std::system_error: the runtime does not start
 }
 
 scheduler::~scheduler() { poll_close(poll); }
 
-namespace {
-
 // ---- processors (the idle list requires s.lock) ----
 
 void pidleput(scheduler& s, processor* p) {
+  if (s.stw) {
+    // The world is stopping for a resize (resize.cpp, step 2): a processor given up now is
+    // counted as stopped instead (its local queue, if any, is the resizer's to place).
+    p->status.store(p_status::gcstop, std::memory_order_relaxed);
+    p->m = nullptr;
+    ++s.stw_stopped;
+    s.stw_note.wakeup();
+    return;
+  }
   // An idle processor has an empty local queue (Go's pidleput), except when shutdown abandons
   // what was queued.
   GORT_DCHECK(p->runq.empty() || s.stopping);
-  GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) < s.gomaxprocs);
+  GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) <
+              s.gomaxprocs.load(std::memory_order_relaxed));
   p->status.store(p_status::idle, std::memory_order_relaxed);
   p->m.store(nullptr, std::memory_order_relaxed);
   p->idle_link = s.pidle;
@@ -107,7 +115,7 @@ void pidleput(scheduler& s, processor* p) {
 
 processor* pidleget(scheduler& s) {
   processor* p = s.pidle;
-  if (p == nullptr) return nullptr;
+  if (p == nullptr || s.stw) return nullptr;  // a stopped world hands out no processor
   s.pidle = p->idle_link;
   p->idle_link = nullptr;
   s.npidle.fetch_sub(1, std::memory_order_seq_cst);
@@ -119,6 +127,8 @@ processor* pidleget(scheduler& s) {
   }
   return p;
 }
+
+namespace {
 
 // Machine's own thread, or a thread handing `p` to `m` before waking it.
 void acquirep(machine* m, processor* p) {
@@ -139,7 +149,7 @@ processor* releasep(machine* m) {
 goroutine* globrunqget(scheduler& s, processor* p, std::int64_t max) {
   std::int64_t n = s.runq.size();
   if (n == 0) return nullptr;
-  n = std::min(n, n / s.gomaxprocs + 1);
+  n = std::min(n, n / s.gomaxprocs.load(std::memory_order_relaxed) + 1);
   if (max > 0 && n > max) n = max;
   n = std::min<std::int64_t>(n, run_queue<goroutine>::capacity / 2);
   goroutine* batch[run_queue<goroutine>::capacity / 2];
@@ -162,7 +172,7 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
   for (int i = 0; i < k_steal_tries; ++i) {
     const bool last = i == k_steal_tries - 1;
     for (auto w = s.order.start(m->fastrand()); !w.done(); w.next()) {
-      if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
+      if (s.barrier.load(std::memory_order_relaxed)) return nullptr;  // shutdown or a resize
       processor* victim = s.allp[w.position()].get();
       if (victim == p) continue;
       if (last) {
@@ -184,6 +194,7 @@ goroutine* steal_work(scheduler& s, machine* m, processor* p) {
       if (g != nullptr) {
         bump(p->steals);
         bump(p->stolen, taken);
+        if (instrumenting()) [[unlikely]] trace_steal(m, victim->id, taken);
         return g;
       }
     }
@@ -215,7 +226,11 @@ goroutine* poll_now(scheduler& s, processor* p) {
 // processor. Returns null once shutdown began. m's thread on g0 only.
 goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
   for (;;) {
-    if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
+    if (s.barrier.load(std::memory_order_acquire)) [[unlikely]] {
+      if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
+      stop_for_resize(s, m);  // returns holding a processor, or none at shutdown
+      continue;
+    }
     processor* p = m->p;
     inherit_time = false;
     goroutine* g = nullptr;
@@ -248,7 +263,8 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
     }
     // 9. Steal, but keep spinning machines at most half the busy processors.
     if (m->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
-                           s.gomaxprocs - s.npidle.load(std::memory_order_relaxed)) {
+                           s.gomaxprocs.load(std::memory_order_relaxed) -
+                               s.npidle.load(std::memory_order_relaxed)) {
       if (!m->spinning) {
         m->spinning = true;
         s.nmspinning.fetch_add(1, std::memory_order_seq_cst);
@@ -418,6 +434,20 @@ std::size_t thread_stack_bounds(const void** bottom) {
 
 void install_overflow_altstack(machine* m);
 void remove_overflow_altstack(machine* m);
+
+void stop_for_resize(scheduler& s, machine* m) {
+  if (m->spinning) {
+    m->spinning = false;
+    // seq_cst: as every nmspinning change (the spinning protocol above).
+    if (s.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) fatal("negative nmspinning");
+  }
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (!s.stw) return;  // the resize is over (or shutdown set the barrier): keep the processor
+    pidleput(s, releasep(m));  // counted as stopped (resize.cpp, step 2)
+  }
+  stopm(s, m);  // until the resizer's wakep chain hands it a processor, or shutdown
+}
 
 // Body of every machine thread but M0. Its own thread.
 void mstart(scheduler* s, machine* m) {

@@ -40,8 +40,10 @@
 #include "sched/sanitizer.hpp"
 #include "sched/steal_order.hpp"
 #include "stack/stack_pool.hpp"
+#include "sys/cpu_quota.hpp"
 #include "sys/debug_settings.hpp"
 #include "sys/futex.hpp"
+#include "trace/instrument.hpp"
 
 namespace gort::sched {
 
@@ -54,9 +56,12 @@ inline constexpr std::size_t k_slab_records = 128;             // goroutine reco
 // called run) never leaves. Go keeps its idle Ms forever.
 inline constexpr std::int64_t k_idle_machine_exit_ns = 1'000'000'000;
 
+struct resize_request;  // resize.cpp
+
 struct runtime_config {
   int maxprocs = 1;
   int max_threads = 10'000;  // gort::options::max_threads (Go's sched.maxmcount)
+  bool maxprocs_explicit = false;  // set by options or GORTMAXPROCS: sysmon does not follow the CPUs
   std::size_t slot_size = 0;  // stack slot bytes (guard zone included)
   std::function<void(const goroutine_exception&)> on_exception;
   sys::debug_settings debug;
@@ -66,14 +71,40 @@ struct runtime_config {
   bool detect_deadlock = true;  // options::detect_deadlock or GORTDEBUG=deadlock (never implicit)
 };
 
+/// Every processor the runtime has created, by id: the first gomaxprocs are current, the rest were
+/// dropped by a resize (status dead, empty queues and timer heap; their counters still count).
+/// Records are created by a resize or the constructor and never freed before the runtime, so any
+/// thread may walk begin()..end() without a lock; size() only grows (acquire: pairs with the
+/// release in add(), so a walker sees the new record complete).
+class processor_table {
+ public:
+  std::size_t size() const noexcept { return n_.load(std::memory_order_acquire); }
+  std::unique_ptr<processor>& operator[](std::size_t i) noexcept { return slots_[i]; }
+  std::unique_ptr<processor>* begin() noexcept { return slots_.get(); }
+  std::unique_ptr<processor>* end() noexcept { return slots_.get() + size(); }
+  /// Appends a record. The constructor, or the resizer with the world stopped.
+  void add(std::unique_ptr<processor> p) {
+    const std::size_t n = n_.load(std::memory_order_relaxed);
+    slots_[n] = std::move(p);
+    n_.store(n + 1, std::memory_order_release);
+  }
+
+ private:
+  std::unique_ptr<std::unique_ptr<processor>[]> slots_{
+      new std::unique_ptr<processor>[sys::k_max_procs]};
+  std::atomic<std::size_t> n_{0};
+};
+
 struct scheduler {
   explicit scheduler(runtime_config c);
   ~scheduler();
 
   runtime_config cfg;
-  const int gomaxprocs;
-  std::vector<std::unique_ptr<processor>> allp;
-  steal_order order;
+  // Current processor count. Written only by the resizer with the world stopped (release, after
+  // the new processors exist); read by anyone (acquire where it bounds a walk of allp).
+  std::atomic<int> gomaxprocs;
+  processor_table allp;
+  steal_order order;  // over the current processors; reset only with the world stopped
 
   // ---- guarded by `lock` ----
   std::mutex lock;
@@ -85,6 +116,11 @@ struct scheduler {
   // it (so at most one waits to be joined), and shutdown joins what remains.
   std::vector<std::unique_ptr<machine>> zombies;
   bool stopping = false;  // shutdown started: no new machines, machines exit their loops
+  // Stop-the-world for a resize (resize.cpp): machines give their processors up at their next
+  // schedule, and no idle processor is handed out, while `stw` is set.
+  bool stw = false;
+  int stw_stopped = 0;  // processors stopped (status gcstop) since stw was set
+  std::vector<resize_request*> resize_requests;  // set_maxprocs callers waiting, oldest first
 
   // ---- atomics read without the lock ----
   std::atomic<std::int32_t> npidle{0};      // idle Ps; written under lock (seq_cst, see wakep)
@@ -92,6 +128,15 @@ struct scheduler {
   std::atomic<std::int32_t> nmidle{0};      // parked Ms; written under lock
   std::atomic<std::int32_t> mcount{0};      // Ms started and not exited (sysmon included)
   std::atomic<bool> shutting_down{false};   // mirrors `stopping` for lock-free checks
+  // Set while shutdown runs or the world stops: no direct hand-off between goroutines, and a
+  // machine entering find_runnable looks at why (one load on the switch path for both reasons).
+  std::atomic<bool> barrier{false};
+  std::atomic<bool> maxprocs_explicit{false};  // sysmon does not follow the CPU limit (resize.cpp)
+  // resize_requests.size(), readable without the lock: sysmon does not sleep deeply while it is
+  // non-zero (seq_cst: set_maxprocs increments it, then wakes sysmon; sysmon clears its note,
+  // then reads it).
+  std::atomic<std::int32_t> resize_pending{0};
+  sys::note stw_note;  // wakes the resizer as machines stop
   std::atomic<std::int64_t> next_mid{0};
 
   // ---- goroutine records (gfree_lock) ----
@@ -147,6 +192,9 @@ struct scheduler {
   std::atomic<bool> sysmon_sleeping{false};  // in deep sleep; pidleget wakes it
   std::atomic<bool> sysmon_stop{false};
   std::int64_t trace_start = 0;  // sysmon only: time of the first schedtrace line
+  trace_buffer sysmon_trace;     // execution trace: sysmon's events (run-queue counters)
+  std::int64_t sysmon_trace_last = 0;  // sysmon only: time of its last counter events
+  std::int64_t follow_last = 0;  // sysmon only: when it last compared the count with the CPUs
 };
 
 /// The running runtime or null. Set by start, cleared by shutdown. acquire/release. Machines may
@@ -354,6 +402,19 @@ void claim_scanned(goroutine* g, g_status to, g_status seen);
 /// line, so that the switch path that inlines finish_request stays small. Its machine.
 void claim_vetoed(goroutine* g);
 
+// ---- processor count at run time (resize.cpp) ----
+/// Performs the set_maxprocs requests queued so far, then follows the CPU limit when due. sysmon
+/// only.
+void sysmon_resize(scheduler& s, std::int64_t now);
+/// A machine found the world stopping at the top of find_runnable: gives its processor up and
+/// parks until the resizer hands it one (or shutdown). m's thread on g0, holding a processor.
+void stop_for_resize(scheduler& s, machine* m);
+/// Answers set_maxprocs callers still waiting when sysmon has stopped. Shutdown only.
+void fail_resize_requests(scheduler& s);
+/// The processor lists of the idle set (scheduler.cpp). Require s.lock.
+void pidleput(scheduler& s, processor* p);
+processor* pidleget(scheduler& s);
+
 /// Fatal runtime error: prints "fatal error: <msg>" and aborts. Any thread.
 [[noreturn]] void fatal(const char* msg) noexcept;
 
@@ -418,6 +479,7 @@ inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_tim
     g->stack = stack_get(s, p);
     make_goroutine_context(g);
   }
+  if (instrumenting()) [[unlikely]] on_run(m, p, g);
 }
 
 /// The slow end of a blocking call (blocking.cpp, Go's exitsyscall0): g returned from its call and
@@ -450,6 +512,7 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       [[fallthrough]];
     case after_switch::yield:
       g->status.store(g_status::runnable, std::memory_order_relaxed);
+      if (instrumenting()) [[unlikely]] on_runnable(m, g, false);
       global_put(s, g);
       return false;
     case after_switch::exit:
@@ -481,7 +544,7 @@ inline goroutine* runq_get(machine* m, processor* p, bool& inherit_time) {
 /// scheduler loop must decide (timers pending, fairness tick, empty local queue, shutdown).
 /// m's thread, holding its P.
 inline goroutine* take_direct_successor(scheduler& s, machine* m, bool& inherit_time) {
-  if (s.shutting_down.load(std::memory_order_relaxed)) return nullptr;
+  if (s.barrier.load(std::memory_order_relaxed)) return nullptr;  // shutdown or a resize
   processor* p = m->p;
   // Leave to find_runnable whatever it must see first: due timers, the 61-tick global check.
   if (p->timers.earliest() != k_never) return nullptr;

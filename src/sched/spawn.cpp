@@ -530,6 +530,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   // release: pairs with a goroutine dump's acquire load (trace/dump.cpp), which then reads the
   // identity written above (a plain store on x86, as relaxed).
   g->status.store(g_status::runnable, std::memory_order_release);
+  if (instrumenting()) [[unlikely]] on_runnable(m, g, true);
   if (p != nullptr) {
     bump(p->spawned);
     runq_put_next(s, p, g);  // release: publishes every field written above

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include <system_error>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "gort/chan.hpp"
 #include "gort/context.hpp"
@@ -283,8 +285,14 @@ class pool_core {
 
   /// A consistent snapshot of every counter (taken under the lock).
   pool_counts counts() {
-    pool_counts c;
     ensure_epoch();
+    return counts_snapshot();
+  }
+
+  /// counts() without reconciling a runtime that ended (metrics' registry walk: no channel
+  /// operation may happen under the registry lock). Any thread.
+  pool_counts counts_snapshot() {
+    pool_counts c;
     lock_.lock();
     c.submitted = submitted_;
     c.completed = completed_;
@@ -937,6 +945,45 @@ class pool_core {
 
 void pool_worker_main(pool_core* core, void* first) { core->worker_main(first); }
 
+// ---- the registry of live pools (metrics: gort::stats() sums them) ----
+// Lock order: g_pools_lock -> a pool's lock_ (counts_snapshot); nothing else is taken under it.
+
+namespace {
+std::mutex g_pools_lock;
+std::vector<pool_core*> g_pools;  // g_pools_lock; pools between pool_create and pool_destroy
+std::uint64_t g_pools_created = 0;  // g_pools_lock
+
+void pool_register(pool_core* c) {
+  std::lock_guard<std::mutex> l(g_pools_lock);
+  g_pools.push_back(c);
+  ++g_pools_created;
+}
+
+void pool_unregister(pool_core* c) noexcept {
+  std::lock_guard<std::mutex> l(g_pools_lock);
+  std::erase(g_pools, c);
+}
+}  // namespace
+
+pool_totals pool_totals_now() {
+  pool_totals t;
+  std::lock_guard<std::mutex> l(g_pools_lock);
+  t.pools = static_cast<std::int64_t>(g_pools.size());
+  t.created = g_pools_created;
+  for (pool_core* c : g_pools) {
+    const pool_counts n = c->counts_snapshot();
+    t.sum.submitted += n.submitted;
+    t.sum.completed += n.completed;
+    t.sum.failed += n.failed;
+    t.sum.rejected += n.rejected;
+    t.sum.inline_runs += n.inline_runs;
+    t.sum.running += n.running;
+    t.sum.idle += n.idle;
+    t.sum.waiting += n.waiting;
+  }
+  return t;
+}
+
 pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops, pool_runner run) {
   pool_core* core;
   try {
@@ -953,10 +1000,17 @@ pool_core* pool_create(pool_config cfg, const pool_payload_ops* ops, pool_runner
     core->orphan();  // workers already started may still reference it
     throw;
   }
+  try {
+    pool_register(core);
+  } catch (...) {
+    pool_destroy(core);  // its unregistration finds nothing to remove
+    throw;
+  }
   return core;
 }
 
 void pool_destroy(pool_core* c) noexcept {
+  pool_unregister(c);  // first: the registry walk must not reach a pool being destroyed
   c->release();
   c->stop_timers();
   if (gort::num_goroutines() == 0 || c->called_from_worker()) {

@@ -2,7 +2,8 @@
 //
 // The runtime calls default_maxprocs(affinity_cpu_count(), read_cpu_quota()) when it starts (and
 // gort::maxprocs() asks it while no runtime runs), unless GORTMAXPROCS (parse_maxprocs_env) is set;
-// a running runtime keeps its count (nothing re-reads the limit). The
+// while it runs, sysmon asks again about once a second unless the count was set explicitly
+// (src/sched/resize.cpp). The
 // default follows Go 1.25, not automaxprocs: a fractional limit is rounded *up* and a quota never
 // pushes the count below 2. The quota is an average budget per period, so rounding down would
 // leave part of it unusable (1.5 CPUs -> 1), while a single P would serialize every goroutine

@@ -59,6 +59,18 @@ debug_settings parse_debug_settings(std::string_view text) {
         s.errors.push_back("GORTDEBUG: " + std::string(key) + "=" + std::string(value) +
                            ": want 0 or 1");
       }
+    } else if (key == "trace") {
+      if (!value.empty()) {
+        s.trace = std::string(value);
+      } else {
+        s.errors.push_back("GORTDEBUG: trace=: want a file path");
+      }
+    } else if (key == "schedlatency") {
+      if (parse_int(value, n) && (n == 0 || n == 1)) {
+        s.schedlatency = n == 1;
+      } else {
+        s.errors.push_back("GORTDEBUG: schedlatency=" + std::string(value) + ": want 0 or 1");
+      }
     } else if (key == "scheddetail") {
       if (parse_int(value, n) && (n == 0 || n == 1)) {
         s.scheddetail = n == 1;

@@ -25,6 +25,8 @@ struct debug_settings {
   bool asyncpreemptoff = false;
   int sigquit = -1;   // 1: dump every goroutine on SIGQUIT and exit 2; 0: off; -1: the option's
   int deadlock = -1;  // 0: no deadlock detection; 1: on; -1: the option's
+  std::string trace;               // non-empty: write an execution trace to this path (trace.hpp)
+  bool schedlatency = false;       // time runnable periods from the start (metrics.hpp)
   std::vector<std::string> errors;
 };
 

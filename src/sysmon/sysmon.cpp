@@ -14,6 +14,8 @@
 //     call (blocking.cpp) is taken and handed to another machine.
 //  5. Every second, return the pages of stacks idle for a second to the OS.
 //  6. Print schedtrace when due.
+//  7. Perform queued set_maxprocs resizes, and follow the CPU limit about once a second unless
+//     the count was set explicitly (resize.cpp). A queued resize keeps sysmon out of deep sleep.
 // Runs on its own thread; reads processor state as relaxed snapshots.
 #include <linux/membarrier.h>
 #include <pthread.h>
@@ -146,7 +148,7 @@ int retake(scheduler& s, std::int64_t now) {
 }
 
 bool all_idle(scheduler& s) {
-  return s.npidle.load(std::memory_order_seq_cst) == s.gomaxprocs;
+  return s.npidle.load(std::memory_order_seq_cst) == s.gomaxprocs.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -185,7 +187,8 @@ void sysmon_main(scheduler& s) {
       // A SIGQUIT whose wake-up the clear above may have eaten (seq_cst: the handler's flag store
       // precedes its wake-up; either we see the flag here or the wake-up comes after the clear).
       sysmon_check_sigquit(s);
-      if (all_idle(s) && !s.sysmon_stop.load(std::memory_order_acquire)) {
+      if (all_idle(s) && !s.sysmon_stop.load(std::memory_order_acquire) &&
+          s.resize_pending.load(std::memory_order_seq_cst) == 0) {
         if (s.stacks.snapshot().hot > 0) {  // stacks waiting for the scavenger
           s.sysmon_note.sleep_for(k_scavenge_period + 100'000'000, &sys::nanotime);
         } else {
@@ -209,6 +212,8 @@ void sysmon_main(scheduler& s) {
       inject_batch(s, nullptr, readied.data(), readied.size());
     }
     const int retaken = retake(s, now);
+    sysmon_resize(s, now);  // set_maxprocs requests; following the CPU limit (resize.cpp)
+    if (instrumenting()) [[unlikely]] trace_counters(s, now);
     // A timer overdue with nobody to run it (every machine busy or parked): start one.
     if (earliest_timer(s) < now) wakep(s);
     idle = retaken != 0 ? 0 : idle + 1;  // Go: keep the short period while retakes happen

@@ -118,6 +118,26 @@ class timer_heap {
     publish();
   }
 
+  /// Moves every pending timer into `to`, keeping its firing time (a processor dropped by a
+  /// resize hands its timers on; resize.cpp). A timer_stop waiting for this heap's lock finds the
+  /// node's `heap` changed and looks again (timers.cpp, stop_locked). Requires both locks.
+  void move_all_locked(timer_heap& to) noexcept GORT_REQUIRES(lock, to.lock) {
+    for (const entry& e : heap_) {
+      to.heap_.push_back(e);
+      to.sift_up(to.heap_.size() - 1);
+      // release: as push_locked.
+      e.t->heap.store(&to, std::memory_order_release);
+    }
+    heap_.clear();
+    publish();
+    to.publish();
+  }
+
+  /// A retired heap (its processor was dropped by a resize) takes no timers: timer_start picks
+  /// another. Requires the lock.
+  bool retired_locked() const noexcept GORT_REQUIRES(lock) { return retired_; }
+  void set_retired_locked(bool r) noexcept GORT_REQUIRES(lock) { retired_ = r; }
+
   detail::spinlock lock;
 
  private:
@@ -184,6 +204,7 @@ class timer_heap {
     bool stoppable;
   };
   std::vector<entry> heap_ GORT_GUARDED_BY(lock);
+  bool retired_ GORT_GUARDED_BY(lock) = false;
   std::atomic<std::int64_t> earliest_{k_never};
   std::atomic<std::uint32_t> count_{0};  // heap_.size(), published with earliest_
 };

@@ -90,11 +90,14 @@ void clear_timers(scheduler& s) noexcept {
 
 namespace {
 
-// Takes the heap of the caller's processor, or a random one from a plain thread.
+// Takes the heap of the caller's processor, or a random one of the current processors from a
+// plain thread (which may be retired by a resize before the caller locks it: timer_start then
+// picks again).
 timer_heap& heap_for_caller(scheduler& s) {
   machine* m = current_machine();
   if (m != nullptr && m->p != nullptr) return m->p->timers;
-  return s.allp[detail::fastrand() % s.allp.size()]->timers;
+  const auto n = static_cast<std::uint32_t>(s.gomaxprocs.load(std::memory_order_acquire));
+  return s.allp[detail::fastrand() % n]->timers;
 }
 
 // Requires t->mu.
@@ -149,21 +152,28 @@ void timer_start(timer_node* t, std::int64_t when) {
   t->mu.lock();
   stop_locked(t);
   t->when = when;
-  timer_heap& h = heap_for_caller(s);
-  h.lock.lock();
-  try {
-    h.push_locked(t);
-  } catch (...) {
-    h.lock.unlock();
+  for (;;) {
+    timer_heap& h = heap_for_caller(s);
+    h.lock.lock();
+    if (h.retired_locked()) {  // a plain thread's pick, dropped by a resize meanwhile
+      h.lock.unlock();
+      continue;
+    }
+    try {
+      h.push_locked(t);
+    } catch (...) {
+      h.lock.unlock();
+      t->mu.unlock();
+      throw;
+    }
+    // The node's lock is released while the heap lock still keeps the node from firing: once
+    // the heap lock is released the node may fire on another machine and its owner may free it
+    // at once (a sleeping goroutine returns from sleep, after() deletes its node, a deadline
+    // context drops its last reference), so nothing here touches `t` after that point.
     t->mu.unlock();
-    throw;
+    h.lock.unlock();
+    break;
   }
-  // The node's lock is released while the heap lock still keeps the node from firing: once the
-  // heap lock is released the node may fire on another machine and its owner may free it at once
-  // (a sleeping goroutine returns from sleep, after() deletes its node, a deadline context drops
-  // its last reference), so nothing here touches `t` after that point.
-  t->mu.unlock();
-  h.lock.unlock();
   timer_poke(s, when);
 }
 

@@ -44,13 +44,14 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
   appendf(out,
           "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
           "idlethreads=%d runqueue=%lld",
-          static_cast<long long>(ms), s.gomaxprocs,
+          static_cast<long long>(ms), s.gomaxprocs.load(std::memory_order_relaxed),
           s.npidle.load(std::memory_order_relaxed), s.mcount.load(std::memory_order_relaxed),
           s.nmspinning.load(std::memory_order_relaxed), s.nmidle.load(std::memory_order_relaxed),
           static_cast<long long>(s.runq.size()));
   if (!detail) {
     out += " [";
-    for (std::size_t i = 0; i < s.allp.size(); ++i) {
+    const auto n = static_cast<std::size_t>(s.gomaxprocs.load(std::memory_order_acquire));
+    for (std::size_t i = 0; i < n; ++i) {
       appendf(out, i == 0 ? "%u" : " %u", s.allp[i]->runq.size());
     }
     out += "]";

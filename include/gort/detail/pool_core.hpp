@@ -207,4 +207,12 @@ std::int64_t pool_cap(const pool_core* c) noexcept;
 bool pool_is_closed(const pool_core* c) noexcept;
 pool_counts pool_counts_of(pool_core* c);
 
+/// Sums over every live pool of the process (gort::stats()). Any thread.
+struct pool_totals {
+  std::int64_t pools = 0;     // live pools
+  std::uint64_t created = 0;  // pools created since the process started
+  pool_counts sum;
+};
+pool_totals pool_totals_now();
+
 }  // namespace gort::detail
