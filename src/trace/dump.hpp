@@ -31,7 +31,7 @@ struct goroutine_snapshot {
   g_status status = g_status::idle;
   detail::wait_reason reason = detail::wait_reason::zero;
   std::int64_t waiting_since = 0;
-  bool locked_to_thread = false;  // lock_os_thread (not yet in gort): ", locked to thread"
+  bool locked_to_thread = false;  // ", locked to thread" in the header (Go's LockOSThread)
   bool current = false;           // the goroutine taking the dump
   bool main = false;
   std::uint64_t parent_id = 0;
