@@ -97,7 +97,7 @@ void blocking_exit() noexcept {
                                         std::memory_order_relaxed)) {
     // 3a. acquire: pairs with the release store of whoever put P in status syscall.
     m->p = p;
-    p->m.store(m, std::memory_order_relaxed);
+    p->m.store(m, std::memory_order_release);  // as acquirep's (scheduler.cpp)
     s.exits_own.fetch_add(1, std::memory_order_relaxed);
   } else if (acquire_idle_p(s, m)) {
     s.exits_idle.fetch_add(1, std::memory_order_relaxed);  // 3b.

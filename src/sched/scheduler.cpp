@@ -133,7 +133,9 @@ namespace {
 // Machine's own thread, or a thread handing `p` to `m` before waking it.
 void acquirep(machine* m, processor* p) {
   m->p = p;
-  p->m.store(m, std::memory_order_relaxed);
+  // release: pairs with sysmon's acquire load in take_runaway, which then uses the machine
+  // (constructed by whoever started it) through this pointer.
+  p->m.store(m, std::memory_order_release);
   p->status.store(p_status::running, std::memory_order_relaxed);
 }
 

@@ -61,7 +61,9 @@ bool membarrier_ready() {
 // Returns true when p was taken. sysmon only.
 bool take_runaway(scheduler& s, processor* p, goroutine* g) {
   if (s.cfg.debug.asyncpreemptoff || !membarrier_ready()) return false;
-  machine* m = p->m.load(std::memory_order_relaxed);
+  // acquire: pairs with acquirep's release store (scheduler.cpp): the machine's construction
+  // happens-before the CAS on its revoke word below.
+  machine* m = p->m.load(std::memory_order_acquire);
   if (m == nullptr) return false;
   std::uint32_t expected = 0;
   if (!m->revoke.compare_exchange_strong(expected, k_revoke_requested,
