@@ -230,10 +230,11 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
   for (;;) {
     if (s.barrier.load(std::memory_order_acquire)) [[unlikely]] {
       if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
-      stop_for_resize(s, m);  // returns holding a processor, or none at shutdown
+      if (!stop_for_resize(s, m)) return nullptr;  // shutdown, or idle too long
       continue;
     }
     processor* p = m->p;
+    GORT_DCHECK(p != nullptr);  // every path back to the top holds a processor
     inherit_time = false;
     goroutine* g = nullptr;
 
@@ -437,7 +438,7 @@ std::size_t thread_stack_bounds(const void** bottom) {
 void install_overflow_altstack(machine* m);
 void remove_overflow_altstack(machine* m);
 
-void stop_for_resize(scheduler& s, machine* m) {
+bool stop_for_resize(scheduler& s, machine* m) {
   if (m->spinning) {
     m->spinning = false;
     // seq_cst: as every nmspinning change (the spinning protocol above).
@@ -445,10 +446,12 @@ void stop_for_resize(scheduler& s, machine* m) {
   }
   {
     std::lock_guard<std::mutex> l(s.lock);
-    if (!s.stw) return;  // the resize is over (or shutdown set the barrier): keep the processor
+    if (!s.stw) return true;  // the resize is over (or shutdown set the barrier): keep it
     pidleput(s, releasep(m));  // counted as stopped (resize.cpp, step 2)
   }
-  stopm(s, m);  // until the resizer's wakep chain hands it a processor, or shutdown
+  // Until the resizer's wakep chain hands it a processor; after a resize with little work, m may
+  // stay idle until it leaves (stopm's idle exit).
+  return stopm(s, m);
 }
 
 // Body of every machine thread but M0. Its own thread.

@@ -407,8 +407,10 @@ void claim_vetoed(goroutine* g);
 /// only.
 void sysmon_resize(scheduler& s, std::int64_t now);
 /// A machine found the world stopping at the top of find_runnable: gives its processor up and
-/// parks until the resizer hands it one (or shutdown). m's thread on g0, holding a processor.
-void stop_for_resize(scheduler& s, machine* m);
+/// parks until the resizer hands it one. Returns true holding a processor; false holding none,
+/// when m must leave its loop as after stopm (shutdown, or idle for k_idle_machine_exit_ns).
+/// m's thread on g0, holding a processor.
+bool stop_for_resize(scheduler& s, machine* m);
 /// Answers set_maxprocs callers still waiting when sysmon has stopped. Shutdown only.
 void fail_resize_requests(scheduler& s);
 /// The processor lists of the idle set (scheduler.cpp). Require s.lock.

@@ -120,6 +120,44 @@ TEST_P(Resize, UnderLoadNoGoroutineIsLostOrStranded) {
   });
 }
 
+// Machines whose goroutines ran when the world stopped give their processors up at the top of
+// find_runnable and park; after a shrink most are never handed one back. Idle that long, they
+// leave (stopm's idle exit) and must end their loop holding no processor, not look for work.
+TEST(ResizeIdle, MachinesParkedByAResizeLeaveWhenIdle) {
+  gort::options o;
+  o.maxprocs = 4;
+  gort::run(
+      [&] {
+        std::atomic<bool> stop{false};
+        gort::wait_group running, done;
+        running.add(4);
+        done.add(4);
+        for (int i = 0; i < 4; ++i) {
+          gort::go([&] {
+            running.done();
+            while (!stop.load()) gort::yield();  // every yield passes find_runnable's top
+            done.done();
+          });
+        }
+        running.wait();
+        const int peak = gort::stats().threads;
+        EXPECT_EQ(gort::set_maxprocs(1), 4);
+        stop.store(true);
+        done.wait();
+        // Wait for the parked machines to leave: sysmon, the machine running main, and M0 stay.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (gort::stats().threads > 3 && std::chrono::steady_clock::now() < deadline) {
+          gort::sleep_for(std::chrono::milliseconds(50));
+        }
+        EXPECT_LE(gort::stats().threads, 3) << "peak " << peak;
+        // The runtime still schedules on what is left.
+        gort::chan<int> c(0);
+        gort::go([c]() mutable { (void)c.send(7); });
+        EXPECT_EQ(*c.recv(), 7);
+      },
+      o);
+}
+
 // Shrinking hands the dropped processors' timers on: goroutines asleep when their processor
 // goes away still wake.
 TEST_P(Resize, ShrinkingKeepsEveryTimer) {
