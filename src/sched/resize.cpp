@@ -31,6 +31,8 @@
 //     new processors. Nothing is lost: every goroutine that was runnable is in the global queue,
 //     every timer in a current heap.
 #include <chrono>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "gort/chan.hpp"
@@ -166,10 +168,30 @@ int resize_procs(scheduler& s, int n) {
 // The count the CPUs allow now (Go 1.25's default): the calling thread's affinity mask and the
 // cgroup limit. sysmon only (the CPUs are always read on one thread).
 int cpu_procs() {
-  return sys::default_maxprocs(sys::affinity_cpu_count(), sys::read_cpu_quota());
+  int cpus = 0;
+  const sys::cpu_quota q = read_cpu_limit(&cpus);
+  return sys::default_maxprocs(cpus, q);
 }
 
+std::mutex g_limit_lock;
+cpu_limit_source g_limit;  // under g_limit_lock
+
 }  // namespace
+
+void set_cpu_limit_source(cpu_limit_source src) {
+  std::lock_guard<std::mutex> l(g_limit_lock);
+  g_limit = std::move(src);
+}
+
+sys::cpu_quota read_cpu_limit(int* cpus) {
+  cpu_limit_source src;
+  {
+    std::lock_guard<std::mutex> l(g_limit_lock);
+    src = g_limit;
+  }
+  *cpus = src.cpus > 0 ? src.cpus : sys::affinity_cpu_count();
+  return sys::read_cpu_quota(src.sysroot);
+}
 
 void sysmon_resize(scheduler& s, std::int64_t now) {
   // relaxed: a request queued after this load is seen on the next round (sysmon_wake).

@@ -145,11 +145,12 @@ int default_procs(bool report, bool* from_env = nullptr) {
   if (from_env != nullptr) *from_env = env.set && env.valid;
   if (env.set && env.valid) return env.value;
   if (env.set && report) warn(env.error + "; using the default");
-  const sys::cpu_quota q = sys::read_cpu_quota();
+  int cpus = 0;
+  const sys::cpu_quota q = read_cpu_limit(&cpus);
   if (q.state == sys::cpu_quota::status::error && report) {
     warn("ignoring the cgroup CPU limit: " + q.error);
   }
-  return sys::default_maxprocs(sys::affinity_cpu_count(), q);
+  return sys::default_maxprocs(cpus, q);
 }
 
 runtime_config make_config(const options& o, bool implicit) {

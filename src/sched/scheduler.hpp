@@ -413,6 +413,17 @@ void sysmon_resize(scheduler& s, std::int64_t now);
 bool stop_for_resize(scheduler& s, machine* m);
 /// Answers set_maxprocs callers still waiting when sysmon has stopped. Shutdown only.
 void fail_resize_requests(scheduler& s);
+/// Where the runtime reads the CPU limit: the cgroup files under `sysroot` ("" = this machine's)
+/// and the CPU count `cpus` (0 = the calling thread's affinity mask). Read at start (runtime.cpp,
+/// default_procs) and by sysmon's following (resize.cpp, cpu_procs). Tests point it at a fixture
+/// tree (tests/support/fixtures/cgroup) to drive the following; nothing else sets it. Any thread.
+struct cpu_limit_source {
+  std::string sysroot;
+  int cpus = 0;
+};
+void set_cpu_limit_source(cpu_limit_source src);
+/// The quota and CPU count the source gives now: what sys::default_maxprocs takes. Any thread.
+sys::cpu_quota read_cpu_limit(int* cpus);
 /// The processor lists of the idle set (scheduler.cpp). Require s.lock.
 void pidleput(scheduler& s, processor* p);
 processor* pidleget(scheduler& s);

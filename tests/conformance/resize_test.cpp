@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -17,6 +19,7 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
+#include "sched/scheduler.hpp"
 
 namespace {
 
@@ -239,6 +242,57 @@ TEST(ResizeFollow, FollowsTheAffinityMaskUntilSetExplicitly) {
     EXPECT_EQ(gort::set_maxprocs(3), initial);
     EXPECT_EQ(gort::set_default_maxprocs(), 3);
     EXPECT_EQ(gort::maxprocs(), initial);
+  });
+}
+
+// The cgroup limit is followed too: the runtime reads a copy of a fixture tree (a cgroup v2 leaf
+// at 2.5 CPUs, tests/support/fixtures/cgroup/README.md) on a machine said to have 8 CPUs, and the
+// test rewrites the leaf's cpu.max as a container manager would.
+class cpu_limit_fixture {
+ public:
+  cpu_limit_fixture() {
+    namespace fs = std::filesystem;
+    root_ = fs::temp_directory_path() / ("gort-cgroup-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::copy(fs::path(GORT_FIXTURES_DIR) / "cgroup/sysroots/v2-limited", root_,
+             fs::copy_options::recursive);
+    gort::sched::set_cpu_limit_source({root_.string(), 8});
+  }
+  ~cpu_limit_fixture() {
+    gort::sched::set_cpu_limit_source({});
+    std::filesystem::remove_all(root_);
+  }
+  cpu_limit_fixture(const cpu_limit_fixture&) = delete;
+  cpu_limit_fixture& operator=(const cpu_limit_fixture&) = delete;
+
+  // Replaces the leaf's cpu.max at once (write and rename), so no reading sees half a file.
+  void set_cpu_max(const std::string& line) const {
+    const auto dir = root_ / "sys/fs/cgroup/app.slice/web.service";
+    {
+      std::ofstream f(dir / "cpu.max.new");
+      f << line << "\n";
+    }
+    std::filesystem::rename(dir / "cpu.max.new", dir / "cpu.max");
+  }
+
+ private:
+  std::filesystem::path root_;
+};
+
+TEST(ResizeFollow, FollowsTheCgroupLimitUntilSetExplicitly) {
+  if (std::getenv("GORTMAXPROCS") != nullptr) GTEST_SKIP() << "GORTMAXPROCS fixes the count";
+  cpu_limit_fixture cgroup;
+  gort::run([&] {
+    EXPECT_EQ(gort::maxprocs(), 3);  // 2.5 CPUs, rounded up (Go 1.25)
+    cgroup.set_cpu_max("max 100000");  // the limit lifted: all 8 CPUs
+    EXPECT_TRUE(wait_for_count(8)) << "count stayed " << gort::maxprocs();
+    cgroup.set_cpu_max("150000 100000");  // 1.5 CPUs: never fewer than 2 processors
+    EXPECT_TRUE(wait_for_count(2)) << "count stayed " << gort::maxprocs();
+    // Set explicitly, the count no longer follows; set_default_maxprocs reads the limit again.
+    EXPECT_EQ(gort::set_maxprocs(5), 2);
+    cgroup.set_cpu_max("400000 100000");
+    EXPECT_EQ(gort::set_default_maxprocs(), 5);
+    EXPECT_EQ(gort::maxprocs(), 4);
   });
 }
 
