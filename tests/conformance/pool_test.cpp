@@ -383,7 +383,14 @@ void purge_case(MakePool make, Submit submit) {
   g.open();
   finished.wait();
   const auto idle_since = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return p->stats().idle == k_workers; }, "all idle"));
+  // Every live worker idle. On a slow machine the first to go idle may expire before the last
+  // one gets there, so not all of them need to be alive.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const gort::pool_stats st = p->stats();
+        return st.busy == 0 && st.idle == st.running;
+      },
+      "all idle"));
   if (std::chrono::steady_clock::now() - idle_since < k_expiry) {
     EXPECT_EQ(p->running(), k_workers) << "purged before the expiry";
   }
