@@ -208,8 +208,14 @@ void check_not_in_blocking(goroutine* g) {
   return false;
 }
 
+}  // namespace
+
+// Outside the anonymous namespace (like switch_to_scheduler): goroutine dumps hide frames of
+// gort::sched by their qualified names, and a parked locked goroutine's innermost frame is here.
+
 // The switch of m's locked goroutine g (locked.cpp, step 1): always to g0, which performs the
 // request as after_switch::locked (finish_locked). The section is open. Returns once g runs again.
+// g itself, from switch_revoked.
 void switch_locked(goroutine* g, machine* m, after_switch what) {
   if (m->p == nullptr && what != after_switch::exit_blocking) {
     check_not_in_blocking(g);
@@ -230,7 +236,7 @@ void switch_locked(goroutine* g, machine* m, after_switch what) {
 
 // The revoke word was non-zero as the switch opened its section: sysmon asked for (or took) the
 // processor, or m is locked to g. True: the switch is done (g runs again); false: go on with the
-// usual switch. The section is open.
+// usual switch. The section is open. g itself, from switch_to_scheduler.
 [[gnu::noinline]] bool switch_revoked(goroutine* g, machine* m, after_switch what) {
   own_p_slow(m);
   if (m->lockedg == g) {
@@ -240,8 +246,6 @@ void switch_locked(goroutine* g, machine* m, after_switch what) {
   if (m->p == nullptr && what != after_switch::exit_blocking) return !switch_without_p(g, m, what);
   return false;
 }
-
-}  // namespace
 
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;

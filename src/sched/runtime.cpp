@@ -590,6 +590,7 @@ runtime_stats stats() {
   r.threads = s->mcount.load(std::memory_order_relaxed);
   r.spinningthreads = s->nmspinning.load(std::memory_order_relaxed);
   r.idlethreads = s->nmidle.load(std::memory_order_relaxed);
+  r.locked_threads = s->nlocked.load(std::memory_order_relaxed);
   r.runqueue = s->runq.size();
   r.goroutines = num_goroutines();
   r.spawned = s->thread_spawned.load(std::memory_order_relaxed);
