@@ -112,11 +112,7 @@ bool stop_locked(scheduler& s, machine* m) {
     check_not_forked();  // in a fork child nothing would ever wake us
     m->park.sleep();
   }
-  m->blocked.store(false, std::memory_order_relaxed);
-  if (m->nextp == nullptr) return false;
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
-  return true;
+  return wake_with_nextp(m);
 }
 
 // Undoes step 1 for m and its goroutine g. m's thread (g itself, or g0 at g's end).
@@ -219,6 +215,10 @@ void unlock_os_thread() noexcept {
   if (m == nullptr || m->curg == nullptr || m->locked_count == 0) return;  // as Go: a no-op
   if (--m->locked_count != 0) return;
   unlock_machine(*g_sched.load(std::memory_order_acquire), m, m->curg);
+  // A request of sysmon's that it could not withdraw while the bit was set (own_p_slow) would
+  // stay and keep its next one out: a section withdraws it now.
+  own_p(m);
+  disown_p(m);
 }
 
 bool locked_to_os_thread() noexcept {

@@ -143,6 +143,14 @@ void acquirep(machine* m, processor* p) {
   p->status.store(p_status::running, std::memory_order_relaxed);
 }
 
+bool wake_with_nextp(machine* m) {
+  m->blocked.store(false, std::memory_order_relaxed);
+  if (m->nextp == nullptr) return false;
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
 processor* releasep(machine* m) {
   processor* p = m->p;
   m->p = nullptr;
@@ -403,11 +411,7 @@ bool stopm(scheduler& s, machine* m) {
     }
     m->park.clear();
   }
-  m->blocked.store(false, std::memory_order_relaxed);
-  if (m->nextp == nullptr) return false;
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
-  return true;
+  return wake_with_nextp(m);
 }
 
 // A machine that left for idleness: moves its record to the zombies and joins the previous ones

@@ -311,6 +311,9 @@ void handoffp(scheduler& s, processor* p);
 /// Makes m the holder of p (publishing m to sysmon). m's own thread, or a thread handing p to m
 /// before waking it.
 void acquirep(machine* m, processor* p);
+/// The end of a machine's sleep (stopm, stop_locked): takes the processor handed over in nextp
+/// (true), or returns false when none was. m's thread, after reading nextp under s.lock.
+bool wake_with_nextp(machine* m);
 /// Drops m's processor (which m holds) and returns it. m's thread.
 processor* releasep(machine* m);
 
