@@ -112,7 +112,11 @@ bool stop_locked(scheduler& s, machine* m) {
     check_not_forked();  // in a fork child nothing would ever wake us
     m->park.sleep();
   }
-  return wake_with_nextp(m);
+  if (!wake_with_nextp(m)) return false;
+  // A new time slice (execute resumes g with inherited time): sysmon must not take a goroutine
+  // that parks and wakes for one that runs on without a scheduling point.
+  bump(m->p->schedtick);
+  return true;
 }
 
 // Undoes step 1 for m and its goroutine g. m's thread (g itself, or g0 at g's end).
