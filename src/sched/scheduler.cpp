@@ -414,9 +414,9 @@ bool stopm(scheduler& s, machine* m) {
   return wake_with_nextp(m);
 }
 
-// A machine that left for idleness: moves its record to the zombies and joins the previous ones
-// (which have left their loops; the join waits at most for their last instructions). Its thread,
-// at the end of its loop.
+// A machine that left for idleness (or after its locked goroutine ended): moves its record to the
+// zombies and joins the previous ones (which have left their loops; the join waits at most for
+// their last instructions), whose records sysmon then frees. Its thread, at the end of its loop.
 void retire_idle_machine(scheduler& s, machine* m) {
   std::vector<std::unique_ptr<machine>> reap;
   {
@@ -431,7 +431,23 @@ void retire_idle_machine(scheduler& s, machine* m) {
   for (auto& z : reap) {
     if (z->thread.joinable()) z->thread.join();
   }
+  if (reap.empty()) return;
+  std::lock_guard<std::mutex> l(s.lock);
+  for (auto& z : reap) s.reaped.push_back(std::move(z));  // sysmon frees them (scheduler.hpp)
 }
+
+}  // namespace
+
+void free_reaped_machines(scheduler& s) {
+  std::vector<std::unique_ptr<machine>> gone;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.reaped.empty()) return;
+    gone.swap(s.reaped);
+  }
+}
+
+namespace {
 
 std::size_t thread_stack_bounds(const void** bottom) {
   pthread_attr_t attr;

@@ -116,6 +116,12 @@ struct scheduler {
   // A machine that left for idleness (stopm) moves its record here; the next one to leave joins
   // it (so at most one waits to be joined), and shutdown joins what remains.
   std::vector<std::unique_ptr<machine>> zombies;
+  // Zombies joined: their records are freed by sysmon at the top of its next round
+  // (free_reaped_machines), because sysmon alone uses a machine through a processor's `m` without
+  // this lock (take_runaway), and it holds no such pointer between rounds. A machine whose locked
+  // goroutine ended leaves right after giving its processor up, so sysmon may still be looking
+  // at it when the next leaver joins it.
+  std::vector<std::unique_ptr<machine>> reaped;
   bool stopping = false;  // shutdown started: no new machines, machines exit their loops
   // Stop-the-world for a resize (resize.cpp): machines give their processors up at their next
   // schedule, and no idle processor is handed out, while `stw` is set.
@@ -426,6 +432,9 @@ void clear_timers(scheduler& s) noexcept;
 
 // ---- sysmon and tracing ----
 void sysmon_main(scheduler& s);
+/// Frees the records of machines that left and were joined (scheduler::reaped). sysmon only, at
+/// the top of a round.
+void free_reaped_machines(scheduler& s);
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
 /// The same lines, `ms` printed as the time, without touching sysmon's state: for a caller other
 /// than sysmon (the test watchdog). Takes the scheduler lock and gfree_lock. Any thread.
