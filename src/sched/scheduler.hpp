@@ -113,8 +113,9 @@ struct scheduler {
   processor* pidle = nullptr;
   machine* midle = nullptr;
   std::vector<std::unique_ptr<machine>> allm;
-  // A machine that left for idleness (stopm) moves its record here; the next one to leave joins
-  // it (so at most one waits to be joined), and shutdown joins what remains.
+  // A machine that left for idleness (stopm), or whose locked goroutine ended (locked.cpp), moves
+  // its record here; the next one to leave joins it (so at most one waits to be joined), and
+  // shutdown joins what remains.
   std::vector<std::unique_ptr<machine>> zombies;
   // Zombies joined: their records are freed by sysmon at the top of its next round
   // (free_reaped_machines), because sysmon alone uses a machine through a processor's `m` without
