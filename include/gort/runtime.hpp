@@ -128,4 +128,27 @@ int set_maxprocs(int n);
 /// Any thread.
 int set_default_maxprocs();
 
+/// Go's runtime.LockOSThread: wires the calling goroutine to the OS thread it runs on. Until a
+/// matching unlock_os_thread, the goroutine runs only on this thread, and no other goroutine runs
+/// on it; for libraries with per-thread state (OpenGL contexts, thread-bound database clients or
+/// security contexts). Calls nest (lock twice, unlock twice, as Go 1.10+). While the goroutine is
+/// parked (a channel, select, mutex, sleep, I/O wait...) its thread sleeps and hands its processor
+/// to other goroutines; whoever wakes the goroutine hands a processor back to the thread. Yields
+/// and preemption keep it on the thread too.
+///
+/// A goroutine that ends while locked ends its thread: the runtime never reuses a thread some
+/// per-thread state may have been left on (as Go). The thread that called gort::run cannot end
+/// before run() returns: it then runs no goroutine again and waits until main returns, and run()
+/// returns as usual. From a plain thread (not a goroutine) both calls do nothing: a plain thread
+/// is its own thread already. Nesting deeper than 2^32 - 1 is a fatal error. noexcept; any thread.
+void lock_os_thread() noexcept;
+
+/// Go's runtime.UnlockOSThread: undoes one lock_os_thread; the last one lets the goroutine run on
+/// any thread again (and its thread run other goroutines). Without a lock it does nothing, as in
+/// Go. Any thread (a plain thread: nothing).
+void unlock_os_thread() noexcept;
+
+/// Whether the calling goroutine is locked to its thread now (false on a plain thread).
+bool locked_to_os_thread() noexcept;
+
 }  // namespace gort

@@ -21,6 +21,7 @@ struct runtime_stats {
   int threads = 0;          // machines (OS threads) created and not exited, sysmon included
   int spinningthreads = 0;  // machines looking for work
   int idlethreads = 0;      // machines parked for want of work
+  int locked_threads = 0;   // machines locked to a goroutine now (gort::lock_os_thread)
   std::int64_t runqueue = 0;            // global run queue length
   std::vector<std::int64_t> local_runq;  // per-P local queue length (runnext not counted)
 

@@ -100,7 +100,9 @@ void poll_poke(scheduler& s) noexcept;
 void poll_retire(scheduler& s) noexcept;
 
 /// Changes a goroutine record from waiting to runnable (ready's status CAS, fatal when it was not
-/// parked); for a plain thread's record, wakes the thread and returns false. park.cpp. Any thread.
+/// parked); for a plain thread's record, wakes the thread and returns false, and for a goroutine
+/// locked to its thread hands it to its machine (ready_locked) and returns false. park.cpp. Any
+/// thread.
 bool make_runnable(goroutine* g);
 
 }  // namespace gort::sched

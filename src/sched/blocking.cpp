@@ -37,8 +37,14 @@ bool exit_blocking_on_g0(scheduler& s, machine* m, goroutine* g) {
   }
   s.exits_queued.fetch_add(1, std::memory_order_relaxed);
   g->status.store(g_status::runnable, std::memory_order_relaxed);
-  global_put(s, g);  // release (sanitizer and lock): g's state is visible to whoever runs it
-  return false;      // schedule() parks m until a processor is handed to it
+  // release (sanitizer and lock): g's state is visible to whoever runs it. A locked goroutine
+  // waits for a processor on its own machine (locked.cpp, finish_locked).
+  if (g->kind == g_kind::locked) {
+    ready_locked(s, g);
+  } else {
+    global_put(s, g);
+  }
+  return false;  // schedule() parks m until a processor is handed to it
 }
 
 }  // namespace gort::sched

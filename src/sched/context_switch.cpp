@@ -186,11 +186,15 @@ inline void jump_to_g0(goroutine* g, machine* m, after_switch what) {
 // normally), or performs the switch to g0 without one — g0 does what needs no processor
 // (finish_request) and schedule() parks m — and returns false once g runs again. An exit first
 // waits in the global queue (as a yield): recycling its stack and record needs a processor.
-[[gnu::noinline]] bool switch_without_p(goroutine* g, machine* m, after_switch what) {
+void check_not_in_blocking(goroutine* g) {
   if (g->status.load(std::memory_order_relaxed) == g_status::syscall) {
     fatal("goroutine switched inside gort::blocking (its function must not block on gort "
           "primitives or yield)");
   }
+}
+
+[[gnu::noinline]] bool switch_without_p(goroutine* g, machine* m, after_switch what) {
+  check_not_in_blocking(g);
   scheduler& s = *g_sched.load(std::memory_order_relaxed);
   if (acquire_idle_p(s, m)) return true;
   if (what == after_switch::exit) {
@@ -206,12 +210,52 @@ inline void jump_to_g0(goroutine* g, machine* m, after_switch what) {
 
 }  // namespace
 
+// Outside the anonymous namespace (like switch_to_scheduler): goroutine dumps hide frames of
+// gort::sched by their qualified names, and a parked locked goroutine's innermost frame is here.
+
+// The switch of m's locked goroutine g (locked.cpp, step 1): always to g0, which performs the
+// request as after_switch::locked (finish_locked). The section is open. Returns once g runs again.
+// g itself, from switch_revoked.
+void switch_locked(goroutine* g, machine* m, after_switch what) {
+  if (m->p == nullptr && what != after_switch::exit_blocking) {
+    check_not_in_blocking(g);
+    // sysmon took the processor before g locked (a runaway): finish_locked copes without one,
+    // but recycling a finished goroutine needs one: wait for it as a yield, then end.
+    if (what == after_switch::exit &&
+        !acquire_idle_p(*g_sched.load(std::memory_order_relaxed), m)) {
+      disown_p(m);
+      switch_to_scheduler(g, after_switch::yield);
+      switch_to_scheduler(g, after_switch::exit);
+      fatal("a finished goroutine was resumed");
+    }
+  }
+  m->locked_after = what;
+  m->after = after_switch::locked;
+  jump_to_g0(g, m, what);
+}
+
+// The revoke word was non-zero as the switch opened its section: sysmon asked for (or took) the
+// processor, or m is locked to g. True: the switch is done (g runs again); false: go on with the
+// usual switch. The section is open. g itself, from switch_to_scheduler.
+[[gnu::noinline]] bool switch_revoked(goroutine* g, machine* m, after_switch what) {
+  own_p_slow(m);
+  if (m->lockedg == g) {
+    switch_locked(g, m, what);
+    return true;
+  }
+  if (m->p == nullptr && what != after_switch::exit_blocking) return !switch_without_p(g, m, what);
+  return false;
+}
+
 void switch_to_scheduler(goroutine* g, after_switch what) {
   machine* m = g->m;
   if (instrumenting()) [[unlikely]] on_stop(m, g, what);  // the trace's slice ends here
   // A section that the goroutine resumed next on m closes (resumed()). Only the end of a blocking
-  // call switches without a processor by design (blocking.cpp).
-  if (own_p(m) == nullptr && what != after_switch::exit_blocking) [[unlikely]] {
+  // call switches without a processor by design (blocking.cpp). A non-zero revoke word (own_p's
+  // slow case) also routes a locked goroutine's switches to g0 (locked.cpp): no test of its own.
+  if (open_section(m)) [[unlikely]] {
+    if (switch_revoked(g, m, what)) return;
+  } else if (m->p == nullptr && what != after_switch::exit_blocking) [[unlikely]] {
     if (!switch_without_p(g, m, what)) return;
   }
   m->after = what;

@@ -52,6 +52,11 @@ inline constexpr std::uint32_t k_g_scan = 0x1000;
 enum class g_kind : std::uint8_t {
   goroutine,  // a real goroutine with its own stack
   thread,     // a plain OS thread's stand-in (park blocks the thread on `wake_word`)
+  // A goroutine locked to its machine's thread (gort::lock_os_thread; src/sched/locked.cpp): `m`
+  // stays its machine while it is parked or runnable, and readying it wakes that machine instead
+  // of queueing it. Written only by the goroutine itself (and by its machine at its end); a waker
+  // reads it after claiming the parked record, whose park published it.
+  locked,
 };
 
 inline constexpr std::size_t k_inline_closure = 48;

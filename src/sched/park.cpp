@@ -228,8 +228,24 @@ inline void wake_thread(goroutine* g) {
   scheduler* s = gate_enter();
   if (s == nullptr) return;  // shutdown began: g is abandoned (see the file comment)
   claim_parked(g);
-  global_put(*s, g);
+  if (g->kind == g_kind::locked) {
+    ready_locked(*s, g);  // to its own machine (locked.cpp)
+  } else {
+    global_put(*s, g);
+  }
   gate_leave();
+}
+
+// The record claimed runnable is not an ordinary goroutine: a plain thread's stand-in, or a
+// goroutine locked to its machine's thread (locked.cpp), which goes to that machine. Out of line:
+// the test that brings ready() here is the one it always made for plain threads. A machine's
+// thread, or sysmon (its poll).
+[[gnu::noinline]] void ready_special(goroutine* g) {
+  if (g->kind == g_kind::thread) {
+    wake_thread(g);
+    return;
+  }
+  ready_locked(*g_sched.load(std::memory_order_acquire), g);  // a machine's runtime is running
 }
 
 // The shared part of both ready() forms: `m` is the waker's machine, or null off goroutines.
@@ -239,8 +255,8 @@ inline void make_ready(machine* m, goroutine* g) {
     return;
   }
   claim_parked(g);
-  if (g->kind == g_kind::thread) {
-    wake_thread(g);
+  if (g->kind != g_kind::goroutine) [[unlikely]] {
+    ready_special(g);
     return;
   }
   scheduler* s = g_sched.load(std::memory_order_acquire);  // a machine's runtime is running
@@ -261,8 +277,8 @@ namespace gort::sched {
 
 bool make_runnable(goroutine* g) {
   detail::claim_parked(g);
-  if (g->kind == g_kind::thread) {
-    detail::wake_thread(g);
+  if (g->kind != g_kind::goroutine) [[unlikely]] {
+    detail::ready_special(g);  // a plain thread, or a locked goroutine: not queued by the caller
     return false;
   }
   return true;

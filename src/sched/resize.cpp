@@ -24,8 +24,9 @@
 //     thread that picked it arms on another (timers.cpp, timer_start). Every local run queue is
 //     drained, runnext first.
 //  4. Under the scheduler lock: the drained goroutines go to the global queue, gomaxprocs and the
-//     steal order take the new count, every current processor becomes idle, `stw` and `barrier`
-//     are cleared.
+//     steal order take the new count, every current processor becomes idle (or goes to a locked
+//     goroutine's machine that waits for one, src/sched/locked.cpp), `stw` and `barrier` are
+//     cleared (the barrier stays while locked goroutines still wait).
 //  5. wakep: one spinning machine finds the global queue, and each machine that finds work wakes
 //     the next (the spinning protocol, scheduler.hpp), so the queued goroutines spread over the
 //     new processors. Nothing is lost: every goroutine that was runnable is in the global queue,
@@ -149,8 +150,9 @@ void resize_stopped(scheduler& s, int current, int n) {
     s.order.reset(static_cast<std::uint32_t>(n));
     s.stw = false;
     s.stw_stopped = 0;
+    // pidleput hands a processor to a locked goroutine that queued meanwhile (locked.cpp).
     for (int i = n - 1; i >= 0; --i) pidleput(s, s.allp[static_cast<std::size_t>(i)].get());
-    if (!s.stopping) s.barrier.store(false, std::memory_order_seq_cst);
+    update_barrier(s);  // stays set for shutdown, or for locked goroutines still waiting
   }
   // 5.
   wakep(s);

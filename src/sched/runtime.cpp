@@ -439,6 +439,14 @@ void begin_shutdown(scheduler& s) {
     idle = s.midle;
     s.midle = nullptr;
     s.nmidle.store(0, std::memory_order_relaxed);
+    // Locked machines asleep (locked.cpp, step 7) are on no list: chain them like the idle ones
+    // (their idle_link is free). They see `stopping` under the lock and leave.
+    for (auto& m : s.allm) {
+      if (m->locked_sleeping) {
+        m->idle_link = idle;
+        idle = m.get();
+      }
+    }
   }
   while (idle != nullptr) {
     machine* next = idle->idle_link;
@@ -583,6 +591,7 @@ runtime_stats stats() {
   r.threads = s->mcount.load(std::memory_order_relaxed);
   r.spinningthreads = s->nmspinning.load(std::memory_order_relaxed);
   r.idlethreads = s->nmidle.load(std::memory_order_relaxed);
+  r.locked_threads = s->nlocked.load(std::memory_order_relaxed);
   r.runqueue = s->runq.size();
   r.goroutines = num_goroutines();
   r.spawned = s->thread_spawned.load(std::memory_order_relaxed);

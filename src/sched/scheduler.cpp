@@ -103,6 +103,13 @@ void pidleput(scheduler& s, processor* p) {
   // An idle processor has an empty local queue (Go's pidleput), except when shutdown abandons
   // what was queued.
   GORT_DCHECK(p->runq.empty() || s.stopping);
+  if (!s.lockedq.empty() && !s.stopping) [[unlikely]] {
+    // A locked goroutine waits for a processor (locked.cpp, step 4): this one goes to its machine
+    // instead of idling (lockedq is non-empty only while no processor is idle).
+    p->m.store(nullptr, std::memory_order_relaxed);
+    start_locked(s, take_locked_waiter(s, true), p);
+    return;
+  }
   GORT_DCHECK(s.npidle.load(std::memory_order_relaxed) <
               s.gomaxprocs.load(std::memory_order_relaxed));
   p->status.store(p_status::idle, std::memory_order_relaxed);
@@ -128,9 +135,6 @@ processor* pidleget(scheduler& s) {
   return p;
 }
 
-namespace {
-
-// Machine's own thread, or a thread handing `p` to `m` before waking it.
 void acquirep(machine* m, processor* p) {
   m->p = p;
   // release: pairs with sysmon's acquire load in take_runaway, which then uses the machine
@@ -139,12 +143,22 @@ void acquirep(machine* m, processor* p) {
   p->status.store(p_status::running, std::memory_order_relaxed);
 }
 
+bool wake_with_nextp(machine* m) {
+  m->blocked.store(false, std::memory_order_relaxed);
+  if (m->nextp == nullptr) return false;
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  return true;
+}
+
 processor* releasep(machine* m) {
   processor* p = m->p;
   m->p = nullptr;
   p->m.store(nullptr, std::memory_order_relaxed);
   return p;
 }
+
+namespace {
 
 // Go's globrunqget: take a batch from the global queue into p's local queue, return one.
 // Requires s.lock; p's owner only; p's local queue has room for 128 (it is empty, or max == 1).
@@ -231,8 +245,10 @@ goroutine* find_runnable(scheduler& s, machine* m, bool& inherit_time) {
     if (s.barrier.load(std::memory_order_acquire)) [[unlikely]] {
       if (s.shutting_down.load(std::memory_order_acquire)) return nullptr;
       if (!stop_for_resize(s, m)) return nullptr;  // shutdown, or idle too long
-      continue;
+      // Holding a processor (perhaps another one): look for work, whatever the barrier says now
+      // (a machine that misses a new barrier meets it in steal_work or pidleput).
     }
+    GORT_DCHECK(m->lockedg == nullptr);  // a locked machine runs only its goroutine (locked.cpp)
     processor* p = m->p;
     GORT_DCHECK(p != nullptr);  // every path back to the top holds a processor
     inherit_time = false;
@@ -395,16 +411,12 @@ bool stopm(scheduler& s, machine* m) {
     }
     m->park.clear();
   }
-  m->blocked.store(false, std::memory_order_relaxed);
-  if (m->nextp == nullptr) return false;
-  acquirep(m, m->nextp);
-  m->nextp = nullptr;
-  return true;
+  return wake_with_nextp(m);
 }
 
-// A machine that left for idleness: moves its record to the zombies and joins the previous ones
-// (which have left their loops; the join waits at most for their last instructions). Its thread,
-// at the end of its loop.
+// A machine that left for idleness (or after its locked goroutine ended): moves its record to the
+// zombies and joins the previous ones (which have left their loops; the join waits at most for
+// their last instructions), whose records sysmon then frees. Its thread, at the end of its loop.
 void retire_idle_machine(scheduler& s, machine* m) {
   std::vector<std::unique_ptr<machine>> reap;
   {
@@ -419,7 +431,23 @@ void retire_idle_machine(scheduler& s, machine* m) {
   for (auto& z : reap) {
     if (z->thread.joinable()) z->thread.join();
   }
+  if (reap.empty()) return;
+  std::lock_guard<std::mutex> l(s.lock);
+  for (auto& z : reap) s.reaped.push_back(std::move(z));  // sysmon frees them (scheduler.hpp)
 }
+
+}  // namespace
+
+void free_reaped_machines(scheduler& s) {
+  std::vector<std::unique_ptr<machine>> gone;
+  {
+    std::lock_guard<std::mutex> l(s.lock);
+    if (s.reaped.empty()) return;
+    gone.swap(s.reaped);
+  }
+}
+
+namespace {
 
 std::size_t thread_stack_bounds(const void** bottom) {
   pthread_attr_t attr;
@@ -446,11 +474,26 @@ bool stop_for_resize(scheduler& s, machine* m) {
   }
   {
     std::lock_guard<std::mutex> l(s.lock);
-    if (!s.stw) return true;  // the resize is over (or shutdown set the barrier): keep it
-    pidleput(s, releasep(m));  // counted as stopped (resize.cpp, step 2)
+    if (s.stw) {
+      pidleput(s, releasep(m));  // counted as stopped (resize.cpp, step 2)
+    } else if (goroutine* g = s.stopping ? nullptr
+                                          : take_locked_waiter(
+                                                s, m->p->runq.empty() ||
+                                                       m->p->schedtick.load(
+                                                           std::memory_order_relaxed) %
+                                                               k_global_fairness ==
+                                                           0)) {
+      // Go's startlockedm: a locked goroutine gets this processor, on its own machine; m parks
+      // (locked.cpp, step 4).
+      start_locked(s, g, releasep(m));
+    } else {
+      // The resize is over, shutdown set the barrier, or only a yielded locked goroutine waits
+      // and m has its own queue to run first: keep the processor.
+      return true;
+    }
   }
-  // Until the resizer's wakep chain hands it a processor; after a resize with little work, m may
-  // stay idle until it leaves (stopm's idle exit).
+  // Until the resizer's wakep chain (or anyone's startm) hands it a processor; after a resize with
+  // little work, m may stay idle until it leaves (stopm's idle exit).
   return stopm(s, m);
 }
 
@@ -484,8 +527,9 @@ void schedule(scheduler& s, machine* m) {
     m->nextp = nullptr;
   }
   for (;;) {
-    // Back from a blocking call with no processor free (exit_blocking_on_g0): wait for one.
-    if (m->p == nullptr && !stopm(s, m)) break;
+    // Back from a blocking call with no processor free (exit_blocking_on_g0): wait for one. A
+    // machine whose locked goroutine ended on it (idle_exit, locked.cpp) leaves instead.
+    if (m->p == nullptr && (m->idle_exit || !stopm(s, m))) break;
     bool inherit_time = false;
     goroutine* g = find_runnable(s, m, inherit_time);
     if (g == nullptr) break;
@@ -640,14 +684,22 @@ bool acquire_idle_p(scheduler& s, machine* m) {
 }
 
 processor* own_p_slow(machine* m) noexcept {
-  std::uint32_t r = k_revoke_requested;
-  // acq_rel: withdrawing orders this section after sysmon's request; on failure (acquire) a
-  // k_revoke_taken read pairs with sysmon's release CAS, so its hand-off happens-before us.
-  if (m->revoke.compare_exchange_strong(r, 0, std::memory_order_acq_rel,
-                                        std::memory_order_acquire) ||
-      r == 0) {
-    return m->p;  // a request withdrawn (by us, or by sysmon, which then saw our section)
+  // acquire: a k_revoke_taken read pairs with sysmon's release CAS, so its hand-off happens-before
+  // us. The word may also hold k_revoke_locked (the machine is locked: every section comes here),
+  // alone or with a request that sysmon could not withdraw (take_runaway's CAS back to 0 fails
+  // when the bit was set meanwhile).
+  std::uint32_t r = m->revoke.load(std::memory_order_acquire);
+  while ((r & k_revoke_requested) != 0) {
+    // acq_rel: withdrawing orders this section after sysmon's request; on failure (acquire) r is
+    // reread, and a k_revoke_taken found there pairs as above.
+    if (m->revoke.compare_exchange_weak(r, r & ~k_revoke_requested, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+      r &= ~k_revoke_requested;
+    }
   }
+  if ((r & k_revoke_taken) == 0) return m->p;  // nothing taken (a request withdrawn, or locked)
+  // sysmon takes only from a word that was exactly k_revoke_requested, and the locked bit is set
+  // only inside a section, which would have withdrawn the request first.
   GORT_DCHECK(r == k_revoke_taken);
   // sysmon owns m->p now (and has handed it on); only this thread writes the revoke word from
   // here until m holds a processor again.

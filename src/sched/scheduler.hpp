@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -112,24 +113,47 @@ struct scheduler {
   processor* pidle = nullptr;
   machine* midle = nullptr;
   std::vector<std::unique_ptr<machine>> allm;
-  // A machine that left for idleness (stopm) moves its record here; the next one to leave joins
-  // it (so at most one waits to be joined), and shutdown joins what remains.
+  // A machine that left for idleness (stopm), or whose locked goroutine ended (locked.cpp), moves
+  // its record here; the next one to leave joins it (so at most one waits to be joined), and
+  // shutdown joins what remains.
   std::vector<std::unique_ptr<machine>> zombies;
+  // Zombies joined: their records are freed by sysmon at the top of its next round
+  // (free_reaped_machines), because sysmon alone uses a machine through a processor's `m` without
+  // this lock (take_runaway), and it holds no such pointer between rounds. A machine whose locked
+  // goroutine ended leaves right after giving its processor up, so sysmon may still be looking
+  // at it when the next leaver joins it.
+  std::vector<std::unique_ptr<machine>> reaped;
   bool stopping = false;  // shutdown started: no new machines, machines exit their loops
   // Stop-the-world for a resize (resize.cpp): machines give their processors up at their next
   // schedule, and no idle processor is handed out, while `stw` is set.
   bool stw = false;
   int stw_stopped = 0;  // processors stopped (status gcstop) since stw was set
   std::vector<resize_request*> resize_requests;  // set_maxprocs callers waiting, oldest first
+  // Locked goroutines made runnable while no processor was idle (locked.cpp, step 3), oldest
+  // first. Never in a run queue: a machine takes one at the top of find_runnable (`barrier` is
+  // set while this is non-empty; a yielded one only when its local queue is empty or on the
+  // 61-tick fairness check) or as it would make a processor idle (pidleput), and hands its
+  // processor to the goroutine's machine. Invariant: non-empty only while no processor is idle
+  // (outside a stopped world).
+  struct locked_waiter {
+    goroutine* g;
+    bool urgent;  // readied (Go's ready puts it next); false: it yielded (Go's global-queue tail)
+  };
+  std::deque<locked_waiter> lockedq;
 
   // ---- atomics read without the lock ----
   std::atomic<std::int32_t> npidle{0};      // idle Ps; written under lock (seq_cst, see wakep)
   std::atomic<std::int32_t> nmspinning{0};  // spinning Ms (seq_cst, the hand-shake above)
   std::atomic<std::int32_t> nmidle{0};      // parked Ms; written under lock
+  // Locked machines asleep (stop_locked, Go's nmidlelocked); written under lock.
+  std::atomic<std::int32_t> nmidlelocked{0};
+  // Machines locked to a goroutine now (gort::lock_os_thread). relaxed: statistics.
+  std::atomic<std::int32_t> nlocked{0};
   std::atomic<std::int32_t> mcount{0};      // Ms started and not exited (sysmon included)
   std::atomic<bool> shutting_down{false};   // mirrors `stopping` for lock-free checks
-  // Set while shutdown runs or the world stops: no direct hand-off between goroutines, and a
-  // machine entering find_runnable looks at why (one load on the switch path for both reasons).
+  // Set while shutdown runs, the world stops or `lockedq` holds a goroutine: no direct hand-off
+  // between goroutines, and a machine entering find_runnable looks at why (one load on the switch
+  // path for every reason). Written under `lock` (update_barrier).
   std::atomic<bool> barrier{false};
   std::atomic<bool> maxprocs_explicit{false};  // sysmon does not follow the CPU limit (resize.cpp)
   // resize_requests.size(), readable without the lock: sysmon does not sleep deeply while it is
@@ -263,10 +287,42 @@ void schedule(scheduler& s, machine* m);
 /// the error of a failed thread creation (left alone otherwise).
 bool startm(scheduler& s, processor* p, bool spinning, std::error_code* thread_error = nullptr);
 
+// ---- goroutines locked to their thread (locked.cpp; protocol in docs/design.md) ----
+
+/// Makes the parked or switched-away locked goroutine g (kind locked, claimed runnable) run again
+/// on its machine: hands it an idle processor and wakes it, or queues g in lockedq for the next
+/// machine that reaches a scheduling point (`urgent`: readied, taken first; else it yielded).
+/// Shutdown begun: g is abandoned. Any thread without the scheduler lock (a plain thread inside
+/// the gate).
+void ready_locked(scheduler& s, goroutine* g, bool urgent = true);
+/// Takes the locked goroutine that p should be handed to, if any: an urgent one first, else a
+/// yielded one when `any` (p would be idle, or its holder's local queue is empty, or the 61-tick
+/// fairness check is due). Requires s.lock.
+goroutine* take_locked_waiter(scheduler& s, bool any);
+/// Hands processor p (held by nobody) to g's machine, asleep in stop_locked, and wakes it. Requires
+/// s.lock.
+void start_locked(scheduler& s, goroutine* g, processor* p);
+/// barrier = stopping || stw || !lockedq.empty(). Requires s.lock.
+void update_barrier(scheduler& s);
+/// g0's side of a switch by m's locked goroutine g (after_switch::locked): performs its request,
+/// gives m's processor away and sleeps until g may run again. True: run g at once (m holds a
+/// processor); false: m leaves its loop or waits as schedule() decides (m holds none). m's thread
+/// on g0.
+bool finish_locked(scheduler& s, machine* m, goroutine* g);
+
 /// Go's handoffp: finds a machine for processor `p`, which nobody holds (taken from a blocking
 /// call by sysmon, or released by blocking_long), or puts it on the idle list. Any thread without
 /// the scheduler lock.
 void handoffp(scheduler& s, processor* p);
+
+/// Makes m the holder of p (publishing m to sysmon). m's own thread, or a thread handing p to m
+/// before waking it.
+void acquirep(machine* m, processor* p);
+/// The end of a machine's sleep (stopm, stop_locked): takes the processor handed over in nextp
+/// (true), or returns false when none was. m's thread, after reading nextp under s.lock.
+bool wake_with_nextp(machine* m);
+/// Drops m's processor (which m holds) and returns it. m's thread.
+processor* releasep(machine* m);
 
 /// Takes an idle processor for m (which holds none), or returns false. Any machine's thread
 /// without the scheduler lock.
@@ -377,6 +433,9 @@ void clear_timers(scheduler& s) noexcept;
 
 // ---- sysmon and tracing ----
 void sysmon_main(scheduler& s);
+/// Frees the records of machines that left and were joined (scheduler::reaped). sysmon only, at
+/// the top of a round.
+void free_reaped_machines(scheduler& s);
 void print_schedtrace(scheduler& s, bool detail, std::int64_t now);
 /// The same lines, `ms` printed as the time, without touching sysmon's state: for a caller other
 /// than sysmon (the test watchdog). Takes the scheduler lock and gfree_lock. Any thread.
@@ -406,10 +465,12 @@ void claim_vetoed(goroutine* g);
 /// Performs the set_maxprocs requests queued so far, then follows the CPU limit when due. sysmon
 /// only.
 void sysmon_resize(scheduler& s, std::int64_t now);
-/// A machine found the world stopping at the top of find_runnable: gives its processor up and
-/// parks until the resizer hands it one. Returns true holding a processor; false holding none,
-/// when m must leave its loop as after stopm (shutdown, or idle for k_idle_machine_exit_ns).
-/// m's thread on g0, holding a processor.
+/// A machine found the barrier at the top of find_runnable: while the world stops, gives its
+/// processor up and parks until the resizer hands it one; while a locked goroutine waits in
+/// lockedq, hands its processor to that goroutine's machine and parks (Go's startlockedm).
+/// Returns true holding a processor (the barrier was for neither); false holding none, when m
+/// must leave its loop as after stopm (shutdown, or idle for k_idle_machine_exit_ns). m's thread
+/// on g0, holding a processor.
 bool stop_for_resize(scheduler& s, machine* m);
 /// Answers set_maxprocs callers still waiting when sysmon has stopped. Shutdown only.
 void fail_resize_requests(scheduler& s);
@@ -457,13 +518,19 @@ processor* pidleget(scheduler& s);
 /// k_revoke_taken clears m->p. Returns m->p afterwards. m's thread only.
 processor* own_p_slow(machine* m) noexcept;
 
-/// Opens a runtime section; returns the processor m holds, or null (a blocking call, or sysmon
-/// took it). m's thread only.
-inline processor* own_p(machine* m) noexcept {
+/// Opens a runtime section; returns true when m's revoke word is non-zero (a request of sysmon's,
+/// or the machine is locked: own_p_slow must look). m's thread only.
+inline bool open_section(machine* m) noexcept {
   m->in_runtime.store(m->in_runtime.load(std::memory_order_relaxed) + 1,
                       std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);  // the CPU's fence is sysmon's membarrier
-  if (m->revoke.load(std::memory_order_relaxed) != 0) [[unlikely]] return own_p_slow(m);
+  return m->revoke.load(std::memory_order_relaxed) != 0;
+}
+
+/// Opens a runtime section; returns the processor m holds, or null (a blocking call, or sysmon
+/// took it). m's thread only.
+inline processor* own_p(machine* m) noexcept {
+  if (open_section(m)) [[unlikely]] return own_p_slow(m);
   return m->p;
 }
 
@@ -533,6 +600,8 @@ inline bool finish_request(scheduler& s, machine* m, goroutine* g) {
       return false;
     case after_switch::exit_blocking:
       return exit_blocking_on_g0(s, m, g);
+    case after_switch::locked:
+      return finish_locked(s, m, g);
     case after_switch::none:
       break;
   }

@@ -178,6 +178,7 @@ void sysmon_main(scheduler& s) {
     s.sysmon_note.clear();
     if (s.sysmon_stop.load(std::memory_order_acquire)) break;
     s.sysmon_note.sleep_for(delay_us * 1000, &sys::nanotime);
+    free_reaped_machines(s);  // no machine pointer of the last round is held any more
     std::int64_t now = sys::nanotime();
     g_coarse_now.store(now, std::memory_order_relaxed);  // relaxed: waiting_since is a display hint
 

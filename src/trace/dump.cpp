@@ -44,6 +44,9 @@ void copy_identity(const scheduler& s, const goroutine* g, goroutine_snapshot& o
   out.parent_id = g->parent_id;
   out.created_at = g->created_at;
   out.created_pc = g->created_pc;
+  // Go's goroutineheader prints "locked to thread" for gp.lockedm != 0. A snapshot like the fields
+  // above (the goroutine itself writes kind; see goroutine.hpp).
+  out.locked_to_thread = g->kind == g_kind::locked;
 }
 
 void copy_labels(const goroutine* g, goroutine_snapshot& out) {
@@ -310,10 +313,14 @@ void check_dead(scheduler& s, std::unique_lock<std::mutex>& held) {
   // goroutine" (a false negative is always preferred). Under s.lock no machine leaves the idle
   // list (startm and begin_shutdown take it), so once no thread but the runtime's own exists,
   // nothing below can change while we look.
-  //  1. Every machine but sysmon is parked here (the poller, a machine between its last look and
-  //     its park, or one running a goroutine is not): the last one to park decides.
+  //  1. Every machine but sysmon is parked here or, locked to a goroutine that cannot run, in
+  //     stop_locked (Go's nmidlelocked; the poller, a machine between its last look and its park,
+  //     or one running a goroutine is not): the last one to park decides.
   if (s.stopping || s.main_g == nullptr) return;
-  if (s.mcount.load(std::memory_order_relaxed) - 1 != s.nmidle.load(std::memory_order_relaxed)) return;
+  if (s.mcount.load(std::memory_order_relaxed) - 1 !=
+      s.nmidle.load(std::memory_order_relaxed) + s.nmidlelocked.load(std::memory_order_relaxed)) {
+    return;
+  }
   //  2. No processor holds work (an idle machine with queued work would be a scheduler bug: not
   //     ours to report here).
   if (s.npidle.load(std::memory_order_relaxed) != s.gomaxprocs || s.runq.size() != 0) return;

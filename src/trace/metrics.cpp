@@ -41,6 +41,7 @@ constexpr scalar_metric k_scalars[] = {
   {"/sched/idle-procs:threads", "gort_idle_procs", "Processors with nothing to run.", gauge, field<&rs::idleprocs>},
   {"/sched/spinning-threads:threads", "gort_spinning_threads", "Threads looking for work.", gauge, field<&rs::spinningthreads>},
   {"/sched/idle-threads:threads", "gort_idle_threads", "Threads parked for want of work.", gauge, field<&rs::idlethreads>},
+  {"/sched/locked-threads:threads", "gort_locked_threads", "Threads locked to a goroutine (lock_os_thread).", gauge, field<&rs::locked_threads>},
   {"/sched/global-runqueue:goroutines", "gort_global_runqueue", "Goroutines in the global run queue.", gauge, field<&rs::runqueue>},
   {"/sched/goroutines-created:goroutines", "gort_goroutines_created_total", "Goroutines created.", counter, field<&rs::spawned>},
   {"/sched/parks:events", "gort_parks_total", "Goroutines that parked (blocked).", counter, field<&rs::parks>},

@@ -60,7 +60,8 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
     std::fwrite(out.data(), 1, out.size(), stderr);
     return;
   }
-  appendf(out, " gcwaiting=0 nmidlelocked=0 stopwait=0 sysmonwait=%d",
+  appendf(out, " gcwaiting=0 nmidlelocked=%d stopwait=0 sysmonwait=%d",
+          s.nmidlelocked.load(std::memory_order_relaxed),
           s.sysmon_sleeping.load(std::memory_order_relaxed) ? 1 : 0);
   append_blocking(out, s);
   out += "\n";
@@ -80,12 +81,16 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
     machine* m = it->get();
     processor* p = m->p;
     goroutine* g = p != nullptr ? p->curg.load(std::memory_order_acquire) : nullptr;
+    // A snapshot like the detail lines' other fields (records are type-stable): the goroutine
+    // locked to the machine (src/sched/locked.cpp).
+    const goroutine* locked = m->lockedg;
     appendf(out,
             "  M%lld: p=%d curg=%lld mallocing=0 throwing=0 preemptoff= locks=0 dying=0 "
-            "spinning=%s blocked=%s lockedg=-1\n",
+            "spinning=%s blocked=%s lockedg=%lld\n",
             static_cast<long long>(m->id), p != nullptr ? p->id : -1,
             g != nullptr ? static_cast<long long>(g->id) : -1LL, m->spinning ? "true" : "false",
-            m->blocked.load(std::memory_order_relaxed) ? "true" : "false");
+            m->blocked.load(std::memory_order_relaxed) ? "true" : "false",
+            locked != nullptr ? static_cast<long long>(locked->id) : -1LL);
   }
   std::lock_guard<std::mutex> gl(s.gfree_lock);
   for (goroutine* slab : s.slabs) {
@@ -96,10 +101,13 @@ void print_sched_state(scheduler& s, bool detail, std::int64_t ms) {
           static_cast<std::uint32_t>(g->status.load(std::memory_order_relaxed)) & ~k_g_scan);
       if (st == g_status::dead || st == g_status::idle) continue;
       const machine* m = st == g_status::running ? g->m : nullptr;
-      appendf(out, "  G%llu: status=%u(%s) m=%lld lockedm=-1\n",
+      // A locked goroutine's `m` is its machine whatever its status (locked.cpp).
+      const machine* lm = g->kind == g_kind::locked ? g->m : nullptr;
+      appendf(out, "  G%llu: status=%u(%s) m=%lld lockedm=%lld\n",
               static_cast<unsigned long long>(g->id), static_cast<unsigned>(st),
               st == g_status::waiting ? detail::wait_reason_string(g->reason) : "",
-              m != nullptr ? static_cast<long long>(m->id) : -1LL);
+              m != nullptr ? static_cast<long long>(m->id) : -1LL,
+              lm != nullptr ? static_cast<long long>(lm->id) : -1LL);
     }
   }
   std::fwrite(out.data(), 1, out.size(), stderr);

@@ -447,6 +447,7 @@ void on_stop(machine* m, goroutine* g, after_switch what) noexcept {
     case after_switch::preempt: code = k_end_preempt; break;
     case after_switch::exit: code = k_end_exit; break;
     case after_switch::exit_blocking: code = k_end_blocking; break;
+    case after_switch::locked:  // g0's internal request (switch_to_scheduler gets the real one)
     case after_switch::none: break;
   }
   const std::int64_t now = ticks();

@@ -492,6 +492,25 @@ TEST(Deadlock, AllAsleepIsReported) {
   }
 }
 
+TEST(Deadlock, LockedGoroutineParkedCountsAsAsleep) {
+  const child_result r = run_child("deadlock-locked");
+  ASSERT_TRUE(r.signaled) << r.output;
+  if (gort_test::k_tsan && r.code == SIGALRM) {
+    EXPECT_EQ(r.output.find("deadlock!"), std::string::npos) << r.output;  // as above
+    return;
+  }
+  EXPECT_EQ(r.code, SIGABRT) << r.output;
+  EXPECT_EQ(r.output.find("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine "), 0u)
+      << r.output;
+  const auto gs = parse_dump(r.output);
+  ASSERT_EQ(gs.size(), 2u) << r.output;
+  const parsed_goroutine* main = find_id(gs, 1);
+  ASSERT_NE(main, nullptr) << r.output;
+  EXPECT_EQ(main->state, "chan receive");
+  const parsed_goroutine& locked = gs[0].id == 1 ? gs[1] : gs[0];
+  EXPECT_EQ(locked.state, "chan receive, locked to thread") << r.output;
+}
+
 TEST(Deadlock, CanBeTurnedOff) {
   for (const char* scenario : {"deadlock-off-option", "deadlock-off-env"}) {
     const child_result r =

@@ -78,6 +78,20 @@ int run_scenario(const std::string& s) {
     gort::run(child_deadlock_main);
     return 0;
   }
+  if (s == "deadlock-locked") {
+    // The same with a goroutine locked to its thread and parked: its thread asleep counts as
+    // idle, the goroutine as parked (Go's nmidlelocked in checkdead).
+    ::alarm(5);
+    gort::run([] {
+      gort::chan<int> c(0);
+      gort::go([c] {
+        gort::lock_os_thread();
+        child_wait_forever_on(c);
+      });
+      child_wait_forever_on(c);
+    });
+    return 0;
+  }
   if (s == "deadlock-off-option" || s == "deadlock-off-env") {
     ::alarm(1);  // the deadlock is not reported: SIGALRM ends it
     gort::options o;
