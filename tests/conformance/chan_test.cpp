@@ -677,11 +677,17 @@ TEST_P(Chan, SelectSendMovesTheValueOnlyIfItsCaseFires) {
     // Blocking: another case fires while the send case waits.
     gort::chan<up> never(0);
     gort::chan<int> other(0);
-    gort::go([other] { other.send(5); });
+    gort::wait_group sent;  // the sender owns nothing and is known to be done before main returns
+    sent.add(1);
+    gort::go([&other, &sent] {
+      other.send(5);
+      sent.done();
+    });
     int got = 0;
     gort::select(gort::send(never, std::move(x)),
                  gort::recv(other, [&](std::optional<int> v) { got = v.value_or(-1); }));
     EXPECT_EQ(got, 5);
+    sent.wait();
     ASSERT_NE(x, nullptr) << "the receive fired, yet the waiting send case's value was moved from";
 
     // Two send cases, one channel ready: only the fired case's value moves.
