@@ -111,6 +111,7 @@ std::atomic<std::uint64_t> g_session_number{0};
 
 constexpr std::size_t k_pool_keep = 8;   // chunks kept between traces (16 MiB)
 constexpr std::size_t k_pool_max = 64;   // chunks sysmon stocks at most (128 MiB)
+constexpr std::size_t k_restock_round = 4;  // chunks sysmon maps at most per round
 
 struct chunk_pool {
   std::mutex lock;
@@ -184,10 +185,11 @@ void pool_put(trace_chunk* list, std::size_t keep) noexcept {
   unmap_chunks(extra);
 }
 
-// Maps chunks until the pool holds `target` (at most k_pool_max). Any thread.
-void pool_stock(std::size_t target) noexcept {
+// Maps chunks until the pool holds `target` (at most k_pool_max), at most `most` of them. Any
+// thread.
+void pool_stock(std::size_t target, std::size_t most) noexcept {
   target = std::min(target, k_pool_max);
-  for (;;) {
+  for (std::size_t i = 0; i < most; ++i) {
     {
       std::lock_guard<std::mutex> l(g_pool.lock);
       if (g_pool.n >= target) return;
@@ -199,7 +201,8 @@ void pool_stock(std::size_t target) noexcept {
 }
 
 // sysmon's round: enough chunks for what the writers took since the last round twice over, and
-// one per processor. sysmon only.
+// one per processor; at most k_restock_round chunks a round, so that sysmon's other duties wait
+// a few milliseconds at most (a writer that finds the pool empty maps its own). sysmon only.
 void pool_restock(int procs) noexcept {
   std::size_t taken;
   {
@@ -208,7 +211,7 @@ void pool_restock(int procs) noexcept {
   }
   const std::size_t recent = taken - g_pool.taken_seen;
   g_pool.taken_seen = taken;
-  pool_stock(2 * recent + static_cast<std::size_t>(procs) + 1);
+  pool_stock(2 * recent + static_cast<std::size_t>(procs) + 1, k_restock_round);
 }
 
 // ---- writers (the buffer's owner only) ----
@@ -537,7 +540,8 @@ void begin_session(scheduler& s, const std::string& path) {
   g_trace_tsc.store(invariant_tsc(), std::memory_order_relaxed);
   g_trace_light.store(sys::membarrier_ready(), std::memory_order_relaxed);
   // The first chunks of the trace: one for each machine that runs, and sysmon's.
-  pool_stock(static_cast<std::size_t>(s.gomaxprocs.load(std::memory_order_relaxed)) + 1);
+  const auto first = static_cast<std::size_t>(s.gomaxprocs.load(std::memory_order_relaxed)) + 1;
+  pool_stock(first, first);
   ss->t0_ns = sys::nanotime();
   ss->t0 = ticks();
   ss->number = ++g_sessions;
