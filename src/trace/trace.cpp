@@ -260,16 +260,23 @@ template <trace_kind K, class... W>
 // trace_buffer.hpp (step 1) if the trace is on. Returns fill's answer, false when the trace is off.
 template <class Fill>
 [[gnu::always_inline]] inline bool section(trace_buffer& b, Fill fill) noexcept {
-  b.writing.store(true, std::memory_order_relaxed);
+  bool on;
   if (g_trace_light.load(std::memory_order_relaxed)) {
+    b.writing.store(true, std::memory_order_relaxed);
     // The StoreLoad fence is the collector's membarrier (sys/membarrier.hpp).
     std::atomic_signal_fence(std::memory_order_seq_cst);
+    // acquire: pairs with begin_session's fetch_or (release part of its seq_cst), after the last
+    // collection reset this buffer (take, under g_session_lock): the reset happens-before this
+    // writer's use of pos and end. A plain load on x86, as relaxed.
+    on = (g_instrument.load(std::memory_order_acquire) & k_instr_trace) != 0;
   } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // partner: trace_collect's fetch_and
+    // seq_cst store and load: with trace_collect's seq_cst fetch_and and take's seq_cst load, one
+    // order decides (and the load is acquire, as above).
+    b.writing.store(true, std::memory_order_seq_cst);
+    on = (g_instrument.load(std::memory_order_seq_cst) & k_instr_trace) != 0;
   }
-  bool done = false;
-  if ((g_instrument.load(std::memory_order_relaxed) & k_instr_trace) != 0) done = fill();
-  b.writing.store(false, std::memory_order_release);  // pairs with take's acquire load
+  const bool done = on && fill();
+  b.writing.store(false, std::memory_order_release);  // pairs with take's load
   return done;
 }
 
@@ -303,8 +310,9 @@ struct taken_buffer {
 
 // Step 2's wait and step 3 of the hand-shake, for one buffer.
 taken_buffer take(trace_buffer& b, std::int64_t tid) {
-  // acquire: pairs with section's release store; the writer's chunks and pos are ours after it.
-  while (b.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+  // seq_cst: step 2 (the fallback's writers order their seq_cst store against it); acquire
+  // part: pairs with section's release store, after which the writer's chunks and pos are ours.
+  while (b.writing.load(std::memory_order_seq_cst)) std::this_thread::yield();
   if (b.tail != nullptr) b.tail->used = static_cast<std::size_t>(b.pos - b.tail->w);
   taken_buffer t{tid, b.head, b.lost};
   b.head = nullptr;

@@ -6,16 +6,18 @@
 //
 // The stop hand-shake (trace.cpp, trace_collect) — why a collector never reads a chunk being
 // written, without a lock or a fence instruction on the writer's side (sys/membarrier.hpp):
-//  1. A writer stores writing = true (relaxed), then a StoreLoad fence — a compiler barrier when
-//     the collector's membarrier is available (g_trace_light in trace.cpp), else a seq_cst fence —
-//     then loads g_instrument (relaxed); only with the trace bit set does it append, and it
-//     stores writing = false (release) after.
-//  2. The collector clears the trace bit (seq_cst), then membarrier_all() (or, in the fallback,
-//     nothing: its seq_cst RMW and the writer's seq_cst fence order the pair), then waits until
-//     writing is false (acquire) for each buffer. The two StoreLoad fences order the pair: either
-//     the writer's load comes after the clear (it appends nothing) or its writing = true comes
-//     before the collector's load (the collector waits for its release, which publishes the
-//     chunks and `pos`).
+//  1. A writer stores writing = true (relaxed), then a compiler barrier, then loads g_instrument
+//     (acquire: the collection that emptied the buffer before the trace bit was set
+//     happens-before the append) — where the collector's membarrier is available
+//     (g_trace_light in trace.cpp); elsewhere it stores writing = true and loads g_instrument
+//     both seq_cst. Only with the trace bit set does it append, and it stores writing = false
+//     (release) after.
+//  2. The collector clears the trace bit (seq_cst), then membarrier_all() where available, then
+//     waits until writing is false (seq_cst load) for each buffer. The membarrier is the StoreLoad
+//     fence the writer's compiler barrier leaves out (elsewhere the single order of the seq_cst
+//     operations decides): either the writer's load comes after the clear (it appends nothing)
+//     or its writing = true comes before the collector's load (the collector waits for its
+//     release, which publishes the chunks and `pos`).
 //  3. After that the collector owns the chunks and resets the buffer for the next trace.
 //
 // Event layouts (word 0 is always the header: kind << 60 | timestamp (60 bits of ticks());
