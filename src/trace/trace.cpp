@@ -62,9 +62,10 @@ struct session {
 // is written, from the clock and the counter read at its start and stop. Elsewhere the clock.
 std::atomic<bool> g_trace_tsc{false};  // set before the trace bit (relaxed: ordered by it)
 
-// Step 1's fence of the hand-shake (trace_buffer.hpp) is a compiler barrier: the collector has
-// membarrier. Set once, at the first trace, to sys::membarrier_ready(), which never changes; a
-// writer that reads it stale (false) fences itself, which is correct either way (relaxed).
+// Step 1 of the hand-shake (trace_buffer.hpp) uses a compiler barrier: the collector has
+// membarrier. Set at every trace's start to sys::membarrier_ready(), which never changes, and the
+// collector calls membarrier_all() whenever it is ready: a writer that reads the flag stale
+// (false) takes the seq_cst path, which is correct either way (relaxed).
 std::atomic<bool> g_trace_light{false};
 
 bool invariant_tsc() {

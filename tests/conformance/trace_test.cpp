@@ -73,6 +73,25 @@ std::string temp_path(const char* what) {
          std::to_string(++n) + ".json";
 }
 
+// A ping-pong of `rounds` round trips between main and a partner, traced from its start to its
+// end into `path`.
+void traced_pingpong(const std::string& path, int rounds) {
+  gort::chan<int> ping(0), pong(0);
+  gort::wait_group wg;
+  wg.add(1);
+  gort::go([=, &wg]() mutable {
+    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
+    wg.done();
+  });
+  gort::trace_start(path);
+  for (int i = 0; i < rounds; ++i) {
+    (void)ping.send(i);
+    (void)pong.recv();
+  }
+  wg.wait();
+  gort::trace_stop();
+}
+
 TEST_P(Trace, EverySpawnedGoroutineHasItsSliceAndArrow) {
   const std::string path = temp_path("spawn");
   const int n = static_cast<int>(scaled(200, 4));
@@ -111,22 +130,7 @@ TEST_P(Trace, EverySpawnedGoroutineHasItsSliceAndArrow) {
 TEST_P(Trace, PingPongSlicesEndInChannelWaitsWithAnArrowPerReady) {
   const std::string path = temp_path("pingpong");
   const int rounds = static_cast<int>(scaled(1000, 4));
-  run([&] {
-    gort::chan<int> ping(0), pong(0);
-    gort::wait_group wg;
-    wg.add(1);
-    gort::go([=, &wg]() mutable {
-      for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
-      wg.done();
-    });
-    gort::trace_start(path);
-    for (int i = 0; i < rounds; ++i) {
-      (void)ping.send(i);
-      (void)pong.recv();
-    }
-    wg.wait();
-    gort::trace_stop();
-  });
+  run([&] { traced_pingpong(path, rounds); });
   const summary s = check(path);
   ASSERT_EQ(s.status, 0) << s.raw;
   // A round parks one side in a channel operation (which one is the channel's business).
@@ -136,25 +140,6 @@ TEST_P(Trace, PingPongSlicesEndInChannelWaitsWithAnArrowPerReady) {
   EXPECT_GE(s.figures.at("flow_ends"), rounds);
   EXPECT_LE(s.figures.at("flow_ends"), s.figures.at("flow_starts"));
   std::remove(path.c_str());
-}
-
-// A ping-pong of `rounds` round trips between main and a partner, traced from its start to its
-// end into `path`.
-void traced_pingpong(const std::string& path, int rounds) {
-  gort::chan<int> ping(0), pong(0);
-  gort::wait_group wg;
-  wg.add(1);
-  gort::go([=, &wg]() mutable {
-    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
-    wg.done();
-  });
-  gort::trace_start(path);
-  for (int i = 0; i < rounds; ++i) {
-    (void)ping.send(i);
-    (void)pong.recv();
-  }
-  wg.wait();
-  gort::trace_stop();
 }
 
 // A machine's events fill several of its buffer's chunks (2 MiB, docs/design.md): a round trip
