@@ -17,15 +17,13 @@
 //  7. Perform queued set_maxprocs resizes, and follow the CPU limit about once a second unless
 //     the count was set explicitly (resize.cpp). A queued resize keeps sysmon out of deep sleep.
 // Runs on its own thread; reads processor state as relaxed snapshots.
-#include <linux/membarrier.h>
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 #include "sched/scheduler.hpp"
 #include "sys/clock.hpp"
+#include "sys/membarrier.hpp"
 #include "trace/dump.hpp"
 
 namespace gort::sched {
@@ -36,18 +34,6 @@ constexpr std::int64_t k_scavenge_period = 1'000'000'000;
 constexpr std::int64_t k_sysmon_poll_ns = 10'000'000;  // Go's sysmon: poll if none for 10 ms
 
 // ---- the runaway hand-off (sysmon's side of scheduler.hpp's runtime sections) ----
-
-// Registers the process for expedited private membarrier once; false where the kernel (or a
-// seccomp filter, or valgrind) does not offer it: runaway goroutines then only get the cooperative
-// preemption flag. Any thread.
-bool membarrier_ready() {
-  static const bool ok = [] {
-    const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-  }();
-  return ok;
-}
 
 // Takes processor p from its machine, whose goroutine g has run 10 ms without a scheduling point,
 // and hands it to another machine (handoffp); the goroutine runs on without it and takes one
@@ -60,7 +46,7 @@ bool membarrier_ready() {
 //     withdrawn the request), and p is sysmon's.
 // Returns true when p was taken. sysmon only.
 bool take_runaway(scheduler& s, processor* p, goroutine* g) {
-  if (s.cfg.debug.asyncpreemptoff || !membarrier_ready()) return false;
+  if (s.cfg.debug.asyncpreemptoff || !sys::membarrier_ready()) return false;
   // acquire: pairs with acquirep's release store (scheduler.cpp): the machine's construction
   // happens-before the CAS on its revoke word below.
   machine* m = p->m.load(std::memory_order_acquire);
@@ -70,7 +56,7 @@ bool take_runaway(scheduler& s, processor* p, goroutine* g) {
                                          std::memory_order_seq_cst)) {
     return false;
   }
-  if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+  if (!sys::membarrier_all()) {
     m->revoke.compare_exchange_strong(expected = k_revoke_requested, 0);
     return false;
   }
@@ -157,7 +143,7 @@ bool all_idle(scheduler& s) {
 
 void sysmon_wake(scheduler& s) { s.sysmon_note.wakeup(); }
 
-bool runaway_handoff_supported() noexcept { return membarrier_ready(); }
+bool runaway_handoff_supported() noexcept { return sys::membarrier_ready(); }
 
 void sysmon_main(scheduler& s) {
   pthread_setname_np(pthread_self(), "gort-sysmon");

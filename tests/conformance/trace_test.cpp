@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -72,6 +73,25 @@ std::string temp_path(const char* what) {
          std::to_string(++n) + ".json";
 }
 
+// A ping-pong of `rounds` round trips between main and a partner, traced from its start to its
+// end into `path`.
+void traced_pingpong(const std::string& path, int rounds) {
+  gort::chan<int> ping(0), pong(0);
+  gort::wait_group wg;
+  wg.add(1);
+  gort::go([=, &wg]() mutable {
+    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
+    wg.done();
+  });
+  gort::trace_start(path);
+  for (int i = 0; i < rounds; ++i) {
+    (void)ping.send(i);
+    (void)pong.recv();
+  }
+  wg.wait();
+  gort::trace_stop();
+}
+
 TEST_P(Trace, EverySpawnedGoroutineHasItsSliceAndArrow) {
   const std::string path = temp_path("spawn");
   const int n = static_cast<int>(scaled(200, 4));
@@ -110,22 +130,7 @@ TEST_P(Trace, EverySpawnedGoroutineHasItsSliceAndArrow) {
 TEST_P(Trace, PingPongSlicesEndInChannelWaitsWithAnArrowPerReady) {
   const std::string path = temp_path("pingpong");
   const int rounds = static_cast<int>(scaled(1000, 4));
-  run([&] {
-    gort::chan<int> ping(0), pong(0);
-    gort::wait_group wg;
-    wg.add(1);
-    gort::go([=, &wg]() mutable {
-      for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
-      wg.done();
-    });
-    gort::trace_start(path);
-    for (int i = 0; i < rounds; ++i) {
-      (void)ping.send(i);
-      (void)pong.recv();
-    }
-    wg.wait();
-    gort::trace_stop();
-  });
+  run([&] { traced_pingpong(path, rounds); });
   const summary s = check(path);
   ASSERT_EQ(s.status, 0) << s.raw;
   // A round parks one side in a channel operation (which one is the channel's business).
@@ -135,6 +140,88 @@ TEST_P(Trace, PingPongSlicesEndInChannelWaitsWithAnArrowPerReady) {
   EXPECT_GE(s.figures.at("flow_ends"), rounds);
   EXPECT_LE(s.figures.at("flow_ends"), s.figures.at("flow_starts"));
   std::remove(path.c_str());
+}
+
+// A machine's events fill several of its buffer's chunks (2 MiB, docs/design.md): a round trip
+// records two slices, two flows and their ends, about 112 bytes; 60,000 round trips make about
+// 6.7 MB. The events across the chunk boundaries are all there, in order (no flow end without
+// its start, no overlapping slices on a track).
+TEST_P(Trace, TraceLargerThanAChunkKeepsEveryEvent) {
+  const std::string path = temp_path("large");
+  const int rounds = static_cast<int>(scaled(60'000, 4));
+  run([&] { traced_pingpong(path, rounds); });
+  const summary s = check(path);
+  ASSERT_EQ(s.status, 0) << s.raw;
+  EXPECT_GE(s.figures.at("slices"), 2 * rounds);
+  EXPECT_GE(s.figures.at("flow_ends"), 2 * rounds - 1);
+  EXPECT_LE(s.figures.at("flow_ends"), s.figures.at("flow_starts"));
+  std::remove(path.c_str());
+}
+
+// Two traces in one runtime, the second on the chunks the first gave back: each file has its own
+// events only (every flow end has its start in the same file), none lost.
+TEST_P(Trace, SecondTraceReusesTheFirstOnesMemory) {
+  const std::string first = temp_path("first");
+  const std::string second = temp_path("second");
+  const int rounds = static_cast<int>(scaled(40'000, 4));
+  run([&] {
+    traced_pingpong(first, rounds);
+    traced_pingpong(second, rounds / 2);
+  });
+  const summary a = check(first);
+  ASSERT_EQ(a.status, 0) << a.raw;
+  const summary b = check(second);
+  ASSERT_EQ(b.status, 0) << b.raw;
+  EXPECT_GE(a.figures.at("slices"), 2 * rounds);
+  EXPECT_GE(b.figures.at("slices"), rounds);
+  EXPECT_LT(b.figures.at("slices"), a.figures.at("slices"));
+  EXPECT_GE(b.figures.at("flow_ends"), rounds - 1);
+  std::remove(first.c_str());
+  std::remove(second.c_str());
+}
+
+// trace_stop (and a new trace_start) while goroutines on every processor keep recording: the
+// writers' hand-shake with the collector. Each trace is complete JSON and saw the workers run.
+TEST_P(Trace, StopAndStartWhileGoroutinesRun) {
+  const int workers = procs() + 1;
+  const int traces = 4;
+  std::vector<std::string> paths;
+  for (int i = 0; i < traces; ++i) paths.push_back(temp_path("busy"));
+  run([&] {
+    std::atomic<bool> stop{false};
+    std::atomic<long> rounds{0};
+    gort::wait_group wg;
+    wg.add(workers);
+    for (int w = 0; w < workers; ++w) {
+      gort::go([&] {
+        gort::chan<int> c(1);
+        while (!stop.load(std::memory_order_relaxed)) {
+          (void)c.send(1);
+          (void)c.recv();
+          gort::yield();
+          rounds.fetch_add(1, std::memory_order_relaxed);
+        }
+        wg.done();
+      });
+    }
+    for (const std::string& path : paths) {
+      gort::trace_start(path);
+      const long at_start = rounds.load(std::memory_order_relaxed);
+      // Until the workers made progress inside this trace (main yields to let them run at
+      // GOMAXPROCS 1).
+      while (rounds.load(std::memory_order_relaxed) < at_start + 200) gort::yield();
+      gort::trace_stop();
+    }
+    stop.store(true, std::memory_order_relaxed);
+    wg.wait();
+  });
+  for (const std::string& path : paths) {
+    const summary s = check(path);
+    ASSERT_EQ(s.status, 0) << s.raw;
+    EXPECT_TRUE(s.reasons.count("yield")) << s.raw;
+    EXPECT_GE(s.figures.at("slices"), 1);
+    std::remove(path.c_str());
+  }
 }
 
 TEST_P(Trace, DebugSettingTracesTheWholeRun) {
