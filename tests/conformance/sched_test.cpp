@@ -441,4 +441,38 @@ TEST_P(Sched, ExceptionStateSurvivesAPark) {
   });
 }
 
+// A park's unlock callback runs once the parker has left its stack; until then its wait lock is
+// held. A goroutine that never ran must not get its stack (a page fault on a fresh slot) in that
+// window, or every processor parking on the same lock queues behind the fault. The callback
+// therefore never runs on behalf of the fresh goroutine that takes the processor next.
+TEST_P(Sched, AParkReleasesItsLockBeforeAFreshGoroutineGetsItsStack) {
+  run([] {
+    gort::detail::spinlock lock;
+    gort::detail::goroutine* parker = nullptr;  // guarded by lock
+    std::atomic<std::uint64_t> fresh_id{0};
+    std::uint64_t id_at_unlock = ~std::uint64_t{0};
+    gort::wait_group done;
+    done.add(1);
+    lock.lock();
+    parker = gort::detail::current();
+    gort::go([&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+      fresh_id.store(gort::this_goroutine::id(), std::memory_order_relaxed);
+      lock.lock();  // the parker has left its stack once this returns
+      gort::detail::goroutine* g = parker;
+      lock.unlock();
+      gort::detail::ready(g);
+      done.done();
+    });
+    gort::detail::park(gort::detail::wait_reason::forever,
+                       [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+                         id_at_unlock = gort::this_goroutine::id();
+                         lock.unlock();
+                       });
+    done.wait();
+    EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
+    EXPECT_NE(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
+    EXPECT_NE(id_at_unlock, gort::this_goroutine::id());  // the parker had left its stack
+  });
+}
+
 }  // namespace

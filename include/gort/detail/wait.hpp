@@ -88,7 +88,6 @@ class wake_claim {
 
 /// One blocked goroutine or plain thread. Primitives derive their queue records from it.
 struct waiter : wait_hook {
-  /// A waiter for the caller whose record is `self` (from enter_op() or current()).
   /// A waiter for the caller whose record is `self` (from enter_op() or current()); null leaves
   /// it to init() (arrays of waiters, a select's).
   explicit waiter(goroutine* self) noexcept {
