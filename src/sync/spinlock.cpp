@@ -4,7 +4,10 @@
 // so every user of the lock runs the same code whatever its own translation unit defines.
 #include <sched.h>
 
+#include <cstdint>
+
 #include "gort/detail/spinlock.hpp"
+#include "sys/clock.hpp"
 
 #ifndef GORT_SPINLOCK_MAX_BACKOFF
 #error "GORT_SPINLOCK_MAX_BACKOFF is a library build setting (CMakeLists.txt)"
@@ -15,19 +18,28 @@ namespace gort::detail {
 namespace {
 constexpr unsigned k_first_backoff = GORT_SPINLOCK_FIRST_BACKOFF;  // pauses before the first look
 constexpr unsigned k_max_backoff = GORT_SPINLOCK_MAX_BACKOFF;      // pauses between looks
-constexpr unsigned k_starve_rounds = GORT_SPINLOCK_STARVE_ROUNDS;  // looks before starving
+constexpr std::int64_t k_starve_ns = GORT_SPINLOCK_STARVE_NS;  // lost looks before starving
+constexpr unsigned k_clock_round = 6;  // first look that reads the clock (~250 pauses waited)
 constexpr unsigned k_starving_backoff = 4;  // pauses between a starving waiter's looks
 constexpr unsigned k_spin_rounds = 24;      // looks before falling back to sched_yield
 }  // namespace
 
 void spinlock::lock_slow() noexcept {
   unsigned backoff = k_first_backoff;
-  bool starver = false;  // this waiter owns the starving flag
+  bool starver = false;      // this waiter owns the starving flag
+  std::int64_t clock0 = 0;  // the clock at look k_clock_round
   for (unsigned round = 0;; ++round) {
-    if (!starver && round >= k_starve_rounds &&
-        !starving_.exchange(true, std::memory_order_relaxed)) {
-      starver = true;  // from now on newcomers and the holder's next lock() stand back
-      backoff = k_starving_backoff;
+    // The bound is time, not a count of pauses: a pause lasts ~10 ns on one x86 core and several
+    // times that on another, and what the bound trades (a holder's streak against this waiter's
+    // wait) is measured in time. The clock is read only from the look where the wait stops being
+    // short, so a lock that comes free within a few back-offs costs no clock read.
+    if (!starver && round >= k_clock_round) {
+      const std::int64_t now = sys::nanotime();
+      if (clock0 == 0) clock0 = now;
+      if (now - clock0 >= k_starve_ns && !starving_.exchange(true, std::memory_order_relaxed)) {
+        starver = true;  // from now on newcomers and the holder's next lock() stand back
+        backoff = k_starving_backoff;
+      }
     }
     if (round < k_spin_rounds || starver) {
       for (unsigned i = 0; i < backoff; ++i) pause();

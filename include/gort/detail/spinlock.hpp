@@ -18,10 +18,13 @@
 // (a line trip is ~100 ns on the Xeon, ~200 ns on the EPYC VM). Back-off alone then starves the
 // waiter, and with it every goroutine queued behind it on its processor: waits of 150 µs and
 // more were measured, and `chan` 4,4,1024 ran at ~60-90 ns per message on the EPYC VM (1.6x
-// Go). After `k_starve_rounds` lost looks (~1,000 pauses) a waiter raises `starving_`; while it
-// is up, newcomers and the holder's next lock() stand back and the starving waiter, looking every
-// few pauses, takes the lock at the next unlock (median ~25 ns per message there). Go's
-// sync.Mutex has the same two modes; its runtime lock gets the bound by sleeping on a futex.
+// Go). After ~50 µs of lost looks a waiter raises `starving_`; while it is up, newcomers and the
+// holder's next lock() stand back and the starving waiter, looking every few pauses, takes the
+// lock at the next unlock. Each hand-over in that mode costs a line trip per operation, so the
+// bound must not come too early either: counted in pauses (~1,000, ~11 µs on the Xeon, where a
+// pause takes 11 ns) it split `chan` 4,4,1024 into a fast and a slow phase there (36-53 ns per
+// message from run to run); bounded by time at 50 µs it runs at 28-34 ns (docs/benchmarks.md).
+// Go's sync.Mutex has the same two modes; its runtime lock gets the bound by sleeping on a futex.
 //
 // Memory ordering: lock() is an acquire exchange and unlock() a release store; they pair with each
 // other, so everything written under the lock is visible to the next holder. The same pairing is
@@ -33,7 +36,7 @@
 // barges once more.
 //
 // Tuning: the back-off constants are library build settings (CMake cache variables
-// GORT_SPINLOCK_FIRST_BACKOFF, GORT_SPINLOCK_MAX_BACKOFF, GORT_SPINLOCK_STARVE_ROUNDS; the defaults
+// GORT_SPINLOCK_FIRST_BACKOFF, GORT_SPINLOCK_MAX_BACKOFF, GORT_SPINLOCK_STARVE_NS; the defaults
 // are the measured ones). They are used only by lock_slow(), compiled once in the library
 // (src/sync/spinlock.cpp), so no translation unit's macros can change inline code.
 #pragma once
@@ -88,7 +91,7 @@ class GORT_CAPABILITY("spinlock") spinlock {
   void lock_slow() noexcept GORT_NO_THREAD_SAFETY_ANALYSIS;
 
   std::atomic<bool> locked_{false};
-  // Set by a waiter that has lost `k_starve_rounds` looks in a row: a holder streaming operations
+  // Set by a waiter that has lost looks for GORT_SPINLOCK_STARVE_NS: a holder streaming operations
   // re-takes its own cached line before a waiter on another core can see it free, so without this
   // a waiter (and the goroutines queued behind it on its processor) could wait hundreds of µs.
   std::atomic<bool> starving_{false};
