@@ -278,7 +278,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
           return;
         }
         m->direct_from = g;
-        prepare_run(s, m, next, inherit);
+        prepare_run(s, m, next, inherit, true);
         const eh_state saved = save_eh(m);
         if ((g->flags & goroutine::k_unguarded_stack) != 0) check_canary(g, g->stack);
         sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);

@@ -542,8 +542,10 @@ inline void disown_p(machine* m) noexcept {
                       std::memory_order_release);
 }
 
-/// Makes g m's current goroutine (schedtick, status, stack attach). m's thread, before switching.
-inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time) {
+/// Makes g m's current goroutine (schedtick, status, stack attach). `direct`: from the direct
+/// hand-off, in the switch away from the goroutine m ran last. m's thread, before switching.
+inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time,
+                        bool direct = false) {
   processor* p = m->p;
   if (!inherit_time) {
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -559,7 +561,7 @@ inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_tim
     g->stack = stack_get(s, p);
     make_goroutine_context(g);
   }
-  if (instrumenting()) [[unlikely]] on_run(m, p, g);
+  if (instrumenting()) [[unlikely]] on_run(m, p, g, direct);
 }
 
 /// The slow end of a blocking call (blocking.cpp, Go's exitsyscall0): g returned from its call and

@@ -57,8 +57,9 @@ inline constexpr std::int64_t k_latency_track = -1;
 /// `g` became runnable. `by` is the machine of the thread doing it (null: a plain thread);
 /// `flow` is false when g readies itself (a yield). Any thread.
 [[gnu::cold]] void on_runnable(machine* by, goroutine* g, bool flow) noexcept;
-/// A time slice of `g` begins on m holding p. m's thread.
-[[gnu::cold]] void on_run(machine* m, processor* p, goroutine* g) noexcept;
+/// A time slice of `g` begins on m holding p; `direct`: g takes over from the goroutine whose
+/// on_stop m ran last, in the same switch (the direct hand-off). m's thread.
+[[gnu::cold]] void on_run(machine* m, processor* p, goroutine* g, bool direct) noexcept;
 /// The running goroutine g switches away from m for `what`. g itself, on its stack.
 [[gnu::cold]] void on_stop(machine* m, goroutine* g, after_switch what) noexcept;
 

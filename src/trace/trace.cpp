@@ -239,10 +239,10 @@ void pool_restock(int procs) noexcept {
   return true;
 }
 
-// Appends one event of kind K stamped now, with the words of its layout (trace_buffer.hpp).
-// False when out of memory. Inside a section only.
+// Appends one event of kind K stamped `ts` (ticks()), with the words of its layout
+// (trace_buffer.hpp). False when out of memory. Inside a section only.
 template <trace_kind K, class... W>
-[[gnu::always_inline]] inline bool put(trace_buffer& b, W... args) noexcept {
+[[gnu::always_inline]] inline bool put_at(trace_buffer& b, std::int64_t ts, W... args) noexcept {
   constexpr std::size_t n = 1 + sizeof...(W);
   static_assert(n == trace_words(K), "the event's layout in trace_buffer.hpp");
   if (static_cast<std::size_t>(b.end - b.pos) < n) [[unlikely]] {
@@ -250,11 +250,17 @@ template <trace_kind K, class... W>
   }
   std::uint64_t* p = b.pos;
   p[0] = (static_cast<std::uint64_t>(K) << k_trace_kind_shift) |
-         (static_cast<std::uint64_t>(ticks()) & k_trace_ts_mask);
+         (static_cast<std::uint64_t>(ts) & k_trace_ts_mask);
   std::size_t i = 1;
   ((p[i++] = static_cast<std::uint64_t>(args)), ...);
   b.pos = p + n;
   return true;
+}
+
+// put_at stamped now.
+template <trace_kind K, class... W>
+[[gnu::always_inline]] inline bool put(trace_buffer& b, W... args) noexcept {
+  return put_at<K>(b, ticks(), args...);
 }
 
 // Runs `fill` (which appends with put and returns whether it did) under the hand-shake of
@@ -322,6 +328,7 @@ taken_buffer take(trace_buffer& b, std::int64_t tid) {
   b.end = nullptr;
   b.flows = 0;
   b.lost = 0;
+  b.stop_ticks = 0;
   return t;
 }
 
@@ -587,7 +594,7 @@ void on_runnable(machine* by, goroutine* g, bool flow) noexcept {
   }
 }
 
-void on_run(machine* m, processor* p, goroutine* g) noexcept {
+void on_run(machine* m, processor* p, goroutine* g, bool direct) noexcept {
   const std::uint32_t bits = g_instrument.load(std::memory_order_relaxed);
   if ((bits & k_instr_latency) != 0) {
     const std::int64_t since = g->runnable_since;
@@ -602,8 +609,14 @@ void on_run(machine* m, processor* p, goroutine* g) noexcept {
     g->trace_flow = 0;
     trace_buffer& b = m->trace;
     section(b, [&] {
-      return flow != 0 ? put<trace_kind::slice_begin_flow>(b, id, flow)
-                       : put<trace_kind::slice_begin>(b, id);
+      // A direct hand-off begins the slice at the stamp of the slice that just ended on this
+      // machine (context_switch.cpp: nothing runs between them): a time-stamp read is most of an
+      // event's cost.
+      std::int64_t ts = b.stop_ticks;
+      b.stop_ticks = 0;
+      if (!direct || ts == 0) ts = ticks();
+      return flow != 0 ? put_at<trace_kind::slice_begin_flow>(b, ts, id, flow)
+                       : put_at<trace_kind::slice_begin>(b, ts, id);
     });
   }
 }
@@ -622,7 +635,11 @@ void on_stop(machine* m, goroutine* g, after_switch what) noexcept {
   }
   const std::uint64_t word = (code << 48) | (g->id & k_trace_goid_mask);
   trace_buffer& b = m->trace;
-  section(b, [&] { return put<trace_kind::slice_end>(b, word); });
+  section(b, [&] {
+    const std::int64_t ts = ticks();
+    b.stop_ticks = ts;
+    return put_at<trace_kind::slice_end>(b, ts, word);
+  });
 }
 
 void trace_steal(machine* m, int victim, std::uint32_t taken) noexcept {

@@ -91,6 +91,10 @@ struct trace_buffer {
   trace_chunk* tail = nullptr;
   std::uint64_t flows = 0;  // flow_out events appended in this session
   std::uint64_t lost = 0;   // events dropped for want of memory
+  // The stamp of the slice_end just appended, for the slice_begin of a direct hand-off that
+  // follows it at once on the same machine (one time-stamp read for both); 0: none. Read and
+  // written inside the hand-shake's section only, reset with the buffer.
+  std::int64_t stop_ticks = 0;
 };
 
 }  // namespace gort::sched

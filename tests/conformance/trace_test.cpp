@@ -139,6 +139,9 @@ TEST_P(Trace, PingPongSlicesEndInChannelWaitsWithAnArrowPerReady) {
   EXPECT_GE(s.figures.at("slices"), rounds);
   EXPECT_GE(s.figures.at("flow_ends"), rounds);
   EXPECT_LE(s.figures.at("flow_ends"), s.figures.at("flow_starts"));
+  // At one processor nearly every switch is a direct hand-off (not under ASan, docs/design.md),
+  // whose slice begins at the stamp of the slice it follows (one time-stamp read for both).
+  if (procs() == 1 && !gort_test::k_asan) EXPECT_GE(s.figures.at("abutting"), rounds) << s.raw;
   std::remove(path.c_str());
 }
 

@@ -5,7 +5,8 @@ Checks what every viewer relies on (exit 1 with a message otherwise): the file i
 traceEvents list; every event has ph, pid and tid, and every non-metadata event a numeric ts;
 complete slices have a non-negative dur and are named "G<id> [<reason>]"; slices on one track do
 not overlap; flow ends ("f") have a flow start ("s") with the same id.
-Prints one "key value" line per figure: slices, flow_starts, flow_ends, steals, netpolls,
+Prints one "key value" line per figure: slices, abutting (slices beginning exactly where their
+track's previous slice ended), flow_starts, flow_ends, steals, netpolls,
 counters, tracks, and "exited <id>" / "ran <id>" / "reason <text>" lines.
 """
 import json
@@ -54,13 +55,17 @@ def main():
     by_track = {}
     for s in slices:
         by_track.setdefault(s[0], []).append(s)
+    abutting = 0  # slices that begin exactly where the track's previous one ended
     for tid, ss in by_track.items():
         ss.sort(key=lambda s: s[1])
         for a, b in zip(ss, ss[1:]):
             if b[1] < a[2] - 0.0015:  # the JSON's 1 ns resolution
                 print(f"overlapping slices on track {tid}: {a} {b}")
                 return 1
+            if abs(b[1] - a[2]) <= 0.0015:  # equal, up to the same resolution
+                abutting += 1
     print("slices", len(slices))
+    print("abutting", abutting)
     print("flow_starts", len(starts))
     print("flow_ends", len(ends))
     print("steals", steals)
