@@ -48,24 +48,6 @@ std::string temp_path(const char* what) {
   return testing::TempDir() + "gort_" + what + "_" + std::to_string(::getpid()) + ".txt";
 }
 
-// Ping-pongs `rounds` times between this goroutine and another: every round readies a goroutine.
-// Returns once the other has exited (a goroutine alive at shutdown would be abandoned with its
-// channel references).
-void pingpong(int rounds) {
-  gort::chan<int> ping(0), pong(0);
-  gort::wait_group wg;
-  wg.add(1);
-  gort::go([=, &wg]() mutable {
-    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
-    wg.done();
-  });
-  for (int i = 0; i < rounds; ++i) {
-    (void)ping.send(i);
-    (void)pong.recv();
-  }
-  wg.wait();
-}
-
 TEST_P(Metrics, ScalarsAreTheStatsFigures) {
   run([&] {
     gort_test::with_parked_goroutines(
@@ -119,7 +101,7 @@ TEST_P(Metrics, SchedulingLatencyHistogramFillsOnceRead) {
   run([&] {
     (void)gort::read_metrics();  // switches recording on
     const std::uint64_t switches0 = gort::stats().context_switches;
-    pingpong(static_cast<int>(scaled(4000)));
+    gort_test::pingpong(static_cast<int>(scaled(4000)));
     const gort::runtime_stats st = gort::stats();
     auto ms = gort::read_metrics();
     auto m = by_name(ms);
@@ -143,7 +125,7 @@ TEST_P(Metrics, PrometheusTextPassesPromtoolAndTheClientParser) {
   const std::string path = temp_path("metrics");
   run([&] {
     (void)gort::read_metrics();
-    pingpong(static_cast<int>(scaled(2000)));
+    gort_test::pingpong(static_cast<int>(scaled(2000)));
     gort_test::with_parked_goroutines(
         7, [] {},
         [&] {

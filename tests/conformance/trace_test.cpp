@@ -76,19 +76,7 @@ std::string temp_path(const char* what) {
 // A ping-pong of `rounds` round trips between main and a partner, traced from its start to its
 // end into `path`.
 void traced_pingpong(const std::string& path, int rounds) {
-  gort::chan<int> ping(0), pong(0);
-  gort::wait_group wg;
-  wg.add(1);
-  gort::go([=, &wg]() mutable {
-    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
-    wg.done();
-  });
-  gort::trace_start(path);
-  for (int i = 0; i < rounds; ++i) {
-    (void)ping.send(i);
-    (void)pong.recv();
-  }
-  wg.wait();
+  gort_test::pingpong(rounds, [&] { gort::trace_start(path); });
   gort::trace_stop();
 }
 

@@ -111,6 +111,31 @@ void with_parked_goroutines(std::int64_t n, Body body, WhileParked while_parked)
   finished.wait();
 }
 
+/// Ping-pongs `rounds` round trips between the calling goroutine and a partner over two unbuffered
+/// channels (every round parks and readies a goroutine). `started()` runs once the partner is
+/// spawned, before the first round. Returns once the partner has exited (a goroutine alive at
+/// shutdown would be abandoned holding its channels). Call from a goroutine.
+template <class Started>
+void pingpong(int rounds, Started started) {
+  gort::chan<int> ping(0), pong(0);
+  gort::wait_group wg;
+  wg.add(1);
+  gort::go([=, &wg]() mutable {
+    for (int i = 0; i < rounds; ++i) (void)pong.send(*ping.recv());
+    wg.done();
+  });
+  started();
+  for (int i = 0; i < rounds; ++i) {
+    (void)ping.send(i);
+    (void)pong.recv();
+  }
+  wg.wait();
+}
+
+inline void pingpong(int rounds) {
+  pingpong(rounds, [] {});
+}
+
 }  // namespace gort_test
 
 #define GORT_INSTANTIATE_PROCS(suite) \
