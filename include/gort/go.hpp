@@ -45,15 +45,15 @@ template <class F, class... Args>
   using C = closure<std::decay_t<F>, std::decay_t<Args>...>;
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "gort::go: f(args...) must be callable with the decayed, moved arguments");
-  goroutine* g = nullptr;
-  void* mem = spawn_prepare(&g, sizeof(C), alignof(C));
+  const prepared_spawn r = spawn_prepare(sizeof(C), alignof(C));
   try {
-    ::new (mem) C{std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
+    ::new (r.mem) C{std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
   } catch (...) {
-    spawn_abort(g);
+    spawn_abort(r.g);
     throw;
   }
-  spawn_commit(g, &C::run, &C::destroy, where);
+  spawn_commit(r.g, &C::run, &C::destroy, where.file_name(), where.function_name(),
+               pack_line_column(where));
 }
 
 }  // namespace detail

@@ -44,6 +44,11 @@ class context;  // gort/context.hpp
 ///
 /// Memory ordering: everything a goroutine did before its done() happens-before the return of
 /// every wait() that done() releases.
+///
+/// The counter is the object's last member: a wait_group usually lives in the frame of the
+/// goroutine that spawns the ones calling done(), and the frames that goroutine's calls push lie
+/// below it. With the counter at the top, a done() on another processor does not take the line
+/// those pushes write (measured on `spawn`: 1.5x slower when the counter shared that line).
 class wait_group {
  public:
   wait_group() = default;
@@ -104,10 +109,10 @@ class wait_group {
   bool epoch_stale() const noexcept;
   void reconcile();
 
-  // high 32 bits: counter (signed); low 32 bits: number of waiters.
-  std::atomic<std::uint64_t> state_{0};
   std::atomic<std::uint32_t> stamp_{0};  // the waiter epoch state_ was last reconciled in
   detail::wakeup_sema sema_;
+  // high 32 bits: counter (signed); low 32 bits: number of waiters. Last: see the class comment.
+  std::atomic<std::uint64_t> state_{0};
 };
 
 /// Go's sync.Once: call(f) runs f exactly once among all callers; concurrent callers block until

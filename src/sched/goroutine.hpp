@@ -16,6 +16,9 @@
 //    (park hands ownership through the wait queue lock and ready()'s run-queue publication).
 //  * closure, id, created_at: written before the goroutine is published to a run queue,
 //    read-only afterwards.
+//  * flags: the spawner before publication, then the machine running the goroutine (its first
+//    run's stack attach, k_extras as it sets labels or creates locals, its end); dumps do not
+//    read them.
 //  * The observability block (line 2, see there): created_pc and parent_id like created_at;
 //    waiting_since by the goroutine itself as it parks; labels by the goroutine itself (spawn
 //    copies the spawner's); locals by the goroutine itself, freed at its exit or at shutdown.
@@ -87,7 +90,8 @@ struct alignas(64) goroutine {
   std::atomic<bool> preempt{false};  // sysmon asks it to yield at the next preemption point
   sched::g_kind kind = sched::g_kind::goroutine;
   wait_reason reason = wait_reason::zero;
-  std::uint8_t flags = 0;  // k_main, k_heap_closure, k_overaligned_closure, k_unguarded_stack
+  std::uint8_t flags = 0;  // k_main, k_heap_closure, k_overaligned_closure, k_unguarded_stack,
+                           // k_extras
   std::uint32_t generation = 0;              // bumped each time the record is reused
   std::atomic<std::uint32_t> wake_word{0};  // thread stand-in: 1 once readied
 
@@ -118,6 +122,9 @@ struct alignas(64) goroutine {
   static constexpr std::uint8_t k_heap_closure = 2;
   static constexpr std::uint8_t k_overaligned_closure = 4;  // alignment stored in inline_closure
   static constexpr std::uint8_t k_unguarded_stack = 8;  // its stack has no guard page: canary checks
+  // labels or locals may be non-null. Without it a goroutine's end reads only lines 0 and 1: line
+  // 2 stays in the spawner's cache when another processor ran the goroutine.
+  static constexpr std::uint8_t k_extras = 16;
   bool is_main() const noexcept { return (flags & k_main) != 0; }
 };
 

@@ -54,7 +54,10 @@ local_table* caller_table(bool create) {
   machine* m = current_machine();
   goroutine* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) return &thread_table().table;
-  if (g->locals == nullptr && create) g->locals = new local_table;
+  if (g->locals == nullptr && create) {
+    g->locals = new local_table;
+    g->flags |= goroutine::k_extras;  // its end frees the table
+  }
   return g->locals;
 }
 
@@ -206,6 +209,7 @@ void set_labels(const labels& l) {
   if (g == nullptr) return;
   label_data* old = g->labels;
   g->labels = sched::retain_labels(l.data());
+  g->flags |= sched::goroutine::k_extras;  // its end releases the set
   sched::release_labels(old);
 }
 

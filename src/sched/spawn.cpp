@@ -368,7 +368,9 @@ void stack_put(scheduler& s, processor* p, stack_slot* st) {
 
 void goroutine_exited(scheduler& s, machine* m, goroutine* g) {
   processor* p = m->p;
-  release_labels(g->labels);  // the field itself is rewritten by the record's next spawn
+  GORT_DCHECK((g->flags & goroutine::k_extras) != 0 || g->labels == nullptr);
+  // The field itself is rewritten by the record's next spawn.
+  if ((g->flags & goroutine::k_extras) != 0) release_labels(g->labels);
   destroy_goroutine_context(g);
   stack_put(s, p, g->stack);
   g->stack = nullptr;
@@ -437,7 +439,8 @@ void run_goroutine_body(goroutine* g) {
   }
   g->destroy_fn(g->closure);
   // goroutine_local values die with their goroutine, on it (their destructors may use gort).
-  if (g->locals != nullptr) destroy_locals(g);
+  GORT_DCHECK((g->flags & goroutine::k_extras) != 0 || g->locals == nullptr);
+  if ((g->flags & goroutine::k_extras) != 0 && g->locals != nullptr) destroy_locals(g);
 }
 
 }  // namespace gort::sched
@@ -466,7 +469,7 @@ struct spawn_section {
 };
 }  // namespace
 
-void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
+prepared_spawn spawn_prepare(std::size_t size, std::size_t align) {
   machine* m = current_machine();
   // acquire: pairs with the start's release store (a machine's runtime outlives it).
   scheduler& s = m != nullptr ? *g_sched.load(std::memory_order_acquire)
@@ -505,18 +508,20 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
     }
   }
   g->closure = mem;
-  *out = g;
-  return mem;
+  return {g, mem};
 }
 
 // noinline: its return address is the creation site (gort::go and detail::spawn are always
 // inlined into the function that calls gort::go).
 [[gnu::noinline]] void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
-                                    const gort::source_location& where) noexcept {
+                                    const char* file, const char* function,
+                                    std::uint64_t line_column) noexcept {
   scheduler& s = *g_sched.load(std::memory_order_acquire);
   g->run_fn = run;
   g->destroy_fn = destroy;
-  g->created_at = where;
+  g->created_at = gort::source_location::current(file, function,
+                                                 static_cast<std::uint32_t>(line_column >> 32),
+                                                 static_cast<std::uint32_t>(line_column));
   g->created_pc = __builtin_return_address(0);  // symbolized only by dumps and reports
   // Re-read: constructing the closure may have parked and moved us to another machine.
   machine* m = current_machine();
@@ -524,6 +529,7 @@ void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align) {
   goroutine* self = m != nullptr ? m->curg : nullptr;
   g->parent_id = self != nullptr ? self->id : 0;
   g->labels = self != nullptr ? retain_labels(self->labels) : nullptr;
+  if (g->labels != nullptr) g->flags |= goroutine::k_extras;  // flags: reset by gfget
   // g->locals is null: a fresh record's is, and a goroutine's end (or its abandonment) clears it.
   GORT_DCHECK(g->locals == nullptr);
   g->id = next_goid(s, p);

@@ -17,6 +17,9 @@ void wait_group::throw_delta_range() { throw panic_error("sync: WaitGroup delta 
 
 // add() after its fetch_add, when waiters are counted or the counter left its range.
 void wait_group::add_slow(std::uint64_t old, std::int64_t delta) {
+  // The class comment's layout: nothing of the group lies above its counter.
+  GORT_DCHECK(reinterpret_cast<const char*>(&state_ + 1) ==
+              reinterpret_cast<const char*>(this + 1));
   const std::uint64_t step = static_cast<std::uint64_t>(delta) << 32;
   // A done() that leaves the counter above zero touches nothing of *this after its fetch_add:
   // once another done() releases the waiters, one of them may return and destroy the group

@@ -141,18 +141,31 @@ void preempt_point() noexcept;
 
 // ---- spawning (used by gort::go) ----------------------------------------------------------------
 
+/// A reserved goroutine record and its closure storage (returned in two registers, so a spawn
+/// loop writes nothing to its own frame).
+struct prepared_spawn {
+  goroutine* g;
+  void* mem;
+};
+
 /// Reserves a goroutine record whose closure storage is `size` bytes aligned to `align` (inline in
-/// the record when small enough, else heap) and returns that storage; `*out` receives the record.
-/// Any thread; may start an implicit runtime (see gort::go). Throws std::bad_alloc (no memory for
-/// the closure, no stack for the goroutine), and from a plain thread gort::shutdown_error or
-/// std::system_error. A plain thread holds the runtime's shutdown gate until spawn_commit or
-/// spawn_abort, which must follow at once.
-void* spawn_prepare(goroutine** out, std::size_t size, std::size_t align);
+/// the record when small enough, else heap) and returns both. Any thread; may start an implicit
+/// runtime (see gort::go). Throws std::bad_alloc (no memory for the closure, no stack for the
+/// goroutine), and from a plain thread gort::shutdown_error or std::system_error. A plain thread
+/// holds the runtime's shutdown gate until spawn_commit or spawn_abort, which must follow at once.
+prepared_spawn spawn_prepare(std::size_t size, std::size_t align);
 
 /// Makes a prepared goroutine runnable (the caller's processor `runnext`, or the global queue from
 /// a plain thread). `run` is called once on the goroutine with the closure storage, then `destroy`.
+/// The creation site comes as its parts, all in registers: `line_column` is the line in the high
+/// 32 bits and the column in the low 32 (pack_line_column).
 void spawn_commit(goroutine* g, void (*run)(void*), void (*destroy)(void*) noexcept,
-                  const gort::source_location& where) noexcept;
+                  const char* file, const char* function, std::uint64_t line_column) noexcept;
+
+/// spawn_commit's `line_column` for `where`.
+constexpr std::uint64_t pack_line_column(const gort::source_location& where) noexcept {
+  return (static_cast<std::uint64_t>(where.line()) << 32) | where.column();
+}
 
 /// Returns a prepared goroutine record whose closure failed to construct. Any thread.
 void spawn_abort(goroutine* g) noexcept;
