@@ -266,13 +266,15 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
       scheduler& s = *g_sched.load(std::memory_order_relaxed);
       bool inherit = false;
       if (goroutine* next = take_direct_successor(s, m, inherit)) {
-        if (what == after_switch::park && next->stack == nullptr) [[unlikely]] {
+        if (what == after_switch::park && next->stack == nullptr && !next_stack_warm(m->p))
+            [[unlikely]] {
           // A park's unlock callback runs only once the switch is done, so everything before
           // it happens under the parking goroutine's wait lock. A goroutine that never ran gets
           // its stack here, and the first write to a fresh slot is a page fault (microseconds
           // on a VM): every other processor parking on the same lock would queue behind it
           // (measured in docs/benchmarks.md, parked). Give it back as the next to run and let
-          // g0 release the lock before attaching the stack.
+          // g0 release the lock before attaching the stack. A slot left by a goroutine that
+          // ended here takes no fault: that successor runs at once.
           runq_put_next(s, m->p, next);
           jump_to_g0(g, m, what);
           return;

@@ -73,6 +73,9 @@ struct processor {
   int gfree_count = 0;
   stack_slot* stacks[k_stack_cache] = {};
   std::atomic<int> stack_count{0};  // owner writes; stats read
+  // stacks[0, stack_fresh) came from the pool and may never have been touched; the slots above
+  // were left by goroutines that ended here, their pages in use (scheduler.hpp, next_stack_warm).
+  int stack_fresh = 0;
   // Stack promises held for spawns to come (stack_pool.hpp, "Promises"): a spawn takes one, a
   // goroutine that starts on a cached slot gives its promise to this processor.
   int stack_credit = 0;

@@ -542,6 +542,13 @@ inline void disown_p(machine* m) noexcept {
                       std::memory_order_release);
 }
 
+/// Whether a goroutine that never ran would get, on p, a stack whose pages are in use: the top of
+/// p's cache, left by a goroutine that ended here, so attaching it takes no page fault (the direct
+/// hand-off's test, context_switch.cpp). p's owner.
+inline bool next_stack_warm(const processor* p) noexcept {
+  return p->stack_count.load(std::memory_order_relaxed) > p->stack_fresh;
+}
+
 /// Makes g m's current goroutine (schedtick, status, stack attach). `direct`: from the direct
 /// hand-off, in the switch away from the goroutine m ran last. m's thread, before switching.
 inline void prepare_run(scheduler& s, machine* m, goroutine* g, bool inherit_time,

@@ -186,6 +186,7 @@ thread_local thread_cache t_cache;
     if (cached > 0) {
       s.stacks.put_batch(p->stacks, static_cast<std::size_t>(cached), sys::nanotime());
       p->stack_count.store(0, std::memory_order_relaxed);
+      p->stack_fresh = 0;
       n = s.stacks.promise(static_cast<std::size_t>(s.stack_credit_batch));
     }
     if (n == 0) throw std::bad_alloc();
@@ -346,10 +347,12 @@ stack_slot* stack_get(scheduler& s, processor* p) {
     // The pool hands out ascending addresses; the cache pops from its end, so reverse it to keep
     // using them in ascending order (stack_pool.hpp: canaries and TLB shootdowns).
     std::reverse(p->stacks, p->stacks + n);
+    p->stack_fresh = n;  // maybe untouched (a pool slot's pages may have been released)
   } else {
     give_stack_promise(s, p);  // a cached slot: the promise becomes this processor's credit
   }
   --n;
+  p->stack_fresh = std::min(p->stack_fresh, n);
   p->stack_count.store(n, std::memory_order_relaxed);
   stack_slot* st = p->stacks[n];
   stack_pool::commit_canary(st);
@@ -361,7 +364,9 @@ void stack_put(scheduler& s, processor* p, stack_slot* st) {
   if (n == k_stack_cache) {
     n -= k_stack_batch;
     s.stacks.put_batch(p->stacks + n, k_stack_batch, sys::nanotime());
+    p->stack_fresh = std::min(p->stack_fresh, n);
   }
+  GORT_DCHECK(p->stack_fresh <= n);
   p->stacks[n++] = st;
   p->stack_count.store(n, std::memory_order_relaxed);
 }

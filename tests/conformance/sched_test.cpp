@@ -442,9 +442,10 @@ TEST_P(Sched, ExceptionStateSurvivesAPark) {
 }
 
 // A park's unlock callback runs once the parker has left its stack; until then its wait lock is
-// held. A goroutine that never ran must not get its stack (a page fault on a fresh slot) in that
-// window, or every processor parking on the same lock queues behind the fault. The callback
-// therefore never runs on behalf of the fresh goroutine that takes the processor next.
+// held. A goroutine that never ran must not get a fresh stack slot (a page fault) in that window,
+// or every processor parking on the same lock queues behind the fault. With no goroutine ended
+// yet on main's processor, the callback therefore never runs on behalf of the fresh goroutine
+// that takes the processor next.
 TEST_P(Sched, AParkReleasesItsLockBeforeAFreshGoroutineGetsItsStack) {
   // The lock is released by park's unlock callback, which the analysis cannot follow.
   run([]() GORT_NO_THREAD_SAFETY_ANALYSIS {
@@ -473,6 +474,47 @@ TEST_P(Sched, AParkReleasesItsLockBeforeAFreshGoroutineGetsItsStack) {
     EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
     EXPECT_NE(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
     EXPECT_NE(id_at_unlock, gort::this_goroutine::id());  // the parker had left its stack
+  });
+}
+
+// The other side of the rule above: when the stack the goroutine would get was left by one that
+// ended on this processor (its pages in use, no fault), the park hands the processor straight to
+// it, and the unlock callback runs on its behalf. One processor, so the ended goroutine's stack
+// is in main's processor's cache; not under ASan, which has no direct hand-off.
+TEST_P(Sched, AParkHandsItsProcessorToAFreshGoroutineWhoseStackIsWarm) {
+  if (procs() != 1) GTEST_SKIP() << "the ended goroutine must end on main's processor";
+  if (gort_test::k_asan) GTEST_SKIP() << "no direct hand-off under ASan";
+  run([]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+    {
+      gort::wait_group warmed;  // a goroutine ends here first: its stack tops the cache
+      warmed.add(1);
+      gort::go([&] { warmed.done(); });
+      warmed.wait();
+    }
+    gort::detail::spinlock lock;
+    gort::detail::goroutine* parker = nullptr;  // guarded by lock
+    std::atomic<std::uint64_t> fresh_id{0};
+    std::uint64_t id_at_unlock = 0;
+    gort::wait_group done;
+    done.add(1);
+    lock.lock();
+    parker = gort::detail::current();
+    gort::go([&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+      fresh_id.store(gort::this_goroutine::id(), std::memory_order_relaxed);
+      lock.lock();
+      gort::detail::goroutine* g = parker;
+      lock.unlock();
+      gort::detail::ready(g);
+      done.done();
+    });
+    gort::detail::park(gort::detail::wait_reason::forever,
+                       [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+                         id_at_unlock = gort::this_goroutine::id();
+                         lock.unlock();
+                       });
+    done.wait();
+    EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
+    EXPECT_EQ(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
   });
 }
 
