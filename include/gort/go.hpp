@@ -28,7 +28,9 @@ namespace detail {
 template <class F, class... Args>
 struct closure {
   F fn;
-  std::tuple<Args...> args;
+  // No storage when there are no arguments: a closure of gort::go(f) is exactly f's size, so an f
+  // that fills the record's inline storage does not spill to the heap.
+  [[no_unique_address]] std::tuple<Args...> args;
 
   // std::apply is INVOKE(fn, args...) (member pointers included), with the values moved out.
   static void run(void* self) {

@@ -10,6 +10,7 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
+#include "sched/goroutine.hpp"
 #include "stack/stack_pool.hpp"
 
 namespace {
@@ -474,6 +475,46 @@ TEST_P(Sched, AParkReleasesItsLockBeforeAFreshGoroutineGetsItsStack) {
     EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
     EXPECT_NE(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
     EXPECT_NE(id_at_unlock, gort::this_goroutine::id());  // the parker had left its stack
+  });
+}
+
+// Where the running goroutine's closure lives: in its record, and whether the heap flag is set.
+struct closure_place {
+  bool inline_storage = false;
+  bool heap_flag = true;
+};
+void look_at_closure(closure_place* out) {
+  const gort::detail::goroutine* g = gort::detail::current();
+  out->inline_storage = g->closure == static_cast<const void*>(g->inline_closure);
+  out->heap_flag = (g->flags & gort::detail::goroutine::k_heap_closure) != 0;
+}
+
+// A closure that fits the record's inline storage lives there: gort::go(f) stores exactly f (the
+// empty argument tuple takes no room), so a capture list of k_inline_closure bytes allocates
+// nothing; one word more spills to the heap.
+TEST_P(Sched, AClosureThatFitsTheRecordIsNotAllocated) {
+  static_assert(gort::sched::k_inline_closure == 6 * sizeof(void*));
+  run([] {
+    closure_place fits;
+    closure_place spills;
+    gort::wait_group wg;
+    wg.add(2);
+    std::uint64_t a = 1, b = 2, c = 3, d = 4, e = 5;  // not constants: each is captured
+    gort::go([&wg, &fits, a, b, c, d] {  // six words
+      look_at_closure(&fits);
+      EXPECT_EQ(a + b + c + d, 10u);
+      wg.done();
+    });
+    gort::go([&wg, &spills, a, b, c, d, e] {  // seven
+      look_at_closure(&spills);
+      EXPECT_EQ(a + b + c + d + e, 15u);
+      wg.done();
+    });
+    wg.wait();
+    EXPECT_TRUE(fits.inline_storage);
+    EXPECT_FALSE(fits.heap_flag);
+    EXPECT_FALSE(spills.inline_storage);
+    EXPECT_TRUE(spills.heap_flag);
   });
 }
 
