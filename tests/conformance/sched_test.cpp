@@ -442,39 +442,71 @@ TEST_P(Sched, ExceptionStateSurvivesAPark) {
   });
 }
 
+// Whose goroutine a park's unlock callback runs on when the parker spawned a goroutine just
+// before: main takes a lock, spawns a goroutine that takes the lock (so it can only continue once
+// the parker has left its stack) and readies main, then parks, its unlock callback releasing the
+// lock. Called on main.
+struct park_unlock_ids {
+  std::uint64_t fresh;      // the spawned goroutine's id
+  std::uint64_t at_unlock;  // the id of the goroutine the unlock callback ran on
+};
+// The lock is released by park's unlock callback, which the analysis cannot follow.
+park_unlock_ids park_after_spawning_one() GORT_NO_THREAD_SAFETY_ANALYSIS {
+  gort::detail::spinlock lock;
+  gort::detail::goroutine* parker = nullptr;  // guarded by lock
+  std::atomic<std::uint64_t> fresh_id{0};
+  std::uint64_t id_at_unlock = ~std::uint64_t{0};
+  gort::wait_group done;
+  done.add(1);
+  lock.lock();
+  parker = gort::detail::current();
+  gort::go([&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+    fresh_id.store(gort::this_goroutine::id(), std::memory_order_relaxed);
+    lock.lock();  // the parker has left its stack once this returns
+    gort::detail::goroutine* g = parker;
+    lock.unlock();
+    gort::detail::ready(g);
+    done.done();
+  });
+  gort::detail::park(gort::detail::wait_reason::forever, [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
+    id_at_unlock = gort::this_goroutine::id();
+    lock.unlock();
+  });
+  done.wait();
+  return {fresh_id.load(std::memory_order_relaxed), id_at_unlock};
+}
+
 // A park's unlock callback runs once the parker has left its stack; until then its wait lock is
 // held. A goroutine that never ran must not get a fresh stack slot (a page fault) in that window,
 // or every processor parking on the same lock queues behind the fault. With no goroutine ended
 // yet on main's processor, the callback therefore never runs on behalf of the fresh goroutine
 // that takes the processor next.
 TEST_P(Sched, AParkReleasesItsLockBeforeAFreshGoroutineGetsItsStack) {
-  // The lock is released by park's unlock callback, which the analysis cannot follow.
-  run([]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-    gort::detail::spinlock lock;
-    gort::detail::goroutine* parker = nullptr;  // guarded by lock
-    std::atomic<std::uint64_t> fresh_id{0};
-    std::uint64_t id_at_unlock = ~std::uint64_t{0};
-    gort::wait_group done;
-    done.add(1);
-    lock.lock();
-    parker = gort::detail::current();
-    gort::go([&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-      fresh_id.store(gort::this_goroutine::id(), std::memory_order_relaxed);
-      lock.lock();  // the parker has left its stack once this returns
-      gort::detail::goroutine* g = parker;
-      lock.unlock();
-      gort::detail::ready(g);
-      done.done();
-    });
-    gort::detail::park(gort::detail::wait_reason::forever,
-                       [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-                         id_at_unlock = gort::this_goroutine::id();
-                         lock.unlock();
-                       });
-    done.wait();
-    EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
-    EXPECT_NE(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
-    EXPECT_NE(id_at_unlock, gort::this_goroutine::id());  // the parker had left its stack
+  run([] {
+    const park_unlock_ids ids = park_after_spawning_one();
+    EXPECT_NE(ids.fresh, 0u);
+    EXPECT_NE(ids.at_unlock, ids.fresh);
+    EXPECT_NE(ids.at_unlock, gort::this_goroutine::id());  // the parker had left its stack
+  });
+}
+
+// The other side of the rule above: when the stack the goroutine would get was left by one that
+// ended on this processor (its pages in use, no fault), the park hands the processor straight to
+// it, and the unlock callback runs on its behalf. One processor, so the ended goroutine's stack
+// is in main's processor's cache; not under ASan, which has no direct hand-off.
+TEST_P(Sched, AParkHandsItsProcessorToAFreshGoroutineWhoseStackIsWarm) {
+  if (procs() != 1) GTEST_SKIP() << "the ended goroutine must end on main's processor";
+  if (gort_test::k_asan) GTEST_SKIP() << "no direct hand-off under ASan";
+  run([] {
+    {
+      gort::wait_group warmed;  // a goroutine ends here first: its stack tops the cache
+      warmed.add(1);
+      gort::go([&] { warmed.done(); });
+      warmed.wait();
+    }
+    const park_unlock_ids ids = park_after_spawning_one();
+    EXPECT_NE(ids.fresh, 0u);
+    EXPECT_EQ(ids.at_unlock, ids.fresh);
   });
 }
 
@@ -518,45 +550,5 @@ TEST_P(Sched, AClosureThatFitsTheRecordIsNotAllocated) {
   });
 }
 
-// The other side of the rule above: when the stack the goroutine would get was left by one that
-// ended on this processor (its pages in use, no fault), the park hands the processor straight to
-// it, and the unlock callback runs on its behalf. One processor, so the ended goroutine's stack
-// is in main's processor's cache; not under ASan, which has no direct hand-off.
-TEST_P(Sched, AParkHandsItsProcessorToAFreshGoroutineWhoseStackIsWarm) {
-  if (procs() != 1) GTEST_SKIP() << "the ended goroutine must end on main's processor";
-  if (gort_test::k_asan) GTEST_SKIP() << "no direct hand-off under ASan";
-  run([]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-    {
-      gort::wait_group warmed;  // a goroutine ends here first: its stack tops the cache
-      warmed.add(1);
-      gort::go([&] { warmed.done(); });
-      warmed.wait();
-    }
-    gort::detail::spinlock lock;
-    gort::detail::goroutine* parker = nullptr;  // guarded by lock
-    std::atomic<std::uint64_t> fresh_id{0};
-    std::uint64_t id_at_unlock = 0;
-    gort::wait_group done;
-    done.add(1);
-    lock.lock();
-    parker = gort::detail::current();
-    gort::go([&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-      fresh_id.store(gort::this_goroutine::id(), std::memory_order_relaxed);
-      lock.lock();
-      gort::detail::goroutine* g = parker;
-      lock.unlock();
-      gort::detail::ready(g);
-      done.done();
-    });
-    gort::detail::park(gort::detail::wait_reason::forever,
-                       [&]() GORT_NO_THREAD_SAFETY_ANALYSIS {
-                         id_at_unlock = gort::this_goroutine::id();
-                         lock.unlock();
-                       });
-    done.wait();
-    EXPECT_NE(fresh_id.load(std::memory_order_relaxed), 0u);
-    EXPECT_EQ(id_at_unlock, fresh_id.load(std::memory_order_relaxed));
-  });
-}
 
 }  // namespace
