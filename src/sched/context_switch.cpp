@@ -266,7 +266,8 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
       scheduler& s = *g_sched.load(std::memory_order_relaxed);
       bool inherit = false;
       if (goroutine* next = take_direct_successor(s, m, inherit)) {
-        if (what == after_switch::park && next->stack == nullptr && !next_stack_warm(m->p))
+        // The stack test first: a successor that ran before (the common case) decides alone.
+        if (next->stack == nullptr && what == after_switch::park && !next_stack_warm(m->p))
             [[unlikely]] {
           // A park's unlock callback runs only once the switch is done, so everything before
           // it happens under the parking goroutine's wait lock. A goroutine that never ran gets
