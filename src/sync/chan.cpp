@@ -1,5 +1,5 @@
 // sync/chan.cpp — the compiled parts of channels and select (gort/detail/chan_core.hpp keeps the
-// inline fast paths): the blocking tails of send and receive, close, and Go's selectgo.
+// inline send and receive, blocking tail included): close and Go's selectgo.
 //
 // Built only on the waist and the wait helper. Lock order: channel locks in address order
 // (select), each otherwise a leaf; ready() always after the locks are released.
@@ -19,23 +19,6 @@ void block_forever(wait_reason why) {
 }
 
 void throw_send_on_closed() { throw panic_error("send on closed channel"); }
-
-void chan_send_block(chan_base* c, void* src, goroutine* me) {
-  chan_waiter self(me);
-  self.elem = src;
-  c->enqueue(&self, k_sendq);
-  (void)wait_for(self, wait_reason::chan_send, c->lock);  // only a receiver or close wakes it
-  if (!self.success) throw_send_on_closed();
-}
-
-bool chan_recv_block(chan_base* c, void* dst, goroutine* me) {
-  chan_waiter self(me);
-  self.elem = dst;
-  c->enqueue(&self, k_recvq);
-  (void)wait_for(self, wait_reason::chan_receive, c->lock);  // only a sender or close wakes it
-  if (!self.success) c->clear(dst);
-  return self.success;
-}
 
 void chan_close(chan_base* c) {
   if (c == nullptr) throw panic_error("close of nil channel");
