@@ -134,7 +134,8 @@ void make_goroutine_context(goroutine* g) {
   // the fiber is created, which starts from its creator's clock.
   sanitizer::acquire(st);
   sanitizer::unpoison(st->usable, st->usable_size());
-  g->ctx = bctx::make_fcontext(st->stack_top(), st->usable_size(), &goroutine_entry);
+  char* const top = st->frames_top();  // below the slot's top by its color (stack_pool.hpp)
+  g->ctx = bctx::make_fcontext(top, static_cast<std::size_t>(top - st->usable), &goroutine_entry);
   st->tsan_fiber = sanitizer::tsan_create();
   st->asan_fake_stack = nullptr;
   // Read at every switch away: kept in the record so the switch need not touch the slot.

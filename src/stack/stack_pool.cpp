@@ -231,6 +231,7 @@ stack_slot* stack_pool::make_fresh_locked() {
   s->lo = r.base + page + r.made * slot_size_;
   s->usable = s->lo + page;
   s->size = slot_size_;
+  s->color = static_cast<std::uint8_t>(r.made % k_stack_colors);
   s->want_marker = markers_;
   if (mprotect_budget_ > 0 && ::mprotect(s->lo, page, PROT_NONE) == 0) {
     s->guarded = true;

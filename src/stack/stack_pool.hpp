@@ -75,6 +75,18 @@ namespace gort::sched {
 /// Bytes at the top of every slot reserved as the canary zone of the slot above it.
 inline constexpr std::size_t k_canary_bytes = 256;
 
+/// Stack coloring. Slots are whole pages, so every slot's stack_top() lies at the same offset
+/// within its page, and without an offset every goroutine's innermost frames (the park chain that
+/// a switch saves into and restores from) would fall into the same few cache sets: with hundreds
+/// of goroutines taking turns, as in `threadring` (503), each resumed goroutine then found its
+/// frames evicted by the others that share those sets (docs/benchmarks.md). A goroutine's frames
+/// therefore start `color * k_color_step` bytes below stack_top(), the color cycling with the
+/// slot's index in its reservation. The span (k_stack_colors * k_color_step, 1 KiB) keeps the
+/// first frames in the slot's top page: a goroutine whose stack fits in one page without the
+/// offset still does unless it comes within a KiB of the page's end.
+inline constexpr std::size_t k_stack_colors = 16;
+inline constexpr std::size_t k_color_step = 64;
+
 struct stack_slot {
   char* lo = nullptr;      // lowest address of the slot (start of the guard zone)
   char* usable = nullptr;  // lo + one page: bottom of the usable stack
@@ -83,6 +95,7 @@ struct stack_slot {
   bool marker = false;     // the guard is a guard marker (survives MADV_DONTNEED)
   bool want_marker = false;  // marker pool: not yet installed (the slot was never handed out)
   bool dirty = false;      // pages may be committed (used since the last release)
+  std::uint8_t color = 0;  // the slot's stack color (< k_stack_colors; see there)
   std::int64_t idle_since = 0;  // nanotime when returned to the pool
 
   // Sanitizer state of the goroutine currently on this slot (owned like the goroutine's ctx).
@@ -92,6 +105,8 @@ struct stack_slot {
   char* top() const noexcept { return lo + size; }
   char* stack_top() const noexcept { return top() - k_canary_bytes; }
   std::size_t usable_size() const noexcept { return static_cast<std::size_t>(stack_top() - usable); }
+  /// Where a goroutine's first frame starts: stack_top() less the slot's color offset.
+  char* frames_top() const noexcept { return stack_top() - color * k_color_step; }
 };
 
 /// What find_in_arena learned about a faulting address.

@@ -2,6 +2,7 @@
 // GOMAXPROCS 1, 2, 4 and 8. Tests that depend on the exact single-processor order use procs 1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -550,5 +551,39 @@ TEST_P(Sched, AClosureThatFitsTheRecordIsNotAllocated) {
   });
 }
 
+// Goroutines alive together start their frames at different offsets within a page (stack
+// colors, stack/stack_pool.hpp): without them every goroutine's innermost frames would compete
+// for the same cache sets.
+[[gnu::noinline]] std::uintptr_t frame_offset_in_page() {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) %
+         gort::sched::stack_pool::page_size();
+}
+
+TEST_P(Sched, GoroutinesStartTheirFramesAtDifferentCacheColors) {
+  constexpr std::size_t n = 2 * gort::sched::k_stack_colors;
+  std::vector<std::uintptr_t> offsets(n);
+  run([&] {
+    gort::wait_group started;
+    gort::chan<int> release(0);
+    started.add(static_cast<int>(n));
+    gort::wait_group done;
+    done.add(static_cast<int>(n));
+    for (std::size_t i = 0; i < n; ++i) {
+      gort::go([&, i] {
+        offsets[i] = frame_offset_in_page();
+        started.done();
+        (void)release.recv();  // all n alive at once: n distinct slots
+        done.done();
+      });
+    }
+    started.wait();
+    release.close();
+    done.wait();
+  });
+  std::sort(offsets.begin(), offsets.end());
+  const auto distinct =
+      static_cast<std::size_t>(std::unique(offsets.begin(), offsets.end()) - offsets.begin());
+  EXPECT_GE(distinct, gort::sched::k_stack_colors / 2);
+}
 
 }  // namespace

@@ -53,6 +53,28 @@ TEST(StackPool, SlotLayout) {
   EXPECT_EQ(pool.snapshot().pooled, pool.snapshot().reserved);
 }
 
+TEST(StackPool, SlotsCycleThroughColorsInsideTheTopPage) {
+  const std::size_t page = stack_pool::page_size();
+  stack_pool pool(16 * page, policy::none);
+  constexpr std::size_t n = 2 * gort::sched::k_stack_colors;
+  stack_slot* s[n];
+  ASSERT_EQ(pool.get_batch(s, n), n);
+  std::vector<bool> seen(gort::sched::k_stack_colors, false);
+  for (stack_slot* x : s) {
+    ASSERT_LT(x->color, gort::sched::k_stack_colors);
+    seen[x->color] = true;
+    EXPECT_EQ(x->frames_top(), x->stack_top() - x->color * gort::sched::k_color_step);
+    // The colored top stays in the slot's top page, with room for the first frames.
+    EXPECT_GE(x->frames_top() - (x->top() - page), static_cast<std::ptrdiff_t>(page / 2));
+  }
+  for (std::size_t c = 0; c < gort::sched::k_stack_colors; ++c) EXPECT_TRUE(seen[c]) << c;
+  // Neighbouring slots (carved in address order) never share a color.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (s[i + 1]->lo == s[i]->lo + 16 * page) EXPECT_NE(s[i + 1]->color, s[i]->color);
+  }
+  pool.put_batch(s, n, 0);
+}
+
 TEST(StackPool, GuardPagesWithinBudget) {
   const std::size_t page = stack_pool::page_size();
   stack_pool pool(4 * page, policy::mprotect_only, 5);
