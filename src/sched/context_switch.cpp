@@ -134,6 +134,7 @@ void make_goroutine_context(goroutine* g) {
   // the fiber is created, which starts from its creator's clock.
   sanitizer::acquire(st);
   sanitizer::unpoison(st->usable, st->usable_size());
+  GORT_DCHECK(st->color < k_stack_colors);
   char* const top = st->frames_top();  // below the slot's top by its color (stack_pool.hpp)
   g->ctx = bctx::make_fcontext(top, static_cast<std::size_t>(top - st->usable), &goroutine_entry);
   st->tsan_fiber = sanitizer::tsan_create();
