@@ -153,8 +153,7 @@ void park(wait_reason why, bool (*unlock)(void*), void* arg) {
     g->waiting_since = coarse_now();
     m->after_unlock = unlock;
     m->after_arg = arg;
-    switch_to_scheduler(g, after_switch::park);
-    g->reason = wait_reason::zero;
+    switch_to_scheduler(g, after_switch::park);  // clears `reason` as g resumes
     return;
   }
   park_thread(&thread_record(), why, unlock, arg);
@@ -180,10 +179,21 @@ goroutine* enter_op() noexcept {
   return &thread_record();
 }
 
+namespace {
+
+// park() by a plain thread's stand-in record. Out of line, so that a goroutine's park saves no
+// registers. park() only.
+[[gnu::noinline]] void park_plain_thread(goroutine* self, wait_reason why, bool (*unlock)(void*),
+                                         void* arg) {
+  if (current_machine() != nullptr) fatal("park called from a scheduler context");
+  park_thread(self, why, unlock, arg);
+}
+
+}  // namespace
+
 void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
-  if (self->kind == g_kind::thread) {
-    if (current_machine() != nullptr) fatal("park called from a scheduler context");
-    park_thread(self, why, unlock, arg);
+  if (self->kind == g_kind::thread) [[unlikely]] {
+    park_plain_thread(self, why, unlock, arg);
     return;
   }
   machine* m = self->m;  // current while self runs (prepare_run keeps it so)
@@ -191,8 +201,9 @@ void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
   self->waiting_since = coarse_now();
   m->after_unlock = unlock;
   m->after_arg = arg;
+  // A tail call: no frame of park's between the waiter's and the switch's (the switch clears
+  // `reason` as self resumes).
   switch_to_scheduler(self, after_switch::park);
-  self->reason = wait_reason::zero;
 }
 
 namespace {
