@@ -551,6 +551,20 @@ TEST_P(Sched, AClosureThatFitsTheRecordIsNotAllocated) {
   });
 }
 
+// A goroutine that resumed from a park waits for nothing: the switch clears the wait reason that
+// park set (park tail-calls the switch and leaves that to it), for both forms of park.
+TEST_P(Sched, AResumedGoroutineHasNoWaitReason) {
+  run([] {
+    gort::detail::goroutine* const self = gort::detail::current();
+    gort::chan<int> c(0);
+    gort::go([c] { c.send(1); });
+    EXPECT_EQ(c.recv(), 1);  // parks (park with the caller's record) until the sender comes
+    EXPECT_EQ(self->reason, gort::detail::wait_reason::zero);
+    gort::sleep_for(std::chrono::microseconds(1));  // parks through park(reason, callback)
+    EXPECT_EQ(self->reason, gort::detail::wait_reason::zero);
+  });
+}
+
 // Goroutines alive together start their frames at different offsets within a page (stack
 // colors, stack/stack_pool.hpp): without them every goroutine's innermost frames would compete
 // for the same cache sets.
