@@ -144,16 +144,28 @@ static_assert(std::is_standard_layout_v<goroutine> &&
                   sizeof(g_kind) == 1,
               "waist.hpp's is_plain_thread reads the record's kind at this offset");
 
+namespace {
+
+// Both forms of park for goroutine g running on m: the wait's record, then the switch, which
+// clears `reason` as g resumes. Called last, so that the switch is a tail call: no frame of park's
+// lies between the waiter's and the switch's (docs/design.md). park() only.
+[[gnu::always_inline]] inline void park_goroutine(machine* m, goroutine* g, wait_reason why,
+                                                  bool (*unlock)(void*), void* arg) {
+  g->reason = why;
+  g->waiting_since = coarse_now();
+  m->after_unlock = unlock;
+  m->after_arg = arg;
+  switch_to_scheduler(g, after_switch::park);
+}
+
+}  // namespace
+
 void park(wait_reason why, bool (*unlock)(void*), void* arg) {
   machine* m = current_machine();
   if (m != nullptr) {
     goroutine* g = m->curg;
     if (g == nullptr) fatal("park called from a scheduler context");
-    g->reason = why;
-    g->waiting_since = coarse_now();
-    m->after_unlock = unlock;
-    m->after_arg = arg;
-    switch_to_scheduler(g, after_switch::park);  // clears `reason` as g resumes
+    park_goroutine(m, g, why, unlock, arg);
     return;
   }
   park_thread(&thread_record(), why, unlock, arg);
@@ -196,14 +208,7 @@ void park(goroutine* self, wait_reason why, bool (*unlock)(void*), void* arg) {
     park_plain_thread(self, why, unlock, arg);
     return;
   }
-  machine* m = self->m;  // current while self runs (prepare_run keeps it so)
-  self->reason = why;
-  self->waiting_since = coarse_now();
-  m->after_unlock = unlock;
-  m->after_arg = arg;
-  // A tail call: no frame of park's between the waiter's and the switch's (the switch clears
-  // `reason` as self resumes).
-  switch_to_scheduler(self, after_switch::park);
+  park_goroutine(self->m, self, why, unlock, arg);  // self->m: current while self runs
 }
 
 namespace {
