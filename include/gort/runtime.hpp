@@ -49,8 +49,9 @@ struct options {
   /// pages, 16 KiB…1 GiB. Frames get all but the guard page, a 256-byte canary and at most 960
   /// bytes of cache color (docs/design.md, Stacks). Memory is committed only when touched;
   /// address space is reserved in batches that shrink to what RLIMIT_AS allows. Stacks cannot
-  /// grow: deep recursion needs a larger value. An overflow is reported ("goroutine N: stack overflow") and aborts; see
-  /// docs/api.md for -fstack-clash-protection, which frames larger than a page need.
+  /// grow: deep recursion needs a larger value. An overflow is reported ("goroutine N: stack
+  /// overflow") and aborts; see docs/api.md for -fstack-clash-protection, which frames larger
+  /// than a page need.
   std::size_t stack_size = 64 * 1024;
 
   /// Most OS threads the runtime may have at once (Go's debug.SetMaxThreads), its machines and

@@ -105,7 +105,7 @@ inline void arrived(bctx::transfer_t t) noexcept {
 // exception state.
 inline void resumed(goroutine* g, const eh_state& saved, bctx::transfer_t t) noexcept {
   if (sanitizer::asan()) sanitizer::finish_switch(g->stack->asan_fake_stack, nullptr, nullptr);
-  g->reason = detail::wait_reason::zero;  // a park's wait is over (park.cpp leaves it to the switch)
+  g->reason = detail::wait_reason::zero;  // a park's wait is over (park.cpp leaves this here)
   arrived(t);
   auto* m = static_cast<machine*>(t.data);
   restore_eh(m, saved);
