@@ -26,7 +26,6 @@
 // value (a reference too) is f's.
 #pragma once
 
-#include <functional>
 #include <utility>
 
 namespace gort {
@@ -58,7 +57,7 @@ class blocking_scope {
 template <class F>
 decltype(auto) blocking(F&& f) {
   detail::blocking_scope scope(false);
-  return std::invoke(std::forward<F>(f));
+  return std::forward<F>(f)();
 }
 
 /// blocking() for a call known to block for long: the processor is handed to another thread at
@@ -66,7 +65,7 @@ decltype(auto) blocking(F&& f) {
 template <class F>
 decltype(auto) blocking_long(F&& f) {
   detail::blocking_scope scope(true);
-  return std::invoke(std::forward<F>(f));
+  return std::forward<F>(f)();
 }
 
 }  // namespace gort

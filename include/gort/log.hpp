@@ -8,8 +8,9 @@
 // Fatal errors (the process is about to abort) always go to stderr.
 #pragma once
 
-#include <functional>
 #include <string_view>
+
+#include "gort/detail/std_parts.hpp"
 
 namespace gort {
 

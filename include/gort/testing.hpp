@@ -15,11 +15,12 @@
 // gort/testing/gtest.hpp checks both after every test).
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "gort/detail/std_parts.hpp"
 
 namespace gort::testing {
 
