@@ -116,45 +116,18 @@ void start_after_func(after_func_rec* r) noexcept {
 
 namespace {
 
-/// Closes a done channel and wakes everything waiting on it: chan_close for a channel that may
-/// have a great many waiters (a context watched by thousands of goroutines). Each waiter node is
-/// on its own cold goroutine stack, so touching it costs a miss to memory: the waiters are
-/// dequeued in batches into a local array of goroutine records, which are then readied from the
-/// array (prefetched a few ahead) without touching the nodes again. Once the channel is marked
-/// closed nobody can queue on it any more, so the lock may be dropped between batches.
-/// A done channel closed already (by a user who copied it: gort cannot make done() receive-only)
-/// is left alone, since cancellation must not throw.
+/// Closes a done channel and wakes everything waiting on it (chan_close's wake-up, batched for a
+/// channel that may have a great many waiters: chan_wake_closed). A done channel closed already
+/// (by a user who copied it: gort cannot make done() receive-only) is left alone, since
+/// cancellation must not throw.
 void close_done(chan_base* c) noexcept {
-  constexpr std::size_t k_batch = 256;
-  constexpr std::size_t k_ahead = 8;
-  goroutine* batch[k_batch];
-  goroutine* me = nullptr;
   c->lock.lock();
   if (c->closed()) {
     c->lock.unlock();
     return;
   }
   c->mark_closed();
-  for (;;) {
-    std::size_t n = 0;
-    while (n < k_batch) {
-      chan_waiter* w = c->dequeue(k_recvq);
-      if (w == nullptr) w = c->dequeue(k_sendq);  // a sender then throws "send on closed channel"
-      if (w == nullptr) break;
-      w->success = false;  // woken by close: a receive gets no value
-      batch[n++] = w->g;
-    }
-    c->lock.unlock();
-    if (n == 0) return;
-    if (me == nullptr) me = current();
-    for (std::size_t i = 0; i < n && i < k_ahead; ++i) __builtin_prefetch(batch[i], 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + k_ahead < n) __builtin_prefetch(batch[i + k_ahead], 1);  // ready() CASes its status
-      ready(me, batch[i]);
-    }
-    if (n < k_batch) return;
-    c->lock.lock();
-  }
+  chan_wake_closed(c);
 }
 
 /// Cancels n alone with (e, cause). Requires a reference to n. Returns false when n was already

@@ -1108,6 +1108,60 @@ TEST_P(Chan, RuntimeListSelect) {
   });
 }
 
+// close wakes a queue longer than one of its batches (it releases the channel's lock between
+// batches) while another goroutine fires the same selects through their other case: every waiter
+// leaves exactly once, either with the other case's value or empty-handed by close, and no value
+// sent is lost.
+TEST_P(Chan, CloseOfALongQueueRacingTheSelectsOtherCaseWakesEachOnce) {
+  run([] {
+    const int n = static_cast<int>(scaled(1000, 4));  // several of close's 256-waiter batches
+    gort::chan<int> c(0);
+    gort::chan<int> other(0);
+    std::atomic<int> by_close{0}, by_other{0}, other_sum{0};
+    gort::wait_group wg;
+    wg.add(n);
+    const std::uint64_t base = parks();
+    for (int i = 0; i < n; ++i) {
+      gort::go([c, other, i, &by_close, &by_other, &other_sum, &wg] {
+        if (i % 4 == 0) {
+          if (!c.recv().has_value()) by_close.fetch_add(1);
+        } else {
+          gort::select(gort::recv(c,
+                                  [&](std::optional<int> v) {
+                                    if (!v.has_value()) by_close.fetch_add(1);
+                                  }),
+                       gort::recv(other, [&](std::optional<int> v) {
+                         if (v.has_value()) {
+                           by_other.fetch_add(1);
+                           other_sum.fetch_add(*v);
+                         }
+                       }));
+        }
+        wg.done();
+      });
+    }
+    ASSERT_TRUE(parked_since(base, static_cast<std::uint64_t>(n)));
+    int sent = 0, sent_sum = 0;
+    gort::wait_group sender;
+    sender.add(1);
+    gort::go([other, &sent, &sent_sum, &sender] {
+      // Hands values to selects while close runs; stops at the first send nobody takes.
+      for (int v = 1; other.try_send(v); ++v) {
+        ++sent;
+        sent_sum += v;
+      }
+      sender.done();
+    });
+    c.close();
+    wg.wait();
+    sender.wait();
+    EXPECT_EQ(by_close.load() + by_other.load(), n);
+    EXPECT_EQ(by_other.load(), sent);
+    EXPECT_EQ(other_sum.load(), sent_sum);
+    EXPECT_FALSE(c.recv().has_value());
+  });
+}
+
 // select_case::recv's contract: the destination is "left empty if c is closed", also when the
 // case list is reused and the destination still holds the previous round's value.
 TEST_P(Chan, RuntimeListSelectRecvFromClosedLeavesDestinationEmpty) {

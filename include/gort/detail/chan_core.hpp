@@ -152,6 +152,46 @@ class alignas(64) chan_base {
     }
   }
 
+  /// Close's dequeue (chan_wake_closed): pops up to `max` waiters, receivers first, and settles
+  /// the claims of the select waiters among them after the walk. Every waiter record lies in its
+  /// goroutine's cold frame, a miss to memory, and a list walk takes those one after another: so
+  /// the walk pops from both ends of a queue in turn (two chains of misses in flight; close wakes
+  /// everyone, in no promised order), and a select's claim, a line of its own, is fetched during
+  /// the walk and claimed after it. Marks each waiter it won as woken by close and stores its
+  /// goroutine in gs[]; returns how many. *more: the queues may hold more.
+  std::size_t dequeue_closed(goroutine** gs, std::size_t max, bool* more) noexcept
+      GORT_REQUIRES(lock) {
+    GORT_DCHECK(closed());  // nothing enqueues on a closed channel: the walk ends
+    std::size_t popped = 0;
+    // Parked in gs[] until the claims: a waiter record and a goroutine record are both pointers,
+    // and each slot is overwritten with its goroutine below.
+    auto take = [&](chan_waiter* w) {
+      if (w->shared != nullptr) __builtin_prefetch(w->shared, 1);
+      gs[popped++] = reinterpret_cast<goroutine*>(w);
+    };
+    for (std::size_t q : {k_recvq, k_sendq}) {
+      while (popped < max) {
+        chan_waiter* w = q_.validate_and_pop_front(q, stamp_);  // validated: pop_back may follow
+        if (w == nullptr) break;
+        take(w);
+        if (popped == max) break;
+        chan_waiter* b = q_.pop_back(q);
+        if (b == nullptr) break;
+        take(b);
+      }
+    }
+    std::size_t won = 0;
+    for (std::size_t i = 0; i < popped; ++i) {
+      chan_waiter* w = reinterpret_cast<chan_waiter*>(gs[i]);
+      if (w->shared == nullptr || w->shared->claim(w->fires)) {
+        w->success = false;  // a receiver gets no value; a sender throws when it resumes
+        gs[won++] = w->g;
+      }
+    }
+    *more = popped == max;
+    return won;
+  }
+
   void buffer_push(void* src) noexcept GORT_REQUIRES(lock) {
     const std::size_t n = count();
     GORT_DCHECK(n < cap_);  // senders queue, rather than push, while the buffer is full
@@ -237,6 +277,11 @@ inline bool chan_block(chan_base* c, void* elem, goroutine* me, std::size_t q)
 /// Go's closechan: wakes every waiting receiver (empty-handed) and sender (they throw). Throws
 /// panic_error on a nil or closed channel.
 void chan_close(chan_base* c);
+
+/// Close's wake-up, shared by chan_close and the contexts' done channels: the caller holds c's
+/// lock and has just marked c closed; wakes every waiter, in batches (the lock is released before
+/// each batch is readied and retaken for the next), and returns with the lock released.
+void chan_wake_closed(chan_base* c) noexcept GORT_RELEASE(c->lock);
 
 // ---- inline fast paths ----
 

@@ -144,6 +144,14 @@ class basic_wait_queues {
     return node_of(h);
   }
 
+  /// Unlinks and returns the last node of list q, or null.
+  Node* pop_back(std::size_t q = 0) noexcept {
+    wait_hook* h = last_[q];
+    if (h == nullptr) return nullptr;
+    unlink(h, q);
+    return node_of(h);
+  }
+
   /// pop_front for an owner that validates lazily (a channel): validates with `stamp` only when
   /// list q is not empty — an empty list is found empty without following any node.
   Node* validate_and_pop_front(std::size_t q, std::uint32_t& stamp) noexcept {
