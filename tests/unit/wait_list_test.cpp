@@ -49,6 +49,30 @@ TEST(WaitList, PushBackAndFrontKeepOrder) {
   EXPECT_EQ(values(q), (std::vector<int>{2, 3}));
 }
 
+// Close's walk pops from both ends in turn: each pop keeps the rest linked in order, and the
+// list ends empty with both ends reset.
+TEST(WaitList, PopFromBothEndsInTurnDrainsInOrder) {
+  basic_wait_queues<node, 2> q;
+  node n[5] = {node(0), node(1, true), node(2), node(3, true), node(4)};
+  for (node& x : n) q.push_back(&x, 1);
+  EXPECT_EQ(q.pop_back(0), nullptr);  // the other list is empty
+  EXPECT_EQ(q.pop_front(1), &n[0]);
+  EXPECT_EQ(q.pop_back(1), &n[4]);
+  EXPECT_EQ(values(q, 1), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(q.pop_back(1), &n[3]);
+  EXPECT_FALSE(decltype(q)::is_linked(&n[3]));
+  EXPECT_EQ(q.pop_front(1), &n[1]);
+  EXPECT_EQ(q.pop_back(1), &n[2]);
+  EXPECT_EQ(q.pop_back(1), nullptr);
+  EXPECT_EQ(q.pop_front(1), nullptr);
+  EXPECT_TRUE(q.empty(1));
+  // Both ends were reset: a node pushed now is first and last.
+  q.push_back(&n[1], 1);
+  EXPECT_EQ(values(q, 1), (std::vector<int>{1}));
+  EXPECT_EQ(q.pop_back(1), &n[1]);
+  EXPECT_TRUE(q.empty(1));
+}
+
 TEST(WaitList, RemoveByAddressFromHeadMiddleAndTail) {
   wait_queues<node> q;
   node n[5] = {node(0), node(1), node(2), node(3), node(4)};

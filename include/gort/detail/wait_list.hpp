@@ -5,7 +5,7 @@
 // one owner lock (a channel's receivers and senders; one list for everything else):
 //
 //   push_back / push_front   link a node (debug check: not linked already)
-//   pop_front                unlink and return the first node
+//   pop_front / pop_back     unlink and return the first / last node
 //   remove                   unlink a node by address (debug check: linked)
 //   remove_if_linked         the same, tolerating a node a waker already unlinked
 //   waiting_hint             "is anyone queued?", readable without the lock (a channel's select
