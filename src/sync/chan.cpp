@@ -36,17 +36,17 @@ void chan_wake_closed(chan_base* c) noexcept {
   // lock is free, which nothing can use to wait on the closed channel.
   constexpr std::size_t k_batch = 256;
   constexpr std::size_t k_ahead = 8;  // goroutine records fetched ahead of ready()
-  goroutine* batch[k_batch];
+  close_slot batch[k_batch];
   goroutine* me = nullptr;  // the waker's record
   for (;;) {
     bool more = false;
     const std::size_t n = c->dequeue_closed(batch, k_batch, &more);
     c->lock.unlock();
     if (n > 0 && me == nullptr) me = current();
-    for (std::size_t i = 0; i < n && i < k_ahead; ++i) __builtin_prefetch(batch[i], 1);
+    for (std::size_t i = 0; i < n && i < k_ahead; ++i) __builtin_prefetch(batch[i].g, 1);
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + k_ahead < n) __builtin_prefetch(batch[i + k_ahead], 1);  // ready() CASes its status
-      ready(me, batch[i]);
+      if (i + k_ahead < n) __builtin_prefetch(batch[i + k_ahead].g, 1);  // ready() CASes status
+      ready(me, batch[i].g);
     }
     if (!more) return;
     c->lock.lock();

@@ -55,6 +55,13 @@ struct chan_waiter : waiter {
 inline constexpr std::size_t k_recvq = 0;
 inline constexpr std::size_t k_sendq = 1;
 
+/// One entry of close's batch (chan_base::dequeue_closed): a dequeued waiter until its claim is
+/// settled, then the goroutine to ready.
+union close_slot {
+  chan_waiter* w;
+  goroutine* g;
+};
+
 /// Per-element-type operations, all noexcept (elements are nothrow-movable).
 struct chan_ops {
   void (*give)(void* dst_opt, void* src) noexcept;      // dst->emplace(std::move(*src))
@@ -157,17 +164,15 @@ class alignas(64) chan_base {
   /// goroutine's cold frame, a miss to memory, and a list walk takes those one after another: so
   /// the walk pops from both ends of a queue in turn (two chains of misses in flight; close wakes
   /// everyone, in no promised order), and a select's claim, a line of its own, is fetched during
-  /// the walk and claimed after it. Marks each waiter it won as woken by close and stores its
-  /// goroutine in gs[]; returns how many. *more: the queues may hold more.
-  std::size_t dequeue_closed(goroutine** gs, std::size_t max, bool* more) noexcept
+  /// the walk and claimed after it. Marks each waiter it won as woken by close and leaves its
+  /// goroutine in out[0, returned count). *more: the queues may hold more.
+  std::size_t dequeue_closed(close_slot* out, std::size_t max, bool* more) noexcept
       GORT_REQUIRES(lock) {
     GORT_DCHECK(closed());  // nothing enqueues on a closed channel: the walk ends
     std::size_t popped = 0;
-    // Parked in gs[] until the claims: a waiter record and a goroutine record are both pointers,
-    // and each slot is overwritten with its goroutine below.
     auto take = [&](chan_waiter* w) {
       if (w->shared != nullptr) __builtin_prefetch(w->shared, 1);
-      gs[popped++] = reinterpret_cast<goroutine*>(w);
+      out[popped++].w = w;
     };
     for (std::size_t q : {k_recvq, k_sendq}) {
       while (popped < max) {
@@ -182,10 +187,10 @@ class alignas(64) chan_base {
     }
     std::size_t won = 0;
     for (std::size_t i = 0; i < popped; ++i) {
-      chan_waiter* w = reinterpret_cast<chan_waiter*>(gs[i]);
+      chan_waiter* w = out[i].w;
       if (w->shared == nullptr || w->shared->claim(w->fires)) {
         w->success = false;  // a receiver gets no value; a sender throws when it resumes
-        gs[won++] = w->g;
+        out[won++].g = w->g;  // won <= i: entries not read yet stay intact
       }
     }
     *more = popped == max;
