@@ -141,7 +141,11 @@ bool finish_locked(scheduler& s, machine* m, goroutine* g) {
       GORT_DCHECK(g->status.load(std::memory_order_relaxed) == g_status::running);
       // release: as finish_request's — the status is visible before unlock publishes g.
       g->status.store(g_status::waiting, std::memory_order_release);
-      if (p != nullptr) bump(p->parks);
+      if (p != nullptr) {
+        bump(p->parks);
+      } else {
+        s.parks_without_p.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+      }
       if (m->after_unlock(m->after_arg)) return stop_locked(s, m);  // step 2; a waker readies g
       claim_vetoed(g);
       if (p != nullptr) return true;  // vetoed: run g again at once

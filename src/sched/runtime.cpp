@@ -605,6 +605,7 @@ runtime_stats stats() {
     r.stolen += p->stolen.load(std::memory_order_relaxed);
     cached_stacks += static_cast<std::uint64_t>(p->stack_count.load(std::memory_order_relaxed));
   }
+  r.parks += s->parks_without_p.load(std::memory_order_relaxed);
   r.preemptions = s->preemptions.load(std::memory_order_relaxed);
   r.blocking = s->nblocking.load(std::memory_order_relaxed);
   for (auto& p : s->allp) r.blocking_calls += p->blocking_calls.load(std::memory_order_relaxed);

@@ -710,6 +710,7 @@ processor* own_p_slow(machine* m) noexcept {
 }
 
 bool park_without_p(scheduler& s, machine* m, goroutine* g) {
+  s.parks_without_p.fetch_add(1, std::memory_order_relaxed);  // before unlock, as finish_request
   if (m->after_unlock(m->after_arg)) return false;
   g->status.store(g_status::runnable, std::memory_order_relaxed);  // vetoed: runnable at once
   global_put(s, g);

@@ -172,6 +172,10 @@ struct scheduler {
   std::atomic<std::uint64_t> goid_gen{1};        // next goroutine id batch start
   std::atomic<std::uint64_t> thread_spawned{0};  // spawns by plain threads (no P)
   std::atomic<std::uint64_t> preemptions{0};
+  // Parks by goroutines whose machine holds no processor (a runaway whose processor sysmon took,
+  // a locked goroutine waiting for one): no processor's `parks` counts them. relaxed: a statistic,
+  // summed with the processors' counters by stats().
+  std::atomic<std::uint64_t> parks_without_p{0};
   // gort::blocking (blocking.cpp). nblocking: goroutines inside a blocking call now (a goroutine
   // dump or a deadlock check counts them as neither running nor parked); retakes: processors
   // sysmon took from a blocking call; handoffs: processors given up at once by blocking_long.

@@ -320,6 +320,41 @@ TEST(Runaway, SpinningGoroutineDoesNotStopATickerAtOneProcessor) {
   }
 }
 
+// A goroutine that parks after sysmon took its processor parks from a machine without one (its
+// switch finds no idle processor: the one processor runs the helper). gort::stats().parks counts
+// that park too — a test waiting for N goroutines to park (parks) must not wait forever because
+// one of them lost its processor on the way.
+TEST(Runaway, AParkWithoutAProcessorIsCounted) {
+  if (!gort::sched::runaway_handoff_supported()) {
+    GTEST_SKIP() << "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is not available here";
+  }
+  gort::run(
+      [] {
+        gort::detail::goroutine* const self = gort::detail::current();
+        std::atomic<bool> helper_ran{false}, parked{false};
+        std::atomic<std::uint64_t> base{0}, seen{0};
+        gort::wait_group wg;
+        wg.add(1);
+        gort::go([&] {  // runs only once main lost the one processor
+          helper_ran.store(true, std::memory_order_release);
+          while (!parked.load(std::memory_order_acquire)) gort::yield();  // keeps the processor
+          seen.store(gort::stats().parks);
+          gort::detail::ready(self);
+          wg.done();
+        });
+        while (!helper_ran.load(std::memory_order_acquire)) {  // pure C++: sysmon takes the P
+        }
+        base.store(gort::stats().parks);
+        gort::detail::park(gort::detail::wait_reason::sleep, [&parked] {
+          parked.store(true, std::memory_order_release);  // after the park was counted
+          return true;
+        });
+        wg.wait();
+        EXPECT_GT(seen.load(), base.load());
+      },
+      {.maxprocs = 1});
+}
+
 // gort::preempt_point: a loop that calls nothing else of gort still lets the others run.
 TEST_P(Blocking, PreemptPointYieldsToWaitingGoroutines) {
   run([] {
