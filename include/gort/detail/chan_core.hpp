@@ -155,8 +155,14 @@ class alignas(64) chan_base {
   chan_waiter* dequeue(std::size_t q) noexcept GORT_REQUIRES(lock) {
     for (;;) {
       chan_waiter* w = q_.validate_and_pop_front(q, stamp_);
-      if (w == nullptr || w->shared == nullptr || w->shared->claim(w->fires)) return w;
+      if (w == nullptr || wins(w)) return w;
     }
+  }
+
+  /// Whether the caller, having dequeued w, may wake it: a plain waiter, or a select waiter whose
+  /// claim this call won with w's case (a lost claim: the select fired elsewhere, skip it).
+  static bool wins(chan_waiter* w) noexcept {
+    return w->shared == nullptr || w->shared->claim(w->fires);
   }
 
   /// Close's dequeue (chan_wake_closed): pops up to `max` waiters, receivers first, and settles
@@ -188,7 +194,7 @@ class alignas(64) chan_base {
     std::size_t won = 0;
     for (std::size_t i = 0; i < popped; ++i) {
       chan_waiter* w = out[i].w;
-      if (w->shared == nullptr || w->shared->claim(w->fires)) {
+      if (wins(w)) {
         w->success = false;  // a receiver gets no value; a sender throws when it resumes
         out[won++].g = w->g;  // won <= i: entries not read yet stay intact
       }
