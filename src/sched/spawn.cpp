@@ -27,6 +27,7 @@
 
 #include "gort/runtime.hpp"
 #include "sched/scheduler.hpp"
+#include "sys/advise.hpp"
 #include "sys/clock.hpp"
 #include "sys/vector_growth.hpp"
 
@@ -70,6 +71,9 @@ goroutine* acquire_record_slab() {
     base = free.back();
     free.pop_back();
   }
+  // One call commits the slab's pages instead of a fault per page as the records are written
+  // (sys/advise.hpp); where it cannot, the writes fault them in.
+  (void)sys::populate(base, k_slab_bytes);
   for (std::size_t i = 0; i < k_slab_records; ++i) ::new (&base[i]) goroutine;
   return base;
 }

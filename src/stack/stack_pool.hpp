@@ -44,6 +44,13 @@
 // that returns before the next switch and never went past the guard zone damaged nothing and is
 // not reported.
 //
+// First pages. A goroutine's first frames fill its slot's top page, and a fresh (or scavenged)
+// slot's top page is not resident: the first frame written would take a page fault. get_batch
+// instead commits the top pages of the non-resident slots it hands out in one batched
+// MADV_POPULATE_WRITE (sys/advise.hpp), where the kernel has it. It commits nothing a goroutine
+// on the slot would not touch anyway, and the page it commits is also the canary zone of the slot
+// above (which is handed out after it). Whether a slot's pages may be resident is `dirty`.
+//
 // Promises. Stacks are attached lazily, when a goroutine first runs, but gort::go must report
 // exhaustion to its caller (std::bad_alloc). So a spawn takes a *promise*: the pool guarantees
 //     free slots (hot + clean + fresh) >= promised_        (invariant, checked under lock_)
@@ -124,11 +131,15 @@ class stack_pool {
     none,           // no guard pages: canaries only (GORTDEBUG=stackguard=0)
   };
 
+  /// Whether get_batch commits the top page of a slot whose pages are not resident (fresh or
+  /// scavenged) before handing it out; see "First pages" in the file comment.
+  enum class top_pages : std::uint8_t { committed, on_first_touch };
+
   /// `slot_size`: bytes per slot including the guard zone, a multiple of the page size.
   /// `mprotect_budget` (mprotect guards only): how many slots may get a PROT_NONE guard page;
   /// negative: a quarter of vm.max_map_count, halved because each guard costs two VMAs.
   explicit stack_pool(std::size_t slot_size, guard_policy policy = guard_policy::automatic,
-                      std::int64_t mprotect_budget = -1);
+                      std::int64_t mprotect_budget = -1, top_pages tops = top_pages::committed);
   ~stack_pool();  // unmaps every reservation; slots still held by goroutines die with them
   stack_pool(const stack_pool&) = delete;
   stack_pool& operator=(const stack_pool&) = delete;
@@ -190,6 +201,7 @@ class stack_pool {
   std::size_t free_locked() const noexcept { return hot_.size() + clean_.size() + fresh_; }
   std::size_t release_pages(std::vector<stack_slot*>& slots);  // madvise, no lock held
   void install_markers(stack_slot** slots, std::size_t n);      // no lock held
+  void commit_top_pages(stack_slot** slots, std::size_t n);     // get_batch's; no lock held
 
   struct reservation {
     char* base;
@@ -202,6 +214,7 @@ class stack_pool {
 
   const std::size_t slot_size_;
   const bool markers_;        // this pool guards with markers
+  const bool commit_tops_;    // get_batch commits non-resident slots' top pages
   std::size_t mprotect_budget_;  // guard zones we may still mprotect (mprotect policy only)
 
   mutable std::mutex lock_;

@@ -25,6 +25,7 @@
 #include "gort/error.hpp"
 #include "gort/trace.hpp"
 #include "sched/scheduler.hpp"
+#include "sys/advise.hpp"
 #include "sys/clock.hpp"
 #include "sys/membarrier.hpp"
 
@@ -130,11 +131,7 @@ trace_chunk* map_chunk() noexcept {
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return nullptr;
   (void)::madvise(mem, k_trace_chunk_bytes, MADV_HUGEPAGE);  // a hint; fine where unsupported
-  bool populated = false;
-#ifdef MADV_POPULATE_WRITE
-  populated = ::madvise(mem, k_trace_chunk_bytes, MADV_POPULATE_WRITE) == 0;
-#endif
-  if (!populated) {
+  if (!sys::populate(mem, k_trace_chunk_bytes)) {
     auto* bytes = static_cast<volatile unsigned char*>(mem);
     for (std::size_t off = 0; off < k_trace_chunk_bytes; off += 4096) bytes[off] = 0;
   }

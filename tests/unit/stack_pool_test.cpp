@@ -3,6 +3,7 @@
 // RLIMIT_AS, the fault handler's arena lookup, and the VMA economy that lets a million stacks fit
 // under vm.max_map_count.
 #include "stack/stack_pool.hpp"
+#include "sys/advise.hpp"
 
 #include "procs.hpp"
 
@@ -265,7 +266,8 @@ TEST(StackPool, CanaryDetectsWritesBelowTheStack) {
 // their canary zones first, as a slot about to become a stack does, when `committed`).
 long canary_read_growth_kib(bool committed) {
   const std::size_t page = stack_pool::page_size();
-  stack_pool pool(4 * page, policy::none);
+  // Top pages left to the first touch: this measures what reading fresh canary zones costs.
+  stack_pool pool(4 * page, policy::none, -1, stack_pool::top_pages::on_first_touch);
   std::vector<stack_slot*> s(20000);
   EXPECT_EQ(pool.get_batch(s.data(), s.size()), s.size());
   if (committed) {
@@ -327,6 +329,55 @@ TEST(StackPool, ScavengeReturnsPagesToTheOs) {
   pool.put_batch(again, 4, 0);
 }
 
+// Whether this kernel commits pages through a batched MADV_POPULATE_WRITE (sys/advise.hpp).
+bool batched_populate_works() {
+  const std::size_t page = stack_pool::page_size();
+  void* p = ::mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  char* ranges[2] = {static_cast<char*>(p), static_cast<char*>(p) + 2 * page};
+  gort::sys::populate_ranges(ranges, 2, page);
+  const bool works = resident_pages(p, 4 * page) == 2;
+  ::munmap(p, 4 * page);
+  return works;
+}
+
+// A slot that is not resident (fresh, or scavenged) goes out with its top page — where its
+// goroutine's first frames go — already committed, and nothing else of it; a hot slot is left as
+// it is. Both guard kinds.
+TEST(StackPool, SlotsGoOutWithTheirTopPageCommitted) {
+  if (!batched_populate_works()) {
+    GTEST_SKIP() << "this kernel does not take MADV_POPULATE_WRITE through process_madvise";
+  }
+  const std::size_t page = stack_pool::page_size();
+  for (policy pol : {policy::automatic, policy::none}) {
+    stack_pool pool(16 * page, pol);
+    constexpr std::size_t k = 70;  // two system calls' worth (64 ranges each)
+    stack_slot* s[k];
+    ASSERT_EQ(pool.get_batch(s, k), k);
+    for (stack_slot* x : s) {
+      EXPECT_EQ(resident_pages(x->top() - page, page), 1u);
+      EXPECT_EQ(resident_pages(x->usable, static_cast<std::size_t>(x->top() - page - x->usable)), 0u);
+    }
+    pool.put_batch(s, k, 0);
+    ASSERT_GE(pool.scavenge(0, 0), k * 15 * page);
+    for (stack_slot* x : s) EXPECT_EQ(resident_pages(x->lo, x->size), 0u);
+    stack_slot* again[k];
+    ASSERT_EQ(pool.get_batch(again, k), k);
+    for (stack_slot* x : again) EXPECT_EQ(resident_pages(x->top() - page, page), 1u);
+    pool.put_batch(again, k, 0);
+  }
+}
+
+// Without the commit (top_pages::on_first_touch) a fresh slot is address space only.
+TEST(StackPool, SlotsLeftToTheFirstTouchHaveNothingResident) {
+  const std::size_t page = stack_pool::page_size();
+  stack_pool pool(16 * page, policy::none, -1, stack_pool::top_pages::on_first_touch);
+  stack_slot* s[8];
+  ASSERT_EQ(pool.get_batch(s, 8), 8u);
+  for (stack_slot* x : s) EXPECT_EQ(resident_pages(x->lo, x->size), 0u);
+  pool.put_batch(s, 8, 0);
+}
+
 TEST(StackPool, HotSlotsAreReusedFirst) {
   const std::size_t page = stack_pool::page_size();
   stack_pool pool(4 * page, policy::none);
@@ -386,7 +437,8 @@ TEST(StackPool, ScavengerKeepsSlotsThatBackPromises) {
   for (int i = 0; i < 60; ++i) {
     stack_slot* x = nullptr;
     ASSERT_EQ(pool.get_batch(&x, 1, 1), 1u);
-    EXPECT_EQ(resident_pages(x->usable, x->usable_size()), 0u);
+    // Released: nothing resident below the top page (which get_batch may commit).
+    EXPECT_EQ(resident_pages(x->usable, static_cast<std::size_t>(x->top() - page - x->usable)), 0u);
   }
   EXPECT_EQ(pool.snapshot().reserved, 64u);  // no carving was needed
 }
