@@ -1,9 +1,9 @@
 // sched/global_queue.hpp — the global run queue: a FIFO of goroutine pointers under a lock.
 //
 // Go keeps a mutex-protected intrusive list here. gort keeps the lock (see below) but stores
-// pointers in a growable ring instead of linking the records: moving a batch (the 129 goroutines of
-// a local-queue overflow, the batch a processor takes back) is then a copy of pointers that never
-// touches the records themselves, which are cold in cache when the queue is long. Measured on the
+// pointers in a growable ring (sys/ring.hpp) instead of linking the records: moving a batch (the
+// 129 goroutines of a local-queue overflow, the batch a processor takes back) is then a copy of
+// pointers that never touches the records themselves, which are cold in cache when the queue is long. Measured on the
 // spawn workload, linking through the records cost a cache miss per goroutine per transfer.
 //
 // Why a lock rather than a lock-free MPMC queue (moodycamel's ConcurrentQueue was the candidate):
@@ -18,11 +18,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
-#include <memory>
 
 #include "gort/detail/dcheck.hpp"
 #include "sched/goroutine.hpp"
+#include "sys/ring.hpp"
 
 namespace gort::sched {
 
@@ -33,27 +32,19 @@ class global_queue {
 
   /// Appends n goroutines in order. Requires the scheduler lock.
   void push_back_batch(goroutine* const* gs, std::size_t n) {
-    reserve(count_ + n);
-    for (std::size_t i = 0; i < n; ++i) buf_[(head_ + count_ + i) & mask_] = gs[i];
-    count_ += n;
+    ring_.push_back_batch(gs, n);
     publish();
   }
 
   /// Inserts one goroutine at the head (processor destroy order). Requires the scheduler lock.
   void push_front(goroutine* g) {
-    reserve(count_ + 1);
-    head_ = (head_ - 1) & mask_;
-    buf_[head_] = g;
-    ++count_;
+    ring_.push_front(g);
     publish();
   }
 
   /// Removes up to n goroutines from the head into out; returns how many. Requires the lock.
   std::size_t pop_batch(goroutine** out, std::size_t n) noexcept {
-    if (n > count_) n = count_;
-    for (std::size_t i = 0; i < n; ++i) out[i] = buf_[(head_ + i) & mask_];
-    head_ = (head_ + n) & mask_;
-    count_ -= n;
+    n = ring_.pop_front_batch(out, n);
     publish();
     return n;
   }
@@ -67,29 +58,13 @@ class global_queue {
   }
 
  private:
-  void reserve(std::size_t want) {
-    if (want <= capacity_) return;
-    std::size_t cap = capacity_ == 0 ? 1024 : capacity_;
-    while (cap < want) cap *= 2;
-    auto fresh = std::make_unique<goroutine*[]>(cap);
-    for (std::size_t i = 0; i < count_; ++i) fresh[i] = buf_[(head_ + i) & mask_];
-    buf_ = std::move(fresh);
-    capacity_ = cap;
-    mask_ = cap - 1;
-    head_ = 0;
-  }
-
   void publish() noexcept {
-    GORT_DCHECK(count_ <= capacity_ && (capacity_ & mask_) == 0);  // a power-of-two ring, in bounds
+    GORT_DCHECK(ring_.size() <= ring_.capacity());
     // Written under the lock only; seq_cst store for the hand-shake described in size().
-    size_.store(static_cast<std::int64_t>(count_), std::memory_order_seq_cst);
+    size_.store(static_cast<std::int64_t>(ring_.size()), std::memory_order_seq_cst);
   }
 
-  std::unique_ptr<goroutine*[]> buf_;
-  std::size_t capacity_ = 0;
-  std::size_t mask_ = 0;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
+  sys::ring<goroutine*> ring_;
   std::atomic<std::int64_t> size_{0};
 };
 

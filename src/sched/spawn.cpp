@@ -95,7 +95,7 @@ void reset_record(goroutine* g) {
 // s.gfree_lock.
 goroutine* new_slab_locked(scheduler& s) {
   sys::reserve_at_least(s.slabs, s.slabs.size() + 1);
-  sys::reserve_at_least(s.gfree, (s.slabs.size() + 1) * k_slab_records);
+  sys::reserve_committed(s.gfree, (s.slabs.size() + 1) * k_slab_records);  // exits fill it
   goroutine* base = acquire_record_slab();
   for (std::size_t i = k_slab_records; i-- > 1;) {
     base[i].status.store(g_status::dead, std::memory_order_relaxed);

@@ -73,9 +73,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <vector>
+
+#include "sys/ring.hpp"
 
 namespace gort::sched {
 
@@ -219,7 +220,7 @@ class stack_pool {
 
   mutable std::mutex lock_;
   std::vector<reservation> reservations_;  // guarded by lock_
-  std::deque<stack_slot*> hot_;            // guarded by lock_; oldest at the front
+  sys::ring<stack_slot*> hot_;             // guarded by lock_; oldest at the front
   std::vector<stack_slot*> clean_;         // guarded by lock_
   std::size_t fresh_ = 0;                  // guarded by lock_; carved slots never handed out
   std::size_t fresh_cursor_ = 0;           // guarded by lock_; first reservation with fresh slots

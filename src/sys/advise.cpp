@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <atomic>
 
 // Linux 5.14's populate advice and 6.13's guard markers; older headers lack the constants.
@@ -80,6 +81,13 @@ void populate_ranges(char* const* addrs, std::size_t n, std::size_t len) noexcep
 
 bool populate(void* p, std::size_t len) noexcept {
   return ::madvise(p, len, MADV_POPULATE_WRITE) == 0;
+}
+
+bool populate_within(void* p, std::size_t len) noexcept {
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto lo = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + len) & ~(page - 1);
+  return hi > lo && populate(reinterpret_cast<void*>(lo), hi - lo);
 }
 
 }  // namespace gort::sys

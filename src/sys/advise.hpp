@@ -33,4 +33,8 @@ void populate_ranges(char* const* addrs, std::size_t n, std::size_t len) noexcep
 /// kernel lacks it (before 5.14) or could not commit every page. Any thread.
 bool populate(void* p, std::size_t len) noexcept;
 
+/// Commits the whole pages inside [p, p + len) (any alignment) as populate does; returns false
+/// where it could not, or when the range holds no whole page. Any thread.
+bool populate_within(void* p, std::size_t len) noexcept;
+
 }  // namespace gort::sys

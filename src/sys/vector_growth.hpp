@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "sys/advise.hpp"
+
 namespace gort::sys {
 
 /// Ensures v.capacity() >= want, at least doubling the capacity when it grows.
@@ -17,6 +19,17 @@ template <class Vector>
 void reserve_at_least(Vector& v, std::size_t want) {
   if (want <= v.capacity()) return;
   v.reserve(std::max(want, 2 * v.capacity()));
+}
+
+/// reserve_at_least for a vector that will fill its room: a large new room's pages are committed
+/// in one call rather than one page fault per page as appends reach them (sys/advise.hpp).
+template <class Vector>
+void reserve_committed(Vector& v, std::size_t want) {
+  if (want <= v.capacity()) return;
+  reserve_at_least(v, want);
+  constexpr std::size_t k_min_bytes = 64 * 1024;
+  const std::size_t room = (v.capacity() - v.size()) * sizeof(*v.data());
+  if (room >= k_min_bytes) (void)populate_within(v.data() + v.size(), room);
 }
 
 }  // namespace gort::sys
