@@ -20,6 +20,7 @@
 #include "gort/detail/spinlock.hpp"
 #include "gort/time.hpp"
 #include "sched/sanitizer.hpp"
+#include "sys/vector_growth.hpp"
 
 namespace gort::sched {
 
@@ -38,6 +39,7 @@ class timer_heap {
 
   /// Adds t (not pending anywhere) to fire at t->when. Requires the lock.
   void push_locked(node* t) GORT_REQUIRES(lock) {
+    sys::reserve_committed(heap_, heap_.size() + 1);  // a sleeping crowd grows it in bulk
     heap_.push_back({t->when, t, t->stoppable});
     sift_up(heap_.size() - 1);
     // release: the node's fields are visible to whoever finds it through `heap`.
