@@ -69,7 +69,7 @@ std::size_t advise_ranges(char* const* addrs, std::size_t n, std::size_t len,
       // A call that advised some ranges returns their bytes: the ranges are taken in order.
       return r > 0 ? done + static_cast<std::size_t>(r) / len : done;
     }
-    if (cap != nullptr) cap->state.store(1, std::memory_order_relaxed);
+    if (cap != nullptr) cap->state.store(1, std::memory_order_relaxed);  // the probe's answer
     done += k;
   }
   return done;
