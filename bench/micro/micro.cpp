@@ -80,27 +80,42 @@ void BM_ParkReadyPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_ParkReadyPingPong);
 
+// Fresh stack slots laid out as gort's (64 KiB apart, huge pages off), handed out one at a time;
+// a new reservation, mapped outside the timed region, when they run out.
+class fresh_slots {
+ public:
+  static constexpr std::size_t k_slot = 64 * 1024;
+  static constexpr std::size_t k_count = 16384;
+  explicit fresh_slots(benchmark::State& state) : state_(state) {}
+  ~fresh_slots() {
+    if (base_ != nullptr) ::munmap(base_, k_count * k_slot);
+  }
+  /// The next slot's index (a new reservation's first is 0) and its base.
+  std::size_t next() {
+    if (i_ == k_count) {
+      state_.PauseTiming();
+      if (base_ != nullptr) ::munmap(base_, k_count * k_slot);
+      base_ = static_cast<char*>(::mmap(nullptr, k_count * k_slot, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+      ::madvise(base_, k_count * k_slot, MADV_NOHUGEPAGE);
+      i_ = 0;
+      state_.ResumeTiming();
+    }
+    return i_++;
+  }
+  char* slot(std::size_t i) const { return base_ + i * k_slot; }
+
+ private:
+  benchmark::State& state_;
+  char* base_ = nullptr;
+  std::size_t i_ = k_count;
+};
+
 // What one parked goroutine's stack page costs the kernel on this machine: the first write to a
 // fresh anonymous page 64 KiB from the previous one (the layout of gort's stacks).
 void BM_FreshStackPageFault(benchmark::State& state) {
-  constexpr std::size_t slot = 64 * 1024;
-  constexpr std::size_t n = 16384;
-  char* base = nullptr;
-  std::size_t i = n;
-  for (auto _ : state) {
-    if (i == n) {
-      state.PauseTiming();
-      if (base != nullptr) ::munmap(base, n * slot);
-      base = static_cast<char*>(::mmap(nullptr, n * slot, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-      ::madvise(base, n * slot, MADV_NOHUGEPAGE);
-      i = 0;
-      state.ResumeTiming();
-    }
-    base[i * slot + slot - 64] = 1;
-    ++i;
-  }
-  if (base != nullptr) ::munmap(base, n * slot);
+  fresh_slots slots(state);
+  for (auto _ : state) slots.slot(slots.next())[fresh_slots::k_slot - 64] = 1;
 }
 // threads:2 — both vCPUs at once, each on its own slots, as a spawn burst on two processors; a
 // hypervisor that serializes page-table work shows it here (time per slot per thread).
@@ -111,36 +126,25 @@ BENCHMARK(BM_FreshStackPageFault)->Threads(1)->Threads(2)->UseRealTime();
 // from BM_FreshStackPageFault is what the batched commit saves per goroutine; where the hypervisor
 // shadows page tables, the first write to a committed page still costs an exit.
 void BM_CommittedStackPageFirstWrite(benchmark::State& state) {
-  constexpr std::size_t slot = 64 * 1024;
-  constexpr std::size_t n = 16384;
-  constexpr std::size_t batch = 16;
+  constexpr std::size_t batch = 16;  // divides fresh_slots::k_count
   constexpr int k_pidfd_self = -10000;  // Linux 6.15's PIDFD_SELF_THREAD
   constexpr int k_populate_write = 23;  // MADV_POPULATE_WRITE
   const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  char* base = nullptr;
-  std::size_t i = n;
+  fresh_slots slots(state);
   for (auto _ : state) {
-    if (i == n) {
-      state.PauseTiming();
-      if (base != nullptr) ::munmap(base, n * slot);
-      base = static_cast<char*>(::mmap(nullptr, n * slot, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-      ::madvise(base, n * slot, MADV_NOHUGEPAGE);
-      i = 0;
-      state.ResumeTiming();
-    }
+    const std::size_t i = slots.next();
     if (i % batch == 0) {
       iovec iov[batch];
-      for (std::size_t k = 0; k < batch; ++k) iov[k] = {base + (i + k + 1) * slot - page, page};
+      for (std::size_t k = 0; k < batch; ++k) {
+        iov[k] = {slots.slot(i + k) + fresh_slots::k_slot - page, page};
+      }
       if (::syscall(SYS_process_madvise, k_pidfd_self, iov, batch, k_populate_write, 0) < 0) {
         state.SkipWithError("this kernel does not take MADV_POPULATE_WRITE in process_madvise");
         break;
       }
     }
-    base[i * slot + slot - 64] = 1;
-    ++i;
+    slots.slot(i)[fresh_slots::k_slot - 64] = 1;
   }
-  if (base != nullptr) ::munmap(base, n * slot);
 }
 BENCHMARK(BM_CommittedStackPageFirstWrite)->Threads(1)->Threads(2)->UseRealTime();
 
