@@ -179,8 +179,11 @@ std::size_t stack_pool::carve_locked(std::size_t want) {
   }
   try {
     sys::reserve_at_least(reservations_, reservations_.size() + 1);
-    // Room for every slot ever carved, so that scavenge's pushes never allocate.
+    // Room for every slot ever carved, so that put_batch's and scavenge's pushes never allocate
+    // (a goroutine's exit returns its stack through put_batch). Not committed: most of it may
+    // never hold a slot.
     sys::reserve_at_least(clean_, counters_.reserved + count);
+    hot_.reserve(counters_.reserved + count, /*commit_pages=*/false);
   } catch (const std::bad_alloc&) {
     ::operator delete(slots);
     ::munmap(base, bytes);
@@ -317,6 +320,7 @@ void stack_pool::install_markers(stack_slot** slots, std::size_t n) {
 
 void stack_pool::put_batch(stack_slot* const* in, std::size_t n, std::int64_t now) {
   std::lock_guard<std::mutex> guard(lock_);
+  GORT_DCHECK(hot_.size() + n <= hot_.capacity());  // carve_locked's room: the pushes never throw
   for (std::size_t i = 0; i < n; ++i) {
     stack_slot* s = in[i];
     s->dirty = true;

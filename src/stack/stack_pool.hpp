@@ -157,7 +157,8 @@ class stack_pool {
   /// carved. A slot is guarded (if its pool guards) before it is returned.
   std::size_t get_batch(stack_slot** out, std::size_t n, std::size_t redeem = 0);
 
-  /// Takes back `n` slots released by goroutines (marked dirty, stamped idle at `now`).
+  /// Takes back `n` slots released by goroutines (marked dirty, stamped idle at `now`). Never
+  /// allocates: carving reserved room for every slot.
   void put_batch(stack_slot* const* in, std::size_t n, std::int64_t now);
 
   /// Returns to the OS the pages of pooled slots idle since before `now - min_idle_ns`

@@ -26,12 +26,14 @@ class ring {
   std::size_t capacity() const noexcept { return capacity_; }
 
   /// Ensures room for `want` entries without a further allocation. Throws std::bad_alloc.
-  void reserve(std::size_t want) {
+  /// `commit_pages`: commit a large new buffer's pages at once (the file comment); false for room
+  /// reserved ahead of entries that may never come, whose pages then fault in as they fill.
+  void reserve(std::size_t want, bool commit_pages = true) {
     if (want <= capacity_) return;
     std::size_t cap = capacity_ == 0 ? 1024 : capacity_;
     while (cap < want) cap *= 2;
     auto fresh = std::make_unique_for_overwrite<T[]>(cap);
-    commit(fresh.get(), cap);
+    if (commit_pages) commit(fresh.get(), cap);
     for (std::size_t i = 0; i < count_; ++i) fresh[i] = buf_[(head_ + i) & mask_];
     buf_ = std::move(fresh);
     capacity_ = cap;
