@@ -3,8 +3,9 @@
 // Go keeps a mutex-protected intrusive list here. gort keeps the lock (see below) but stores
 // pointers in a growable ring (sys/ring.hpp) instead of linking the records: moving a batch (the
 // 129 goroutines of a local-queue overflow, the batch a processor takes back) is then a copy of
-// pointers that never touches the records themselves, which are cold in cache when the queue is long. Measured on the
-// spawn workload, linking through the records cost a cache miss per goroutine per transfer.
+// pointers that never touches the records themselves, which are cold in cache when the queue is
+// long. Measured on the spawn workload, linking through the records cost a cache miss per
+// goroutine per transfer.
 //
 // Why a lock rather than a lock-free MPMC queue (moodycamel's ConcurrentQueue was the candidate):
 // the scheduler needs exact FIFO across all producers (yield and preemption rely on "tail of the

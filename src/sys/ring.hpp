@@ -2,9 +2,9 @@
 // of pointers that reach millions of entries (the global run queue, the stack pool's hot slots).
 //
 // Growth doubles a power-of-two buffer and copies the live entries once, so n pushes cost O(n)
-// copies. A large new buffer has its pages committed in one call (sys::populate_within) rather than
-// one page fault per page as entries fill it (sys/advise.hpp); it is not value-initialized. Not thread-safe: the
-// owner's lock guards every member.
+// copies. A large new buffer has its pages committed in one call (sys::populate_within) rather
+// than one page fault per page as entries fill it (sys/advise.hpp); it is not value-initialized.
+// Not thread-safe: the owner's lock guards every member.
 #pragma once
 
 #include <cstddef>

@@ -42,7 +42,8 @@ TEST(Advise, PopulateRangesCommitsExactlyTheGivenPages) {
   mapping m(200);
   std::vector<char*> ranges;
   for (std::size_t i = 0; i < 200; i += 3) ranges.push_back(m.mem + i * page());
-  const std::size_t done = gort::sys::advise_ranges(ranges.data(), ranges.size(), page(), MADV_POPULATE_WRITE);
+  const std::size_t done =
+      gort::sys::advise_ranges(ranges.data(), ranges.size(), page(), MADV_POPULATE_WRITE);
   if (done == 0) GTEST_SKIP() << "this kernel does not take MADV_POPULATE_WRITE in process_madvise";
   EXPECT_EQ(done, ranges.size());
   const std::vector<bool> r = residency(m.mem, 200);
@@ -65,7 +66,8 @@ TEST(Advise, AFailedCallReportsThePrefixThatGotTheAdvice) {
   for (std::size_t i = 0; i < 64; ++i) ranges.push_back(m.mem + i * page());
   ranges.push_back(hole);
   ranges.push_back(m.mem + 65 * page());
-  const std::size_t done = gort::sys::advise_ranges(ranges.data(), ranges.size(), page(), MADV_POPULATE_WRITE);
+  const std::size_t done =
+      gort::sys::advise_ranges(ranges.data(), ranges.size(), page(), MADV_POPULATE_WRITE);
   if (done == 0) GTEST_SKIP() << "this kernel does not take MADV_POPULATE_WRITE in process_madvise";
   EXPECT_EQ(done, 64u);
   EXPECT_FALSE(residency(m.mem + 65 * page(), 1)[0]);

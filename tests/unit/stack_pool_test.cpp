@@ -356,7 +356,8 @@ TEST(StackPool, SlotsGoOutWithTheirTopPageCommitted) {
     ASSERT_EQ(pool.get_batch(s, k), k);
     for (stack_slot* x : s) {
       EXPECT_EQ(resident_pages(x->top() - page, page), 1u);
-      EXPECT_EQ(resident_pages(x->usable, static_cast<std::size_t>(x->top() - page - x->usable)), 0u);
+      const auto below_top = static_cast<std::size_t>(x->top() - page - x->usable);
+      EXPECT_EQ(resident_pages(x->usable, below_top), 0u);
     }
     pool.put_batch(s, k, 0);
     ASSERT_GE(pool.scavenge(0, 0), k * 15 * page);
@@ -438,7 +439,8 @@ TEST(StackPool, ScavengerKeepsSlotsThatBackPromises) {
     stack_slot* x = nullptr;
     ASSERT_EQ(pool.get_batch(&x, 1, 1), 1u);
     // Released: nothing resident below the top page (which get_batch may commit).
-    EXPECT_EQ(resident_pages(x->usable, static_cast<std::size_t>(x->top() - page - x->usable)), 0u);
+    const auto below_top = static_cast<std::size_t>(x->top() - page - x->usable);
+    EXPECT_EQ(resident_pages(x->usable, below_top), 0u);
   }
   EXPECT_EQ(pool.snapshot().reserved, 64u);  // no carving was needed
 }
