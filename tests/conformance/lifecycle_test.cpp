@@ -361,6 +361,24 @@ TEST_P(Lifecycle, IdleStacksReturnMemoryToTheOs) {
   });
 }
 
+// A parked goroutine keeps about one page of stack resident, whether that page was committed ahead
+// of its first run (the stack pool commits the top pages of the slots it hands out) or by its
+// first write: committing ahead adds nothing that a goroutine does not touch.
+TEST_P(Lifecycle, AParkedGoroutineKeepsAboutOnePageResident) {
+  if (gort_test::k_sanitized) GTEST_SKIP() << "sanitizer runtimes keep shadow memory per page";
+  run([] {
+    constexpr long n = 4000;
+    const long page_kib = ::sysconf(_SC_PAGESIZE) / 1024;
+    const long before = gort_test::rss_kib();
+    long grown = -1;
+    gort_test::with_parked_goroutines(n, [] {}, [&] { grown = gort_test::rss_kib() - before; });
+    // A stack page and a 256-byte record each, the processors' stack caches (32 slots each) and
+    // the runtime's queues: under two pages a goroutine. A whole 64 KiB slot each would be 16.
+    EXPECT_GE(grown, 0);
+    EXPECT_LT(grown, n * 2 * page_kib) << "KiB resident for " << n << " parked goroutines";
+  });
+}
+
 // An idle runtime burns no CPU: everything parked, only a plain thread's timer pending.
 TEST_P(Lifecycle, IdleRuntimeUsesNoCpu) {
   if (gort_test::k_sanitized) GTEST_SKIP() << "sanitizer runtimes have background threads";
