@@ -22,6 +22,7 @@ namespace {
 
 using gort_test::procs_test;
 using gort_test::scaled;
+using gort_test::scaled_spawns;
 
 class Inject : public procs_test {};
 GORT_INSTANTIATE_PROCS(Inject);
@@ -66,7 +67,9 @@ void submit_from_threads(int threads, int per_thread) {
 
 TEST_P(Inject, SubmissionsFromKThreadsRunExactlyOnce) {
   run([] {
-    for (const int k : {1, 2, 4, 8}) submit_from_threads(k, static_cast<int>(scaled(20'000)));
+    for (const int k : {1, 2, 4, 8}) {
+      submit_from_threads(k, static_cast<int>(scaled_spawns(20'000)));
+    }
   });
 }
 

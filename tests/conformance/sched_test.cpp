@@ -18,6 +18,7 @@ namespace {
 
 using gort_test::procs_test;
 using gort_test::scaled;
+using gort_test::scaled_spawns;
 
 class Sched : public procs_test {};
 GORT_INSTANTIATE_PROCS(Sched);
@@ -184,7 +185,7 @@ TEST(SchedOrder, OverflowSplitsHalfToGlobalQueue) {
 
 // Ring overflow at scale: nothing lost, nothing run twice.
 TEST_P(Sched, OverflowToGlobalQueueLosesNothing) {
-  const int n = static_cast<int>(scaled(200000));
+  const int n = static_cast<int>(scaled_spawns(200000));  // well above a local queue's 256
   std::vector<std::atomic<int>> ran(static_cast<std::size_t>(n));
   run([&] {
     gort::wait_group wg;
@@ -365,7 +366,7 @@ TEST_P(Sched, NumGoroutinesCountsLiveGoroutines) {
 TEST_P(Sched, GoFromPlainThreads) {
   run([] {
     constexpr int threads = 4;
-    constexpr int per_thread = 2000;
+    const int per_thread = static_cast<int>(scaled_spawns(2000, 1));
     std::atomic<int> ran{0};
     gort::wait_group wg;
     wg.add(threads * per_thread);

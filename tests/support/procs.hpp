@@ -58,6 +58,14 @@ constexpr std::int64_t scaled(std::int64_t n, std::int64_t divisor = 20) {
   return k_sanitized ? (n / divisor > 0 ? n / divisor : 1) : n;
 }
 
+/// Goroutine counts of tests that spawn many: scaled(), and a quarter of that under TSan, which
+/// creates a fiber per goroutine and zeroes ~800 KiB of fresh memory for it (milliseconds a
+/// goroutine on a VM whose page faults cost ~10 µs).
+constexpr std::int64_t scaled_spawns(std::int64_t n, std::int64_t divisor = 20) {
+  const std::int64_t m = scaled(n, divisor);
+  return k_tsan ? (m / 4 > 0 ? m / 4 : 1) : m;
+}
+
 class procs_test : public ::testing::TestWithParam<int> {
  protected:
   int procs() const { return GetParam(); }
