@@ -209,22 +209,34 @@ TEST(ExhaustionDeathTest, ImplicitRuntimeWithoutThreadsFailsCleanlyAndLaterWorks
   const int accepted = gort::run(
       [&plain_refused] {
         gort::wait_group gate;
+        gort::wait_group started;
         gort::wait_group finished;
         gate.add(1);
         int n = 0;
-        for (;;) {
-          finished.add(1);
-          try {
-            gort::go([&gate, &finished, n] {
-              if (n == 0) std::fprintf(stderr, "goroutine with a big stack was here\n");
-              gate.wait();
+        // Spawn until refused, then wait until every accepted goroutine has started: one that
+        // starts on a slot its processor had cached returns the promise it took, which makes
+        // room for another. Done when a round is refused at once, with nothing left to start.
+        for (int round_accepted = -1; round_accepted != 0;) {
+          round_accepted = 0;
+          for (;;) {
+            finished.add(1);
+            started.add(1);
+            try {
+              gort::go([&gate, &started, &finished, n] {
+                if (n == 0) std::fprintf(stderr, "goroutine with a big stack was here\n");
+                started.done();
+                gate.wait();
+                finished.done();
+              });
+            } catch (const std::bad_alloc&) {
               finished.done();
-            });
-          } catch (const std::bad_alloc&) {
-            finished.done();
-            break;
+              started.done();
+              break;
+            }
+            ++round_accepted;
+            if (++n > 10000) std::_Exit(11);  // the limit should have stopped us long before
           }
-          if (++n > 10000) std::_Exit(11);  // the limit should have stopped us long before
+          started.wait();
         }
         // A plain thread is refused the same way.
         std::thread t([&plain_refused] {
