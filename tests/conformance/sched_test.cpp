@@ -256,11 +256,14 @@ TEST_P(Sched, TestGoroutineParallelism) {
 // runs the goroutine (same thread: the count happens-before the flag). If sysmon's preemption
 // request (main's slice may already be 10 ms old on a loaded machine) made go() yield, main's own
 // processor ran the goroutine on main's thread: try again; likewise if sysmon handed main's
-// processor to another thread as a runaway's.
+// processor to another thread as a runaway's. Each attempt begins with a yield: main runs on
+// without a processor after such a hand-off, and a spawn without one goes to the global queue,
+// where a thread takes it without stealing; the switch takes a processor back.
 TEST_P(Sched, IdleProcessorStealsRunnext) {
   if (procs() == 1) GTEST_SKIP() << "needs a second processor";
   run([] {
     for (int attempt = 0; attempt < 100; ++attempt) {
+      gort::yield();
       std::atomic<bool> flag{false};
       std::thread::id ran_on;
       const std::thread::id main_thread = std::this_thread::get_id();
