@@ -37,4 +37,15 @@ bool populate(void* p, std::size_t len) noexcept;
 /// where it could not, or when the range holds no whole page. Any thread.
 bool populate_within(void* p, std::size_t len) noexcept;
 
+/// The size from which a new buffer's pages are committed in one call (populate_large) rather
+/// than faulted in one by one as it fills: a smaller one comes from malloc's heap, whose pages are
+/// mostly resident already.
+inline constexpr std::size_t k_commit_min_bytes = 64 * 1024;
+
+/// populate_within for a new buffer of at least k_commit_min_bytes; nothing for a smaller one.
+/// Any thread.
+inline void populate_large(void* p, std::size_t len) noexcept {
+  if (len >= k_commit_min_bytes) (void)populate_within(p, len);
+}
+
 }  // namespace gort::sys

@@ -2,7 +2,7 @@
 // of pointers that reach millions of entries (the global run queue, the stack pool's hot slots).
 //
 // Growth doubles a power-of-two buffer and copies the live entries once, so n pushes cost O(n)
-// copies. A large new buffer has its pages committed in one call (sys::populate_within) rather
+// copies. A large new buffer has its pages committed in one call (sys::populate_large) rather
 // than one page fault per page as entries fill it (sys/advise.hpp); it is not value-initialized.
 // Not thread-safe: the owner's lock guards every member.
 #pragma once
@@ -33,7 +33,7 @@ class ring {
     std::size_t cap = capacity_ == 0 ? 1024 : capacity_;
     while (cap < want) cap *= 2;
     auto fresh = std::make_unique_for_overwrite<T[]>(cap);
-    if (commit_pages) commit(fresh.get(), cap);
+    if (commit_pages) populate_large(fresh.get(), cap * sizeof(T));
     for (std::size_t i = 0; i < count_; ++i) fresh[i] = buf_[(head_ + i) & mask_];
     buf_ = std::move(fresh);
     capacity_ = cap;
@@ -85,13 +85,6 @@ class ring {
   }
 
  private:
-  // Commits the pages of a new buffer of `entries` entries, when they are many: a small buffer
-  // comes from malloc's heap, whose pages are mostly resident already.
-  static void commit(T* buf, std::size_t entries) noexcept {
-    constexpr std::size_t k_min_bytes = 64 * 1024;
-    if (entries * sizeof(T) >= k_min_bytes) (void)populate_within(buf, entries * sizeof(T));
-  }
-
   std::unique_ptr<T[]> buf_;
   std::size_t capacity_ = 0;
   std::size_t mask_ = 0;

@@ -27,9 +27,7 @@ template <class Vector>
 void reserve_committed(Vector& v, std::size_t want) {
   if (want <= v.capacity()) return;
   reserve_at_least(v, want);
-  constexpr std::size_t k_min_bytes = 64 * 1024;
-  const std::size_t room = (v.capacity() - v.size()) * sizeof(*v.data());
-  if (room >= k_min_bytes) (void)populate_within(v.data() + v.size(), room);
+  populate_large(v.data() + v.size(), (v.capacity() - v.size()) * sizeof(*v.data()));
 }
 
 }  // namespace gort::sys

@@ -13,6 +13,7 @@
 // lock and the free-G lock (fire callbacks ready goroutines, send on channels, spawn).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -20,7 +21,7 @@
 #include "gort/detail/spinlock.hpp"
 #include "gort/time.hpp"
 #include "sched/sanitizer.hpp"
-#include "sys/vector_growth.hpp"
+#include "sys/advise.hpp"
 
 namespace gort::sched {
 
@@ -37,14 +38,37 @@ class timer_heap {
     return earliest_.load(std::memory_order_seq_cst);
   }
 
-  /// Adds t (not pending anywhere) to fire at t->when. Requires the lock.
-  void push_locked(node* t) GORT_REQUIRES(lock) {
-    sys::reserve_committed(heap_, heap_.size() + 1);  // a sleeping crowd grows it in bulk
-    heap_.push_back({t->when, t, t->stoppable});
+  /// Adds t (not pending anywhere) to fire at t->when and returns true, if the heap has room for
+  /// it; returns false, adding nothing, when it has none: the caller releases the lock, calls
+  /// grow() and tries again. Requires the lock.
+  bool try_push_locked(node* t) noexcept GORT_REQUIRES(lock) {
+    if (heap_.size() == heap_.capacity()) return false;
+    heap_.push_back({t->when, t, t->stoppable});  // within capacity: cannot throw
     sift_up(heap_.size() - 1);
     // release: the node's fields are visible to whoever finds it through `heap`.
     t->heap.store(this, std::memory_order_release);
     publish();
+    return true;
+  }
+
+  /// Gives the heap room for at least one more timer than it had when grow() looked. The new room
+  /// (double the old) is allocated and its pages committed (sys::populate_large) without the
+  /// lock, and the old room is freed without it: under the lock only the entries are copied, into
+  /// resident memory, so a sleeping crowd's growth faults no page while others spin on the lock.
+  /// Throws std::bad_alloc. Any thread not holding the lock.
+  void grow() GORT_EXCLUDES(lock) {
+    lock.lock();
+    const std::size_t had = heap_.capacity();
+    lock.unlock();
+    std::vector<entry> room;
+    room.reserve(std::max<std::size_t>(64, 2 * had));
+    sys::populate_large(room.data(), room.capacity() * sizeof(entry));
+    lock.lock();
+    if (heap_.capacity() < room.capacity()) {  // nobody grew it more meanwhile
+      room.assign(heap_.begin(), heap_.end());  // fits: size <= old capacity < room's
+      heap_.swap(room);
+    }
+    lock.unlock();
   }
 
   /// Removes t, which is pending in this heap. Requires the lock. O(log n) for a stoppable node

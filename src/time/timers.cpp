@@ -159,12 +159,15 @@ void timer_start(timer_node* t, std::int64_t when) {
       h.lock.unlock();
       continue;
     }
-    try {
-      h.push_locked(t);
-    } catch (...) {
+    if (!h.try_push_locked(t)) {
       h.lock.unlock();
-      t->mu.unlock();
-      throw;
+      try {
+        h.grow();
+      } catch (...) {
+        t->mu.unlock();
+        throw;
+      }
+      continue;
     }
     // The node's lock is released while the heap lock still keeps the node from firing: once
     // the heap lock is released the node may fire on another machine and its owner may free it

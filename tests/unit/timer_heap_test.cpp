@@ -34,6 +34,17 @@ std::vector<recorded> make(int n, std::vector<int>* log, bool stoppable) {
   return v;
 }
 
+// Adds t as timer_start does: a full heap refuses it, and grows without the lock.
+void push(timer_heap& h, gort::detail::timer_node* t) {
+  for (;;) {
+    h.lock.lock();
+    const bool added = h.try_push_locked(t);
+    h.lock.unlock();
+    if (added) return;
+    h.grow();
+  }
+}
+
 class TimerHeap : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(Stoppable, TimerHeap, ::testing::Bool());
 
@@ -46,12 +57,10 @@ TEST_P(TimerHeap, FiresInDeadlineOrder) {
   std::shuffle(order.begin(), order.end(), rng);
   timer_heap h;
   EXPECT_EQ(h.earliest(), k_never);
-  h.lock.lock();
   for (int i : order) {
     nodes[static_cast<std::size_t>(i)].when = 1000 + 10 * i;  // id order == deadline order
-    h.push_locked(&nodes[static_cast<std::size_t>(i)]);
+    push(h, &nodes[static_cast<std::size_t>(i)]);
   }
-  h.lock.unlock();
   EXPECT_EQ(h.earliest(), 1000);
   EXPECT_EQ(h.run(999), 0);
   for (std::int64_t now = 1000; now < 1000 + 10 * 2000; now += 137) h.run(now);
@@ -66,11 +75,11 @@ TEST_P(TimerHeap, EraseFromAnyPosition) {
   std::vector<int> log;
   auto nodes = make(500, &log, GetParam());
   timer_heap h;
-  h.lock.lock();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].when = static_cast<std::int64_t>((i * 7919) % 500);
-    h.push_locked(&nodes[i]);
+    push(h, &nodes[i]);
   }
+  h.lock.lock();
   for (std::size_t i = 0; i < nodes.size(); i += 3) h.erase_locked(&nodes[i]);
   h.lock.unlock();
   h.run(1'000'000);
@@ -87,6 +96,34 @@ TEST_P(TimerHeap, EraseFromAnyPosition) {
   }
 }
 
+// A full heap takes nothing until grow() gave it room, and growth keeps every pending entry.
+TEST(TimerHeapGrowth, AFullHeapRefusesUntilGrownAndKeepsItsEntries) {
+  std::vector<int> log;
+  auto nodes = make(1000, &log, true);
+  for (std::size_t i = 0; i < nodes.size(); ++i) nodes[i].when = 5000 - static_cast<std::int64_t>(i);
+  timer_heap h;
+  h.lock.lock();
+  EXPECT_FALSE(h.try_push_locked(&nodes[0]));  // a new heap has no room yet
+  h.lock.unlock();
+  EXPECT_EQ(nodes[0].heap.load(), nullptr);
+  EXPECT_EQ(h.earliest(), k_never);
+  h.grow();
+  std::size_t taken = 0;
+  h.lock.lock();
+  while (taken < nodes.size() && h.try_push_locked(&nodes[taken])) ++taken;
+  h.lock.unlock();
+  ASSERT_GT(taken, 0u);
+  ASSERT_LT(taken, nodes.size());
+  EXPECT_EQ(nodes[taken].heap.load(), nullptr);  // the refused one was left alone
+  EXPECT_EQ(h.size(), taken);
+  EXPECT_EQ(h.earliest(), nodes[taken - 1].when);
+  for (std::size_t i = taken; i < nodes.size(); ++i) push(h, &nodes[i]);
+  EXPECT_EQ(h.size(), nodes.size());
+  EXPECT_EQ(h.run(5000), static_cast<int>(nodes.size()));
+  ASSERT_EQ(log.size(), nodes.size());
+  EXPECT_TRUE(std::is_sorted(log.rbegin(), log.rend()));  // latest id = earliest deadline
+}
+
 TEST(TimerHeapPeriodic, RearmsSkippingMissedPeriods) {
   std::vector<int> log;
   auto nodes = make(1, &log, true);
@@ -94,9 +131,7 @@ TEST(TimerHeapPeriodic, RearmsSkippingMissedPeriods) {
   t.period = 100;
   t.when = 100;
   timer_heap h;
-  h.lock.lock();
-  h.push_locked(&t);
-  h.lock.unlock();
+  push(h, &t);
   EXPECT_EQ(h.run(100), 1);
   EXPECT_EQ(t.when, 200);
   // Five periods late: fires once, next deadline is the first one after now.
