@@ -393,7 +393,7 @@ class pool : public detail::basic_pool<detail::pool_task> {
 
   /// Runs f() on a worker: {} once accepted; pool_errc::overload or pool_errc::closed when
   /// refused (f is then destroyed unrun). Waits while the pool is full (see the file comment).
-  /// f is decayed and moved in; small nothrow-movable callables (<= 32 bytes) are stored without
+  /// f is decayed and moved in; small nothrow-movable callables (<= 40 bytes) are stored without
   /// allocating. Throws what copying f throws, or std::bad_alloc.
   template <class F>
     requires std::is_invocable_v<std::decay_t<F>&>

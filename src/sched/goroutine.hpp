@@ -62,7 +62,7 @@ enum class g_kind : std::uint8_t {
   locked,
 };
 
-inline constexpr std::size_t k_inline_closure = 48;
+inline constexpr std::size_t k_inline_closure = 56;  // line 1 less the id
 inline constexpr std::size_t k_inline_closure_align = 8;
 
 }  // namespace gort::sched

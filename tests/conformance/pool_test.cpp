@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "sched/goroutine.hpp"
 #include "sync/pool_workers.hpp"
 #include "procs.hpp"
 
@@ -1229,6 +1230,35 @@ TEST(PoolWorkerQueue, TaskStorage) {
   pool_task thrower([] { throw std::runtime_error("x"); });
   EXPECT_THROW(thrower.run(), std::runtime_error);
   EXPECT_FALSE(thrower) << "emptied even when the callable throws";
+}
+
+// A five-word task (a few references and an index, the usual capture list) is stored in the task
+// without allocating, and the worker goroutine that runs it, whose closure is the pool pointer
+// plus that task, keeps its closure in the goroutine record: a submission allocates nothing.
+TEST_P(Pool, AFiveWordTaskAndItsWorkerAllocateNothing) {
+  using gort::detail::pool_task;
+  run([] {
+    std::uint64_t a = 1, b = 2, c = 3, d = 4;  // not constants: each is captured
+    struct {
+      bool inline_closure = false;
+      bool heap_closure = true;
+      std::uint64_t sum = 0;
+    } seen;
+    auto task = [&seen, a, b, c, d] {
+      const gort::detail::goroutine* g = gort::detail::current();
+      seen.inline_closure = g->closure == static_cast<const void*>(g->inline_closure);
+      seen.heap_closure = (g->flags & gort::detail::goroutine::k_heap_closure) != 0;
+      seen.sum = a + b + c + d;
+    };
+    static_assert(sizeof(task) == 5 * sizeof(void*));
+    static_assert(pool_task::stored_inline<decltype(task)>);
+    gort::pool p({.capacity = 1});
+    ASSERT_FALSE(p.submit(task));
+    ASSERT_FALSE(p.release_timeout(std::chrono::minutes(1)));
+    EXPECT_EQ(seen.sum, 10u);
+    EXPECT_TRUE(seen.inline_closure);
+    EXPECT_FALSE(seen.heap_closure);
+  });
 }
 
 // ---- fixed ants issues ----

@@ -530,21 +530,21 @@ void look_at_closure(closure_place* out) {
 // empty argument tuple takes no room), so a capture list of k_inline_closure bytes allocates
 // nothing; one word more spills to the heap.
 TEST_P(Sched, AClosureThatFitsTheRecordIsNotAllocated) {
-  static_assert(gort::sched::k_inline_closure == 6 * sizeof(void*));
+  static_assert(gort::sched::k_inline_closure == 7 * sizeof(void*));
   run([] {
     closure_place fits;
     closure_place spills;
     gort::wait_group wg;
     wg.add(2);
-    std::uint64_t a = 1, b = 2, c = 3, d = 4, e = 5;  // not constants: each is captured
-    gort::go([&wg, &fits, a, b, c, d] {  // six words
+    std::uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6;  // not constants: each is captured
+    gort::go([&wg, &fits, a, b, c, d, e] {  // seven words
       look_at_closure(&fits);
-      EXPECT_EQ(a + b + c + d, 10u);
+      EXPECT_EQ(a + b + c + d + e, 15u);
       wg.done();
     });
-    gort::go([&wg, &spills, a, b, c, d, e] {  // seven
+    gort::go([&wg, &spills, a, b, c, d, e, f] {  // eight
       look_at_closure(&spills);
-      EXPECT_EQ(a + b + c + d + e, 15u);
+      EXPECT_EQ(a + b + c + d + e + f, 21u);
       wg.done();
     });
     wg.wait();

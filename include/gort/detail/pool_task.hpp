@@ -12,8 +12,9 @@
 //
 // Why not std::function: it must be copyable (move-only lambdas are common as tasks: they own a
 // promise or a buffer), it allocates above 16 bytes in libstdc++, and its move is not noexcept.
-// k_inline_size is 32 so that a worker's spawn closure — the pool pointer plus one task — is 48
-// bytes and fits the goroutine record's inline closure storage (no allocation per spawn).
+// k_inline_size is 40 (five words: a task capturing a few references and an index) so that a
+// worker's spawn closure — the pool pointer plus one task — is 56 bytes and fits the goroutine
+// record's inline closure storage (no allocation per spawn).
 //
 // Who may call: any thread; a pool_task is not shared (one owner at a time, moved under the
 // pool's protocol), so it has no synchronization of its own.
@@ -36,7 +37,7 @@ void destroy_object(U* p) noexcept {
 
 class pool_task {
  public:
-  static constexpr std::size_t k_inline_size = 32;
+  static constexpr std::size_t k_inline_size = 40;
   static constexpr std::size_t k_inline_align = 8;
 
   /// True when a callable of type F is stored inline (no allocation).
@@ -156,6 +157,7 @@ class pool_task {
   alignas(k_inline_align) unsigned char buf_[k_inline_size];
 };
 
-static_assert(sizeof(pool_task) == 40, "pool_task: a pointer plus the inline storage");
+static_assert(sizeof(pool_task) == 8 + pool_task::k_inline_size,
+              "pool_task: a pointer plus the inline storage");
 
 }  // namespace gort::detail
