@@ -17,7 +17,6 @@
 namespace gort::sched {
 
 struct processor;
-struct select_block;
 
 inline constexpr std::uint32_t k_revoke_requested = 1;  // sysmon looks at the machine's sections
 inline constexpr std::uint32_t k_revoke_taken = 2;      // sysmon took the machine's processor
@@ -101,10 +100,6 @@ struct machine {
   int old_altstack_flags = 0;
 
   trace_buffer trace;  // execution trace: this machine's events (trace/trace_buffer.hpp)
-
-  // Free select blocks (sched/select_blocks.hpp): a chain and its length. Own thread only.
-  select_block* select_cache = nullptr;
-  std::uint32_t select_cached = 0;
 
   std::uint32_t fastrand() noexcept {
     std::uint64_t x = rand_state;

@@ -313,19 +313,6 @@ void ready(goroutine* self, goroutine* g) {
 
 void ready(goroutine* g) { make_ready(current_machine(), g); }
 
-void* select_storage_get(goroutine* self) noexcept {
-  if (self->kind == g_kind::thread) return nullptr;  // a plain thread's select keeps its frame
-  // A goroutine's `m` is the machine it runs on, its runtime running (acquire: as every look
-  // at the runtime from one of its goroutines).
-  return sched::select_block_get(g_sched.load(std::memory_order_acquire)->select_blocks, self->m);
-}
-
-void select_storage_put(goroutine* self, void* block) noexcept {
-  GORT_DCHECK(self->kind != g_kind::thread);  // only goroutines get blocks
-  sched::select_block_put(g_sched.load(std::memory_order_acquire)->select_blocks, self->m,
-                          static_cast<sched::select_block*>(block));
-}
-
 std::uint32_t fastrand() noexcept {
   machine* m = current_machine();
   if (m != nullptr) return m->fastrand();

@@ -41,7 +41,6 @@ extern "C" {
                                                    const void** bottom_old,
                                                    std::size_t* size_old);
 [[gnu::weak]] void __asan_unpoison_memory_region(const volatile void* addr, std::size_t size);
-[[gnu::weak]] void __asan_poison_memory_region(const volatile void* addr, std::size_t size);
 [[gnu::weak]] void* __tsan_get_current_fiber(void);
 [[gnu::weak]] void* __tsan_create_fiber(unsigned flags);
 [[gnu::weak]] void __tsan_destroy_fiber(void* fiber);
@@ -83,14 +82,6 @@ inline void finish_switch(void* fake_stack, const void** from_bottom, std::size_
 inline void unpoison(void* p, std::size_t n) {
   if (__builtin_expect(&__asan_unpoison_memory_region != nullptr, 0)) {
     __asan_unpoison_memory_region(p, n);
-  }
-}
-
-/// Marks memory that nothing may touch until it is unpoisoned (a free block of a runtime pool):
-/// ASan reports any access. Nothing without ASan.
-inline void poison(void* p, std::size_t n) {
-  if (__builtin_expect(&__asan_poison_memory_region != nullptr, 0)) {
-    __asan_poison_memory_region(p, n);
   }
 }
 

@@ -545,7 +545,6 @@ void schedule(scheduler& s, machine* m) {
     pidleput(s, releasep(m));
   }
   remove_overflow_altstack(m);
-  select_block_flush(s.select_blocks, m);
   s.mcount.fetch_sub(1, std::memory_order_relaxed);
   if (m->idle_exit) {
     retire_idle_machine(s, m);

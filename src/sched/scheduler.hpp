@@ -40,7 +40,6 @@
 #include "sched/processor.hpp"
 #include "sched/sanitizer.hpp"
 #include "sched/steal_order.hpp"
-#include "sched/select_blocks.hpp"
 #include "stack/stack_pool.hpp"
 #include "sys/cpu_quota.hpp"
 #include "sys/debug_settings.hpp"
@@ -200,7 +199,6 @@ struct scheduler {
   const int stack_credit_max;    // and keeps at most: two batches
 
   stack_pool stacks;
-  select_block_pool select_blocks;  // blocking selects' waiters (sched/select_blocks.hpp)
 
   // ---- main goroutine and run() ----
   goroutine* main_g = nullptr;

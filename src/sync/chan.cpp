@@ -5,8 +5,6 @@
 // (select), each otherwise a leaf; ready() always after the locks are released.
 #include <cstdint>
 #include <memory>
-#include <new>
-#include <optional>
 #include <type_traits>
 
 #include "gort/detail/chan_core.hpp"
@@ -90,59 +88,6 @@ struct select_rng {
     x ^= x << 5;
     return static_cast<std::uint32_t>((static_cast<std::uint64_t>(x) * bound) >> 32);
   }
-};
-
-// A blocking select's claim and waiters (select_impl, step 5): in a select block from the
-// runtime's pool when there are at most k_block_cases cases and the caller is a goroutine
-// (waist.hpp, select_storage_get), else in the frame or on the heap. The block goes back when the
-// select returns or throws, after every waiter has been withdrawn: no waker can reach it then.
-class select_storage {
- public:
-  static constexpr std::size_t k_block_cases = 2;
-
-  select_storage(goroutine* self, std::size_t n) : self_(self) {
-    if (n <= k_block_cases) block_ = select_storage_get(self);
-    if (block_ != nullptr) {
-      auto* b = ::new (block_) block_layout;
-      claim = &b->claim;
-      waiters = b->waiters;
-      return;
-    }
-    frame_.emplace();  // constructed only when used: 8 waiters
-    claim = &frame_->claim;
-    waiters = frame_->waiters;
-    if (n > k_select_inline_cases) {
-      heap_ = std::make_unique<chan_waiter[]>(n);
-      waiters = heap_.get();
-    }
-  }
-  ~select_storage() {
-    if (block_ != nullptr) {
-      std::launder(static_cast<block_layout*>(block_))->~block_layout();
-      select_storage_put(self_, block_);  // self_->m: the machine the select resumed on
-    }
-  }
-  select_storage(const select_storage&) = delete;
-  select_storage& operator=(const select_storage&) = delete;
-
-  wake_claim* claim = nullptr;
-  chan_waiter* waiters = nullptr;
-
- private:
-  struct block_layout {
-    wake_claim claim;
-    chan_waiter waiters[k_block_cases];
-  };
-  static_assert(sizeof(block_layout) <= k_select_storage_bytes && alignof(block_layout) <= 64);
-  struct frame_layout {
-    wake_claim claim;
-    chan_waiter waiters[k_select_inline_cases];
-  };
-
-  goroutine* const self_;
-  void* block_ = nullptr;
-  std::optional<frame_layout> frame_;
-  std::unique_ptr<chan_waiter[]> heap_;
 };
 
 struct select_try {
@@ -246,14 +191,6 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
     for (std::size_t i = nlocks; i-- > 0;) locks[i]->lock.unlock();
   };
 
-  // Where step 5's claim and waiters will live, set up before any lock is taken: getting it may
-  // take the pool's mutex or allocate (and throw), which must not happen under a channel's
-  // spinlock. The claim and the waiters live in a select block (select_storage_get) when the
-  // select has at most two cases and runs on a goroutine, else in this frame (or, above
-  // k_select_inline_cases, on the heap).
-  std::optional<select_storage> storage;
-  if (!has_default) storage.emplace(me, n);
-
   // 4. Under all the locks, the first ready case in poll order wins; none ready means none.
   lock_all();
   for (std::size_t k = 0; k < live; ++k) {
@@ -275,9 +212,15 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
   }
 
   // 5. Nothing ready: wait on every case at once; the first to fire claims the select.
-  wake_claim& claim = *storage->claim;  // shared by this select's waiters: the case that fires
+  wake_claim claim;  // shared by this select's waiters: the case that fires claims it
   claim.contest();
-  chan_waiter* const waiters = storage->waiters;
+  chan_waiter inline_waiters[k_select_inline_cases];
+  std::unique_ptr<chan_waiter[]> heap_waiters;
+  chan_waiter* waiters = inline_waiters;
+  if (n > k_select_inline_cases) {
+    heap_waiters = std::make_unique<chan_waiter[]>(n);
+    waiters = heap_waiters.get();
+  }
   // Enqueue in poll order, as Go does (its lock order is sorted from the poll order): two cases
   // on one channel then wait in random order, so neither is always served first.
   for (std::size_t k = 0; k < live; ++k) {

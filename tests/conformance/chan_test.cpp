@@ -33,7 +33,6 @@
 
 #include "gort/gort.hpp"
 #include "procs.hpp"
-#include "sched/scheduler.hpp"
 
 namespace {
 
@@ -1160,43 +1159,6 @@ TEST_P(Chan, CloseOfALongQueueRacingTheSelectsOtherCaseWakesEachOnce) {
     EXPECT_EQ(by_other.load(), sent);
     EXPECT_EQ(other_sum.load(), sent_sum);
     EXPECT_FALSE(c.recv().has_value());
-  });
-}
-
-// A goroutine's blocking two-case select keeps its waiters in a select block from the runtime's
-// pool (src/sched/select_blocks.hpp), and the blocks come back: rounds of a crowd of such selects
-// released by a close carve blocks for one crowd (plus the machines' chains), not one per round.
-TEST_P(Chan, BlockingSelectsOfACrowdUseTheRecycledSelectBlocks) {
-  run([] {
-    gort::sched::select_block_pool& pool =
-        gort::sched::g_sched.load(std::memory_order_acquire)->select_blocks;
-    const std::size_t carved_before = pool.carved();
-    constexpr int k_crowd = 500;
-    for (int round = 0; round < 6; ++round) {
-      gort::chan<int> done(0);
-      gort::chan<int> work(0);
-      std::atomic<int> by_close{0};
-      gort::wait_group wg;
-      wg.add(k_crowd);
-      const std::uint64_t base = parks();
-      for (int i = 0; i < k_crowd; ++i) {
-        gort::go([done, work, &by_close, &wg] {
-          gort::select(gort::recv(done, [&](std::optional<int> v) {
-                         if (!v.has_value()) by_close.fetch_add(1);
-                       }),
-                       gort::recv(work, [](std::optional<int>) {}));
-          wg.done();
-        });
-      }
-      ASSERT_TRUE(parked_since(base, k_crowd));
-      if (round == 0) EXPECT_GE(pool.carved(), carved_before + k_crowd) << "selects used frames";
-      done.close();
-      wg.wait();
-      EXPECT_EQ(by_close.load(), k_crowd);
-    }
-    // A crowd's worth (two slabs) plus what the machines' chains keep (64 each): 6 rounds without
-    // reuse would have carved 3,000.
-    EXPECT_LE(pool.carved(), carved_before + 4 * gort::sched::select_block_pool::k_slab_blocks);
   });
 }
 

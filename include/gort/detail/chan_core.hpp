@@ -166,12 +166,11 @@ class alignas(64) chan_base {
   }
 
   /// Close's dequeue (chan_wake_closed): pops up to `max` waiters, receivers first, and settles
-  /// the claims of the select waiters among them after the walk. A plain receive's or send's
-  /// waiter lies in its goroutine's cold frame, a miss to memory, and a list walk takes those one
-  /// after another: so the walk pops from both ends of a queue in turn (two chains of misses in
-  /// flight; close wakes everyone, in no promised order), and a select's claim (in its select
-  /// block, src/sched/select_blocks.hpp, or its frame) is fetched during the walk and claimed
-  /// after it. Marks each waiter it won as woken by close and leaves its
+  /// the claims of the select waiters among them after the walk. Every waiter record lies in its
+  /// goroutine's cold frame, a miss to memory, and a list walk takes those one after another: so
+  /// the walk pops from both ends of a queue in turn (two chains of misses in flight; close wakes
+  /// everyone, in no promised order), and a select's claim, a line of its own, is fetched during
+  /// the walk and claimed after it. Marks each waiter it won as woken by close and leaves its
   /// goroutine in out[0, returned count). *more: the queues may hold more.
   std::size_t dequeue_closed(close_slot* out, std::size_t max, bool* more) noexcept
       GORT_REQUIRES(lock) {

@@ -130,18 +130,6 @@ void park(goroutine* self, wait_reason why, Unlock&& unlock) {
 /// must be the caller's own record.
 void ready(goroutine* self, goroutine* g);
 
-/// Storage for a blocking select's claim and waiters: k_select_storage_bytes, aligned to 64, from
-/// the runtime's dense pool (src/sched/select_blocks.hpp), which keeps the waiters of a crowd of
-/// selects next to each other in memory; null for a plain thread (its select uses its frame) or
-/// when no memory could be had. `self` is the caller's record (enter_op). Any thread.
-void* select_storage_get(goroutine* self) noexcept;
-
-/// Gives storage from select_storage_get back, once no waker can reach it; `self` as above (the
-/// caller may run on another machine than at get: a park moved it). Goroutines only.
-void select_storage_put(goroutine* self, void* block) noexcept;
-
-inline constexpr std::size_t k_select_storage_bytes = 192;
-
 /// A fast pseudo-random number (xorshift; the machine's state on a machine, a thread-local one on
 /// a plain thread). Not for cryptography. Any thread.
 std::uint32_t fastrand() noexcept;

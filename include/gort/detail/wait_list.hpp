@@ -1,9 +1,7 @@
 // gort/detail/wait_list.hpp — the one intrusive list every blocking primitive queues waiters on.
 //
-// A waiter record lives on the stack of the goroutine (or plain thread) that waits — a goroutine's
-// blocking select keeps its waiters in a select block of its runtime instead, freed with the
-// runtime's stacks (src/sched/select_blocks.hpp) — and is linked into its primitive's queue
-// through a wait_hook. basic_wait_queues<N> is N FIFO lists that share
+// A waiter record lives on the stack of the goroutine (or plain thread) that waits, and is linked
+// into its primitive's queue through a wait_hook. basic_wait_queues<N> is N FIFO lists that share
 // one owner lock (a channel's receivers and senders; one list for everything else):
 //
 //   push_back / push_front   link a node (debug check: not linked already)
@@ -14,11 +12,11 @@
 //                            fast path): a relaxed atomic head, stale by design
 //
 // Waiters that outlive a runtime. A goroutine parked when its runtime shut down is abandoned: its
-// stack (or select block), where its node lives, is freed, but the primitive (a channel, a mutex, a pool, a
+// stack, where its node lives, is unmapped, but the primitive (a channel, a mutex, a pool, a
 // context…) may live on and be used again, by plain threads or under a later run(). A list must
 // then forget those nodes without reading them. Every runtime shutdown advances a process-wide
 // epoch (end_wait_epoch, after the runtime's last goroutine stopped and before its stacks are
-// unmapped and its select blocks freed); the lists carry the epoch they were last validated in, and the owner calls
+// unmapped); the lists carry the epoch they were last validated in, and the owner calls
 // validate() under its lock before it touches them. A list found stale drops every node at once
 // (the pointers are never followed) except those of plain threads: a plain thread's node is on a
 // stack that is still alive, so nodes of plain threads are also kept on a second chain (`tprev`,
