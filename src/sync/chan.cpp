@@ -191,6 +191,11 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
     for (std::size_t i = nlocks; i-- > 0;) locks[i]->lock.unlock();
   };
 
+  // Step 5's waiters beyond the frame's, allocated before any lock is taken: an allocation
+  // failure then throws with no channel locked.
+  std::unique_ptr<chan_waiter[]> heap_waiters;
+  if (!has_default && n > k_select_inline_cases) heap_waiters = std::make_unique<chan_waiter[]>(n);
+
   // 4. Under all the locks, the first ready case in poll order wins; none ready means none.
   lock_all();
   for (std::size_t k = 0; k < live; ++k) {
@@ -215,12 +220,7 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
   wake_claim claim;  // shared by this select's waiters: the case that fires claims it
   claim.contest();
   chan_waiter inline_waiters[k_select_inline_cases];
-  std::unique_ptr<chan_waiter[]> heap_waiters;
-  chan_waiter* waiters = inline_waiters;
-  if (n > k_select_inline_cases) {
-    heap_waiters = std::make_unique<chan_waiter[]>(n);
-    waiters = heap_waiters.get();
-  }
+  chan_waiter* const waiters = heap_waiters != nullptr ? heap_waiters.get() : inline_waiters;
   // Enqueue in poll order, as Go does (its lock order is sorted from the poll order): two cases
   // on one channel then wait in random order, so neither is always served first.
   for (std::size_t k = 0; k < live; ++k) {
