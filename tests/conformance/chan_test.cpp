@@ -1162,6 +1162,29 @@ TEST_P(Chan, CloseOfALongQueueRacingTheSelectsOtherCaseWakesEachOnce) {
   });
 }
 
+// A blocking select wider than the frame's eight waiters (its waiters on the heap): the case that
+// fires is the one sent to, and the select leaves no waiter behind on the other channels.
+TEST_P(Chan, BlockingSelectOfTwelveCasesFiresTheOneSentToAndWithdrawsTheRest) {
+  run([] {
+    constexpr int k_cases = 12;
+    std::vector<gort::chan<int>> chans;
+    for (int i = 0; i < k_cases; ++i) chans.emplace_back(0);
+    std::vector<std::optional<int>> got(k_cases);
+    std::vector<gort::select_case> cases;
+    for (int i = 0; i < k_cases; ++i) cases.push_back(gort::select_case::recv(chans[i], got[i]));
+    const std::uint64_t base = parks();
+    gort::go([&chans, base] {
+      EXPECT_TRUE(parked_since(base, 1));  // the select waits: its blocking path is tested
+      chans[9].send(99);
+    });
+    EXPECT_EQ(gort::select(cases), 9u);
+    EXPECT_EQ(got[9], 99);
+    for (int i = 0; i < k_cases; ++i) {
+      EXPECT_FALSE(chans[i].try_send(i)) << "a waiter left on channel " << i;
+    }
+  });
+}
+
 // select_case::recv's contract: the destination is "left empty if c is closed", also when the
 // case list is reused and the destination still holds the previous round's value.
 TEST_P(Chan, RuntimeListSelectRecvFromClosedLeavesDestinationEmpty) {
