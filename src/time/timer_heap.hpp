@@ -65,7 +65,7 @@ class timer_heap {
     sys::populate_large(room.data(), room.capacity() * sizeof(entry));
     lock.lock();
     if (heap_.capacity() < room.capacity()) {  // nobody grew it more meanwhile
-      room.assign(heap_.begin(), heap_.end());  // fits: size <= old capacity < room's
+      room.assign(heap_.begin(), heap_.end());  // fits: size <= heap_.capacity() < room.capacity()
       heap_.swap(room);
     }
     lock.unlock();
