@@ -114,7 +114,8 @@ int tour() {
     print_stats("burst", before);
   }
 
-  // 3. Imbalance: all work appears on one processor; the others steal it.
+  // 3. Imbalance: all work appears on one processor; the others take it, from the global queue
+  //    the spawner's full local queue overflows into (half of it at a time) or by stealing.
   {
     constexpr int tasks = 2'000;
     const gort::runtime_stats before = gort::stats();
