@@ -60,7 +60,9 @@ std::size_t advise_ranges(char* const* addrs, std::size_t n, std::size_t len,
     if (r != static_cast<long>(k * len)) {
       // A call refused as such (an unknown advice for process_madvise, no self handle, no system
       // call) decides that the kernel never takes this advice here; any other failure (memory
-      // pressure, a range it rejects) only ends this batch.
+      // pressure, a range it rejects) only ends this batch. Only a first call decides (the CAS
+      // from unknown), and EINVAL also answers a range the advice cannot apply to (PROT_NONE):
+      // callers pass ordinary read-write memory only (the runtime: stack tops, record slabs).
       const int e = errno;
       if (cap != nullptr && r < 0 && (e == EINVAL || e == EBADF || e == ENOSYS || e == EPERM)) {
         int expected = -1;
