@@ -20,7 +20,8 @@ namespace gort::sys {
 /// first, got the advice: fewer than `n` when a call failed, 0 (without further calls) once a
 /// probe showed that this kernel does not take `advice` through process_madvise for the calling
 /// process (older than 6.13 for most advice, 6.15 for the self handle used). The caller falls back
-/// to madvise per range where it must. Any thread.
+/// to madvise per range where it must. The ranges must be mapped read-write (the probe reads a
+/// first call's EINVAL as the kernel's refusal). Any thread.
 std::size_t advise_ranges(char* const* addrs, std::size_t n, std::size_t len, int advice) noexcept;
 
 /// Commits the pages of [addrs[i], addrs[i] + len) writable and zero-filled, for all `n` ranges,
