@@ -381,7 +381,7 @@ template <class Rep, class Period>
   if (ns <= 0) return {};
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) {
-    detail::sleep_until_ns(detail::deadline_after(ns));
+    detail::sleep_until_ahead_ns(detail::deadline_after(ns));
     return {};
   }
   return detail::sleep_until_ctx(c, detail::deadline_after(ns));
@@ -396,7 +396,7 @@ template <class Duration>
   if (when <= detail::nanotime()) return {};
   detail::cancel_node* c = detail::context_access::canceller(ctx);
   if (c == nullptr) {
-    detail::sleep_until_ns(when);
+    detail::sleep_until_ahead_ns(when);
     return {};
   }
   return detail::sleep_until_ctx(c, when);

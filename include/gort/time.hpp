@@ -59,6 +59,11 @@ bool timer_stop(timer_node* t) noexcept;
 std::int64_t nanotime() noexcept;
 /// Parks the calling goroutine until nanotime `when` (a plain thread sleeps). Any thread.
 void sleep_until_ns(std::int64_t when);
+/// sleep_until_ns for a `when` its caller has just seen lie ahead by its own read of the clock
+/// (deadline_after of a positive duration): parks without reading the clock again. A `when`
+/// already past is still correct, at the cost of a park: its timer fires at the next check.
+/// Any thread.
+void sleep_until_ahead_ns(std::int64_t when);
 
 inline clock::time_point to_time_point(std::int64_t ns) {
   return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
@@ -99,7 +104,7 @@ template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
   const std::int64_t ns = detail::to_ns(d);
   if (ns <= 0) return;
-  detail::sleep_until_ns(detail::deadline_after(ns));
+  detail::sleep_until_ahead_ns(detail::deadline_after(ns));
 }
 
 /// Parks the calling goroutine until t (returns at once if t has passed).

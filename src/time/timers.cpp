@@ -192,13 +192,17 @@ bool timer_stop(timer_node* t) noexcept {
 }
 
 void sleep_until_ns(std::int64_t when) {
+  if (on_goroutine() && when <= nanotime()) return;  // a plain thread's clock_nanosleep returns
+  sleep_until_ahead_ns(when);
+}
+
+void sleep_until_ahead_ns(std::int64_t when) {
   if (!on_goroutine()) {
     timespec ts{static_cast<time_t>(when / 1'000'000'000), static_cast<long>(when % 1'000'000'000)};
     while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
     return;
   }
-  if (when <= nanotime()) return;
   struct sleeper : timer_node {
     goroutine* g = nullptr;
   } t;
