@@ -57,11 +57,7 @@ bool wakeup_sema::acquire(wait_reason why, bool lifo, cancel_node* c,
 void wakeup_sema::release(std::uint32_t n) {
   lock_.lock();
   validate();
-  waiter* woken = grant_locked(n);
-  tokens_ += n;
-  GORT_DCHECK(tokens_ == 0 || q_.empty());  // tokens are stored only while nobody waits
-  lock_.unlock();
-  ready_all(woken);
+  hand_out_locked(n);
 }
 
 void wakeup_sema::reconcile(std::atomic<std::uint32_t>& stamp, void (*fix)(void*, survivors&),
@@ -70,18 +66,15 @@ void wakeup_sema::reconcile(std::atomic<std::uint32_t>& stamp, void (*fix)(void*
   validate();
   // acquire: as validate()'s. relaxed stamp: written under this lock.
   const std::uint32_t e = g_wait_epoch.load(std::memory_order_acquire);
-  waiter* woken = nullptr;
+  std::uint32_t wake = 0;
   if (stamp.load(std::memory_order_relaxed) != e) {
     survivors s{queued_, thread_grants_, dropped_};
     dropped_ = 0;
     fix(arg, s);
-    std::uint32_t n = s.wake;
-    woken = grant_locked(n);
-    tokens_ += n;
+    wake = s.wake;
     stamp.store(e, std::memory_order_relaxed);
   }
-  lock_.unlock();
-  ready_all(woken);
+  hand_out_locked(wake);
 }
 
 // The first thing under the lock: a list found stale is rebuilt from the plain threads' nodes;
@@ -96,11 +89,39 @@ void wakeup_sema::validate() noexcept {
   tokens_ = 0;
 }
 
-// Pops up to n waiters, giving each a token (n is decremented per token), and returns the ones
-// whose claim this call won, chained through `chain`, for ready_all().
-waiter* wakeup_sema::grant_locked(std::uint32_t& n) noexcept {
-  waiter* woken = nullptr;
-  while (n > 0) {
+// The waiters' nodes lie on their goroutines' stacks, a cold line each once many wait: popping
+// a million of them under one hold of the lock would keep every other processor idle until the
+// last pop (and any acquire spinning) before the first goroutine could run. A batch at a time,
+// the goroutines of one batch run elsewhere while the next is popped, as they do in Go, whose
+// semrelease hands out one token per call (sync.WaitGroup.Done loops over it). The tokens still
+// owed between two batches are neither stored nor granted: a waiter its context wakes meanwhile
+// finds no token, and its owner, which has counted it out, keeps it queued for one (the file
+// comment's cancellation rule), which a later batch brings. The lock is taken again only while
+// waiters owed a token are still queued: they are inside the owner's wait, so the owner (and this
+// semaphore) cannot be gone then, though the goroutines already readied may have returned.
+void wakeup_sema::hand_out_locked(std::uint32_t n) {
+  for (;;) {
+    goroutine* woken[k_grant_batch];
+    const std::size_t count = grant_locked(n, woken);
+    const bool last = n == 0 || q_.empty();
+    if (last) {
+      tokens_ += n;
+      GORT_DCHECK(tokens_ == 0 || q_.empty());  // tokens are stored only while nobody waits
+    }
+    lock_.unlock();
+    for (std::size_t i = 0; i < count; ++i) ready(woken[i]);  // in the order they queued
+    if (last) return;
+    lock_.lock();
+    validate();
+  }
+}
+
+// Pops up to n waiters, at most k_grant_batch, giving each a token (n is decremented per token);
+// stores in `woken` the goroutines of the ones whose claim this call won (for hand_out_locked to
+// ready once the lock is released: nothing touches their nodes again) and returns their count.
+std::size_t wakeup_sema::grant_locked(std::uint32_t& n, goroutine** woken) noexcept {
+  std::size_t count = 0;
+  for (std::size_t popped = 0; n > 0 && popped < k_grant_batch; ++popped) {
     node* w = q_.pop_front();
     if (w == nullptr) break;
     --queued_;
@@ -108,20 +129,9 @@ waiter* wakeup_sema::grant_locked(std::uint32_t& n) noexcept {
     w->has_token = true;
     if (w->thread) ++thread_grants_;
     // Losing the claim means the context readied the waiter; it finds the token under the lock.
-    if (w->claim.claim(k_claim_granted)) {
-      w->chain = woken;
-      woken = w;
-    }
+    if (w->claim.claim(k_claim_granted)) woken[count++] = w->g;
   }
-  return woken;
-}
-
-void wakeup_sema::ready_all(waiter* w) {
-  while (w != nullptr) {
-    waiter* next = w->chain;  // read before ready(): the node lives on the parked goroutine's stack
-    ready(w->g);
-    w = next;
-  }
+  return count;
 }
 
 // A plain thread handed a token has run again. Threads only (goroutines need not say so).

@@ -155,6 +155,93 @@ TEST_P(WaitGroup, GoMethodRunsAndCountsDownEvenOnException) {
 }
 
 // Many rounds of reuse between goroutines: each wait returns only after its round's done()s.
+// A release of more waiters than the semaphore hands out per hold of its lock (64): goroutines
+// and plain threads queued among them all pass, round after round, and the group is reusable.
+TEST_P(WaitGroup, ReleasesThousandsOfGoroutinesAndThreadsQueuedTogether) {
+  run([] {
+    constexpr int goroutines = 2'000;
+    constexpr int threads = 3;
+    for (int round = 0; round < 3; ++round) {
+      gort::wait_group gate;
+      gort::wait_group started;
+      gort::wait_group exited;
+      std::atomic<int> passed{0};
+      gate.add(1);
+      started.add(goroutines + threads);
+      exited.add(goroutines + threads);
+      auto waiter = [&] {
+        started.done();
+        gate.wait();
+        passed.fetch_add(1);
+        exited.done();
+      };
+      std::vector<std::thread> plain;
+      for (int i = 0; i < goroutines; ++i) {
+        gort::go(waiter);
+        if (i % 700 == 350) plain.emplace_back(waiter);
+      }
+      started.wait();
+      ASSERT_EQ(passed.load(), 0);
+      gate.done();
+      exited.wait();  // blocks forever (the watchdog fails the test) if a waiter was left behind
+      for (auto& t : plain) t.join();
+      EXPECT_EQ(passed.load(), goroutines + threads);
+    }
+  });
+}
+
+// Waiters whose context is cancelled while a release of thousands is under way: each wait ends,
+// as granted or as cancelled, none is left behind, and no token is left over: the next use of
+// the group blocks until its done().
+TEST_P(WaitGroup, ContextsCancelledDuringAThousandWaiterReleaseLeaveNoTokenBehind) {
+  run([] {
+    constexpr int n = 1'000;
+    for (int round = 0; round < 4; ++round) {
+      gort::wait_group wg;
+      gort::wait_group started;
+      gort::wait_group exited;
+      std::atomic<int> granted{0};
+      std::atomic<int> cancelled{0};
+      auto [ctx, cancel] = gort::with_cancel(gort::background());
+      wg.add(1);
+      started.add(n);
+      exited.add(n + 1);
+      for (int i = 0; i < n; ++i) {
+        gort::go([&, ctx = ctx, i] {
+          started.done();
+          const std::error_code e = i % 2 == 0 ? wg.wait(ctx) : (wg.wait(), std::error_code{});
+          (e ? cancelled : granted).fetch_add(1);
+          exited.done();
+        });
+      }
+      started.wait();
+      gort::go([&, cancel = cancel] {
+        cancel();
+        exited.done();
+      });
+      wg.done();
+      exited.wait();
+      EXPECT_EQ(granted.load() + cancelled.load(), n);
+      EXPECT_GE(granted.load(), n / 2);  // the ones without a context cannot be cancelled
+
+      std::atomic<bool> passed{false};
+      wg.add(1);
+      gort::wait_group back;
+      back.add(1);
+      gort::go([&] {
+        wg.wait();
+        passed.store(true);
+        back.done();
+      });
+      for (int i = 0; i < 20; ++i) gort::yield();
+      EXPECT_FALSE(passed.load()) << "a wait passed before done(): a token was left over";
+      wg.done();
+      back.wait();
+      EXPECT_TRUE(passed.load());
+    }
+  });
+}
+
 TEST_P(WaitGroup, ReuseAcrossRounds) {
   run([] {
     gort::wait_group wg;

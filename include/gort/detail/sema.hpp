@@ -33,6 +33,7 @@
 // Compiled in the library (src/sync/sema.cpp): every member can wait or wake.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include <atomic>
@@ -89,11 +90,16 @@ class wakeup_sema {
   /// Both acquires' first step: takes a stored token and returns true with the lock released, or
   /// returns false with the lock held and the list validated, for the caller to queue itself.
   bool take_token_or_lock() noexcept GORT_TRY_ACQUIRE(false, lock_);
-  waiter* grant_locked(std::uint32_t& n) noexcept GORT_REQUIRES(lock_);
-  static void ready_all(waiter* w);
+  /// Hands n tokens out as release() promises, a batch of waiters per hold of the lock. Release
+  /// and reconcile, holding lock_ (with the list validated); returns with it released.
+  void hand_out_locked(std::uint32_t n) GORT_RELEASE(lock_);
+  std::size_t grant_locked(std::uint32_t& n, goroutine** woken) noexcept GORT_REQUIRES(lock_);
   void resumed() noexcept GORT_EXCLUDES(lock_);
   void push(node* w, bool front) noexcept GORT_REQUIRES(lock_);
   void remove(node* w) noexcept GORT_REQUIRES(lock_);
+
+  /// Waiters popped per hold of the lock by hand_out_locked (see there).
+  static constexpr std::size_t k_grant_batch = 64;
 
   spinlock lock_;
   std::uint32_t tokens_ GORT_GUARDED_BY(lock_) = 0;
