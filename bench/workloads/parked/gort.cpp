@@ -7,9 +7,11 @@
 //      started and is about to block;
 //   3. rss_after = VmRSS; quantity "rss_per_goroutine" = (rss_after - rss_before) / 1,000,000
 //      (bytes);
-//   4. main calls gate.done() and waits on `finished`.
+//   4. the clock starts again; main calls gate.done() and waits on `finished`; the clock stops:
+//      quantity "wake" (ms) — every goroutine has resumed on its stack, left the gate and
+//      finished.
 // Correctness: all 1,000,000 goroutines woke and finished (`woken` == 1,000,000 after
-// finished.wait()); ok=0 otherwise, for both quantities.
+// finished.wait()); ok=0 otherwise, for every quantity.
 #include <atomic>
 #include <cstdint>
 
@@ -46,14 +48,17 @@ int main(int argc, char** argv) {
         const auto stop = bench::clock::now();
         const long long rss_after = bench::vm_rss_bytes();
 
+        const auto wake_start = bench::clock::now();
         gate.done();
         finished.wait();
+        const auto wake_stop = bench::clock::now();
 
         const bool ok = woken.load(std::memory_order_relaxed) == k_goroutines &&
                         rss_before >= 0 && rss_after >= 0;
         bench::report("spawn", bench::elapsed_ms(start, stop), "ms", ok);
         bench::report("rss_per_goroutine",
                       static_cast<double>(rss_after - rss_before) / k_goroutines, "bytes", ok);
+        bench::report("wake", bench::elapsed_ms(wake_start, wake_stop), "ms", ok);
         return ok ? 0 : 1;
       },
       gort::options{.maxprocs = procs});

@@ -7,10 +7,11 @@
 //  2. main waits on `started`; the clock stops: quantity "spawn" (ms);
 //  3. rssAfter = VmRSS; quantity "rss_per_goroutine" = (rssAfter - rssBefore) / 1,000,000
 //     (bytes);
-//  4. main calls gate.Done() and waits on `finished`.
+//  4. the clock starts again; main calls gate.Done() and waits on `finished`; the clock stops:
+//     quantity "wake" (ms).
 //
 // Correctness: all 1,000,000 goroutines woke and finished (`woken` == 1,000,000 after
-// finished.Wait()); ok=0 otherwise, for both quantities.
+// finished.Wait()); ok=0 otherwise, for every quantity.
 //
 // Protocol (bench/README.md): argv[1] is the processor count, applied with runtime.GOMAXPROCS
 // (bench/compare also sets GOMAXPROCS in the environment to the same value).
@@ -53,12 +54,15 @@ func main() {
 	elapsed := time.Since(start)
 	rssAfter := vmRSSBytes()
 
+	wakeStart := time.Now()
 	gate.Done()
 	finished.Wait()
+	wakeElapsed := time.Since(wakeStart)
 
 	ok := atomic.LoadInt64(&woken) == goroutines && rssBefore >= 0 && rssAfter >= 0
 	report("spawn", float64(elapsed.Nanoseconds())/1e6, "ms", ok, "")
 	report("rss_per_goroutine", float64(rssAfter-rssBefore)/goroutines, "bytes", ok, "")
+	report("wake", float64(wakeElapsed.Nanoseconds())/1e6, "ms", ok, "")
 	if !ok {
 		os.Exit(1)
 	}
