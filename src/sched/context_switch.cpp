@@ -93,7 +93,7 @@ inline void arrived(bctx::transfer_t t) noexcept {
     return;
   }
   m->direct_from = nullptr;
-  from->ctx = t.fctx;
+  from->ctx.store(t.fctx, std::memory_order_relaxed);  // relaxed: see goroutine::ctx
   scheduler& s = *g_sched.load(std::memory_order_relaxed);
   if (finish_request(s, m, from)) {
     // A vetoed park (finish_request made it runnable): right after the goroutine now running.
@@ -137,7 +137,8 @@ void make_goroutine_context(goroutine* g) {
   sanitizer::unpoison(st->usable, st->usable_size());
   GORT_DCHECK(st->color < k_stack_colors);
   char* const top = st->frames_top();  // below the slot's top by its color (stack_pool.hpp)
-  g->ctx = bctx::make_fcontext(top, static_cast<std::size_t>(top - st->usable), &goroutine_entry);
+  g->ctx.store(bctx::make_fcontext(top, static_cast<std::size_t>(top - st->usable), &goroutine_entry),
+               std::memory_order_relaxed);  // relaxed: see goroutine::ctx
   st->tsan_fiber = sanitizer::tsan_create();
   st->asan_fake_stack = nullptr;
   // Read at every switch away: kept in the record so the switch need not touch the slot.
@@ -154,17 +155,17 @@ void destroy_goroutine_context(goroutine* g) {
     sanitizer::tsan_destroy(g->stack->tsan_fiber);
     g->stack->tsan_fiber = nullptr;
   }
-  g->ctx = nullptr;
+  g->ctx.store(nullptr, std::memory_order_relaxed);  // relaxed: see goroutine::ctx
 }
 
 void switch_to_goroutine(machine* m, goroutine* g) {
   stack_slot* st = g->stack;
   sanitizer::start_switch(&m->g0_fake_stack, st->usable, st->usable_size());
   sanitizer::tsan_switch_to_goroutine(st->tsan_fiber, g);
-  bctx::transfer_t t = bctx::jump_fcontext(g->ctx, m);
+  bctx::transfer_t t = bctx::jump_fcontext(g->ctx.load(std::memory_order_relaxed), m);
   sanitizer::finish_switch(m->g0_fake_stack, nullptr, nullptr);
   // The goroutine that switched back (goroutines may have handed the machine on directly).
-  m->curg->ctx = t.fctx;
+  m->curg->ctx.store(t.fctx, std::memory_order_relaxed);  // relaxed: see goroutine::ctx
 }
 
 namespace {
@@ -288,7 +289,7 @@ void switch_to_scheduler(goroutine* g, after_switch what) {
         const eh_state saved = save_eh(m);
         if ((g->flags & goroutine::k_unguarded_stack) != 0) check_canary(g, g->stack);
         sanitizer::tsan_switch_to_goroutine(next->stack->tsan_fiber, next);
-        bctx::transfer_t t = bctx::jump_fcontext(next->ctx, m);
+        bctx::transfer_t t = bctx::jump_fcontext(next->ctx.load(std::memory_order_relaxed), m);
         resumed(g, saved, t);
         return;
       }

@@ -80,7 +80,11 @@ struct alignas(64) goroutine {
   using g_status = sched::g_status;
 
   // ---- line 0: scheduling ----
-  void* ctx = nullptr;                 // Boost.Context fcontext_t of the suspended goroutine
+  // Boost.Context fcontext_t of the suspended goroutine. Owned as m and stack are (the file
+  // comment), so every access is relaxed: the ownership hand-over orders them. An atomic for the
+  // one reader outside that ownership, prefetch_successor (scheduler.hpp), whose stale value is
+  // harmless.
+  std::atomic<void*> ctx{nullptr};
   sched::machine* m = nullptr;         // machine running it (valid while running)
   sched::stack_slot* stack = nullptr;  // null until the goroutine first runs
   void (*run_fn)(void*) = nullptr;

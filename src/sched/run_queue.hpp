@@ -140,6 +140,25 @@ class run_queue {
     return n > Capacity ? 0 : n;  // torn read: head moved past our tail snapshot
   }
 
+  /// The next two elements get() would return (null where there are fewer), without taking them:
+  /// a hint (prefetch_successor's), stale as soon as a thief moves. Every load is relaxed: nothing
+  /// read through the result is relied on. Owner only.
+  void peek2(T*& first, T*& second) const noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_relaxed);
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    const std::uint32_t n = t - h > Capacity ? 0 : t - h;
+    T* ring0 = n > 0 ? slots_[h % Capacity].load(std::memory_order_relaxed) : nullptr;
+    T* ring1 = n > 1 ? slots_[(h + 1) % Capacity].load(std::memory_order_relaxed) : nullptr;
+    T* next = runnext_.load(std::memory_order_relaxed);
+    if (next != nullptr) {
+      first = next;
+      second = ring0;
+    } else {
+      first = ring0;
+      second = ring1;
+    }
+  }
+
   /// True when runnext holds an element. Any thread; a snapshot.
   bool has_runnext() const { return runnext_.load(std::memory_order_acquire) != nullptr; }
 

@@ -80,7 +80,7 @@ goroutine* acquire_record_slab() {
 
 // Only the first cache line is reset; the second is written by spawn before publication.
 void reset_record(goroutine* g) {
-  g->ctx = nullptr;
+  g->ctx.store(nullptr, std::memory_order_relaxed);  // relaxed: see goroutine::ctx
   g->m = nullptr;
   g->stack = nullptr;
   g->preempt.store(false, std::memory_order_relaxed);

@@ -179,9 +179,11 @@ std::vector<goroutine_snapshot> snapshot_goroutines(scheduler& s, bool stacks, c
         snap.status = g_status::waiting;
         snap.reason = g->reason;
         snap.waiting_since = g->waiting_since;
-        if (stacks && g->ctx != nullptr) {
+        // relaxed: the scan bit keeps the parked goroutine (and its saved context) still.
+        void* const ctx = g->ctx.load(std::memory_order_relaxed);
+        if (stacks && ctx != nullptr) {
           const void* pcs[k_max_frames];
-          const std::size_t n = unwind_parked(g->ctx, pcs, k_max_frames);
+          const std::size_t n = unwind_parked(ctx, pcs, k_max_frames);
           snap.pcs.assign(pcs, pcs + n);
           snap.stack_known = n > 0;
         }

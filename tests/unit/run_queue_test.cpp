@@ -46,6 +46,42 @@ TYPED_TEST(RunQueue, TestSchedLocalQueue) {
   }
 }
 
+// peek2 names the two elements get() would return next, runnext first, and takes neither; with
+// the ring wrapped around its end as well.
+TYPED_TEST(RunQueue, PeekNamesTheNextTwoWithoutTakingThem) {
+  TypeParam q;
+  std::vector<item> items(TypeParam::capacity + 2);
+  bool inherit = false;
+  item* first = &items[0];
+  item* second = &items[0];
+  q.peek2(first, second);
+  EXPECT_EQ(first, nullptr);
+  EXPECT_EQ(second, nullptr);
+  for (std::uint32_t round = 0; round < 3; ++round) {  // the later rounds start mid-ring
+    q.put(&items[0], false, no_overflow);
+    q.peek2(first, second);
+    EXPECT_EQ(first, &items[0]);
+    EXPECT_EQ(second, nullptr);
+    q.put(&items[1], false, no_overflow);
+    q.put(&items[2], true, no_overflow);  // runnext
+    q.peek2(first, second);
+    EXPECT_EQ(first, &items[2]);
+    EXPECT_EQ(second, &items[0]);
+    for (item* expected : {&items[2], &items[0], &items[1]}) {
+      item* g = q.get(inherit);
+      ASSERT_EQ(g, expected) << "peek2 took an element, round " << round;
+      q.peek2(first, second);
+      if (expected == &items[2]) {
+        EXPECT_EQ(first, &items[0]);
+        EXPECT_EQ(second, &items[1]);
+      }
+    }
+    q.peek2(first, second);
+    EXPECT_EQ(first, nullptr);
+    EXPECT_EQ(second, nullptr);
+  }
+}
+
 // Go's TestSchedLocalQueueSteal: every element seen exactly once; the thief gets half, rounded up.
 TYPED_TEST(RunQueue, TestSchedLocalQueueSteal) {
   for (std::uint32_t i = 0; i < TypeParam::capacity; ++i) {
