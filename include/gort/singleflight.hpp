@@ -16,8 +16,9 @@
 // caller instead; C++ code gets an error value, as errgroup does). V must be copyable (each
 // caller gets a copy) and default-constructible.
 //
-// The group must outlive the calls in flight (call_chan's goroutine uses it). Keys are hashed
-// with std::hash<K> and compared with ==.
+// The group must outlive the calls in flight (call_chan's goroutine uses it) until they end: once
+// a caller has its result, the flight no longer touches the group. Keys are hashed with
+// std::hash<K> and compared with ==.
 //
 // Memory ordering: fn's effects happen-before every waiting caller's return.
 #pragma once
@@ -183,13 +184,13 @@ class singleflight {
       c->err = error::from_current_exception();
     }
     mu_.lock();
-    struct unlock_at_exit {
-      mutex& m;
-      ~unlock_at_exit() { m.unlock(); }
-    } unlock{mu_};
-    c->wg.done();
     // Still registered means forget() did not replace it: the key's entry is this flight.
     if (c->linked) unregister_locked(c.get());
+    mu_.unlock();
+    // Unregistered, the flight takes no more callers: dups and chans are final, and from here on
+    // only the flight (counted) and its channels are touched, not the group. A caller that has
+    // its result may destroy the group at once.
+    c->wg.done();
     for (const chan<result>& ch : c->chans) {
       (void)ch.try_send(result{c->value, c->err, c->dups > 0});  // capacity 1: never full
     }

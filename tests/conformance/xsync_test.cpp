@@ -589,4 +589,44 @@ TEST_P(XSync, TestDoChan) {
   });
 }
 
+// A caller that has its result may destroy the group at once (here on the heap, so ASan sees a
+// late touch): neither the flight's goroutine (call_chan) nor the caller that ran fn (call, with
+// a call_chan caller joining its flight) touches the group once a result is out.
+TEST_P(XSync, AGroupMayBeDestroyedAsSoonAsACallerHasTheResult) {
+  run([] {
+    for (int i = 0; i < 200; ++i) {
+      auto g = std::make_unique<gort::singleflight<std::string>>();
+      auto ch = g->call_chan("key", [] { return std::string("bar"); });
+      auto r = ch.recv();
+      g.reset();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->value, "bar");
+    }
+    for (int i = 0; i < 200; ++i) {
+      auto g = std::make_unique<gort::singleflight<std::string>>();
+      gort::chan<int> entered(0);
+      gort::chan<int> release(0);
+      gort::wait_group ran;
+      ran.add(1);
+      gort::go([&] {
+        (void)g->call("key", [&] {
+          entered.send(1);
+          (void)release.recv();
+          return std::string("bar");
+        });
+        ran.done();
+      });
+      (void)entered.recv();  // the flight is registered: the call below joins it
+      auto ch = g->call_chan("key", [] { return std::string("other"); });
+      release.send(1);
+      const auto r = ch.recv();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->value, "bar");
+      EXPECT_TRUE(r->shared);
+      g.reset();  // the runner may still be returning from its call()
+      ran.wait();
+    }
+  });
+}
+
 }  // namespace
