@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,8 +17,12 @@ namespace {
 // The order in which 6 goroutines on one processor reach their steps; `preempted` says whether
 // sysmon asked for a preemption or handed the processor off as a runaway's meanwhile (both
 // time-based, so outside what a seed replays).
+// The log has a lock: a runaway hand-off (sysmon gives the processor of a goroutine that ran
+// 10 ms without a scheduling point to another thread, and the goroutine runs on) lets two
+// goroutines run at once even at one processor. Such a run is reported as preempted.
 std::vector<int> trace(const std::string& debug, bool* preempted = nullptr) {
   std::vector<int> order;
+  std::mutex order_mu;
   gort::run(
       [&] {
         gort::chan<int> c(2);
@@ -27,7 +32,10 @@ std::vector<int> trace(const std::string& debug, bool* preempted = nullptr) {
         for (int w = 0; w < k_workers; ++w) {
           gort::go([&, w] {
             for (int i = 0; i < 5; ++i) {
-              order.push_back(w * 100 + i);
+              {
+                std::lock_guard<std::mutex> l(order_mu);
+                order.push_back(w * 100 + i);
+              }
               if (w % 2 == 0) {
                 c.send(w);
               } else {
