@@ -251,6 +251,7 @@ std::size_t select_impl(select_slot* cases, std::size_t n, bool has_default)
   for (std::size_t i = 0; i < n; ++i) {
     select_slot& cs = cases[i];
     if (cs.c == nullptr || (i == fired && !fired_chan_shared)) continue;
+    chan_base::prefetch_withdraw(&waiters[i]);  // the lock is then held for less than a miss
     cs.c->lock.lock();
     cs.c->withdraw(&waiters[i]);
     cs.c->lock.unlock();

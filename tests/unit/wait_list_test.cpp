@@ -5,7 +5,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "gort/detail/wait.hpp"
@@ -197,6 +200,57 @@ TEST(WaitList, ANewEpochForgetsGoroutineNodesWithoutReadingThem) {
   EXPECT_EQ(q.pop_front(0), &t1);
   EXPECT_TRUE(q.empty(0));
   ::munmap(mem, page);
+}
+
+// A select withdrawing its waiter prefetches the waiter's neighbours before it takes the owner's
+// lock, from links a waker may have made stale: here the node was unlinked and its former
+// neighbour's page unmapped. The prefetch must neither fault nor change the list.
+TEST(WaitList, NeighboursArePrefetchedFromStaleLinksWithoutFaulting) {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* mem = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  node* gone = ::new (mem) node(0);
+  wait_queues<node> q;
+  node b(1), c(2);
+  q.push_back(gone);
+  q.push_back(&b);
+  q.push_back(&c);
+  decltype(q)::prefetch_neighbours(&b);  // live links
+  EXPECT_EQ(values(q), (std::vector<int>{0, 1, 2}));
+  q.remove(&b);  // b's links still name gone and c
+  q.remove(gone);
+  ASSERT_EQ(::munmap(mem, page), 0);
+  decltype(q)::prefetch_neighbours(&b);
+  EXPECT_EQ(values(q), (std::vector<int>{2}));
+  EXPECT_FALSE(decltype(q)::is_linked(&b));
+}
+
+// The prefetch reads the links without the owner's lock while lock holders relink around the
+// node: under ThreadSanitizer this fails if a link access is not atomic.
+TEST(WaitList, NeighboursMayBePrefetchedWhileTheOwnerRelinks) {
+  wait_queues<node> q;
+  std::mutex owner;
+  node mid(1);
+  {
+    std::lock_guard<std::mutex> l(owner);
+    q.push_back(&mid);
+  }
+  std::atomic<bool> stop{false};  // relaxed: only ends the loop
+  std::thread reader([&] {
+    while (!stop.load(std::memory_order_relaxed)) decltype(q)::prefetch_neighbours(&mid);
+  });
+  node before(0), after(2);
+  for (int i = 0; i < 20'000; ++i) {
+    std::lock_guard<std::mutex> l(owner);
+    q.push_front(&before);
+    q.push_back(&after);
+    q.remove(&before);
+    q.remove(&after);
+  }
+  stop.store(true, std::memory_order_relaxed);
+  reader.join();
+  std::lock_guard<std::mutex> l(owner);
+  EXPECT_EQ(values(q), (std::vector<int>{1}));
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ class alignas(64) chan_base {
     (void)q_.validate(stamp_);
     q_.push_back(w, q);
   }
+  /// Before withdraw(w), without the lock: starts fetching the neighbouring waiters that the
+  /// unlink writes (basic_wait_queues::prefetch_neighbours). Any thread.
+  static void prefetch_withdraw(chan_waiter* w) noexcept { queues::prefetch_neighbours(w); }
   /// Unlinks w if a waker has not already.
   void withdraw(chan_waiter* w) noexcept GORT_REQUIRES(lock) {
     (void)q_.validate(stamp_);

@@ -10,6 +10,8 @@
 //   remove_if_linked         the same, tolerating a node a waker already unlinked
 //   waiting_hint             "is anyone queued?", readable without the lock (a channel's select
 //                            fast path): a relaxed atomic head, stale by design
+//   prefetch_neighbours      starts fetching a node's neighbours before the lock is taken to
+//                            unlink it (every link access is a relaxed atomic one: wait_link)
 //
 // Waiters that outlive a runtime. A goroutine parked when its runtime shut down is abandoned: its
 // stack, where its node lives, is unmapped, but the primitive (a channel, a mutex, a pool, a
@@ -34,7 +36,8 @@
 // head/tail consistency).
 //
 // Who may call: the holder of the owner's lock, from any thread (a goroutine, a plain thread or a
-// machine's scheduler context running park's unlock callback), except waiting_hint (any thread).
+// machine's scheduler context running park's unlock callback), except waiting_hint and
+// prefetch_neighbours (any thread).
 #pragma once
 
 #include <atomic>
@@ -54,12 +57,33 @@ extern std::atomic<std::uint32_t> g_wait_epoch;
 /// stacks are freed.
 void end_wait_epoch() noexcept;
 
+struct wait_hook;
+
+/// A list link: a pointer of which every access is a relaxed atomic one, so that
+/// prefetch_neighbours may read it without the owner's lock; under the lock it behaves (and
+/// compiles) as a plain pointer. Not initialized, as a plain pointer would not be.
+class wait_link {
+ public:
+  // relaxed: every writer holds the owner's lock, which orders these accesses among its holders;
+  // the only reader without it (prefetch_neighbours) takes the value as a hint.
+  operator wait_hook*() const noexcept { return __atomic_load_n(&p_, __ATOMIC_RELAXED); }
+  wait_hook* operator->() const noexcept { return *this; }
+  wait_link& operator=(wait_hook* h) noexcept {
+    __atomic_store_n(&p_, h, __ATOMIC_RELAXED);
+    return *this;
+  }
+  wait_link& operator=(const wait_link& o) noexcept { return *this = static_cast<wait_hook*>(o); }
+
+ private:
+  wait_hook* p_;
+};
+
 /// A node's links (a record in two lists at once has two nodes: see ctx_link). Only `linked`
 /// and `thread` are initialized: the links are written when the node is linked, and a node on a
 /// blocking path is built every time a goroutine parks.
 struct wait_hook {
-  wait_hook* prev;
-  wait_hook* next;
+  wait_link prev;
+  wait_link next;
   wait_hook* tprev;     // the thread chain (plain threads' nodes only)
   wait_hook* tnext;
   std::uint8_t queue;   // its list's index within its owner, while linked
@@ -107,6 +131,17 @@ class basic_wait_queues {
 
   /// The node after n in its list, or null.
   static Node* next_of(Node* n) noexcept { return node_of(hook_of(n)->next); }
+
+  /// Starts fetching, for writing, the nodes around n, which unlinking n (remove) will write:
+  /// called before taking the owner's lock, so that the lock is not held across those misses
+  /// (the neighbours lie on other goroutines' stacks). Any thread, without the lock: the links
+  /// read may be stale, even name nodes that no longer exist; they are only prefetched, which
+  /// neither faults nor writes.
+  static void prefetch_neighbours(Node* n) noexcept {
+    wait_hook* h = hook_of(n);
+    __builtin_prefetch(static_cast<wait_hook*>(h->prev), 1);
+    __builtin_prefetch(static_cast<wait_hook*>(h->next), 1);
+  }
 
   void push_back(Node* n, std::size_t q = 0) noexcept {
     wait_hook* h = hook_of(n);
